@@ -1,0 +1,37 @@
+#![doc = include_str!("../README.md")]
+#![warn(missing_docs)]
+
+pub mod errors;
+pub mod meter;
+pub mod normalise;
+pub mod params;
+pub mod pareto;
+pub mod pool;
+pub mod score;
+pub mod stats;
+pub mod table;
+
+pub use errors::{PeprError, Result};
+pub use meter::carbon::{
+    COUNTRY_AVERAGES, CarbonIntensity, DEFAULT_PUE, PAPER_PUE, WORLD_AVERAGE_G_PER_KWH,
+};
+pub use meter::estimate::{DEFAULT_WATTS_PER_CORE, estimate_cpu_energy_joules};
+#[cfg(feature = "nvml")]
+pub use meter::nvml::NvmlReader;
+pub use meter::process::{
+    CpuTime, PeakMemorySource, peak_memory_bytes, process_cpu_time, reset_peak_memory,
+};
+pub use meter::rapl::{
+    DEFAULT_POWERCAP_ROOT, DomainEnergy, RaplDomain, RaplReader, RaplSampler, RaplTotals,
+    rapl_delta_uj,
+};
+pub use meter::{
+    EnergyComponent, Figure, Measurement, Meter, MeterConfig, Provenance, RunningMeter,
+};
+pub use normalise::{Normalised, ReferenceBounds, min_max_normalise};
+pub use params::{ScoreParams, ValidScoreParams};
+pub use pareto::{pareto_front, pareto_front_multi};
+pub use pool::{ModelRun, NormalisationMethod, Pool, PoolScores, ResourceSummary, ScoredModel};
+pub use score::{PeprVariant, break_even_performance, iso_pepr_performance, pepr, pepr_weighted};
+pub use stats::{Correlation, WelchTTest, average_ranks, kendall_tau_b, spearman, welch_t_test};
+pub use table::{TableSpec, ValidTableSpec, load_pools, load_pools_from_reader};

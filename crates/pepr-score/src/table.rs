@@ -1,0 +1,263 @@
+//! Loading a CSV table of runs into pools.
+//!
+//! One row per run; named columns give the model, the performance and the
+//! resources; an optional group column splits the table into pools (one per
+//! value, in order of first appearance). Every other column is kept as a text
+//! attribute of the run. Errors name the missing column, or the row and column
+//! of a cell that is not a number.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::errors::{PeprError, Result, invalid_parameter};
+use crate::pool::{ModelRun, Pool};
+
+/// Which columns of a table mean what (unchecked builder).
+///
+/// # Example
+///
+/// ```
+/// use smallscale_pepr_score::{TableSpec, load_pools_from_reader};
+///
+/// let csv = "model,acc,energy,dataset\n\
+///            a,0.8,1.0,x\n\
+///            b,0.9,3.0,x\n\
+///            a,0.7,2.0,y\n";
+/// let spec = TableSpec::new("acc", ["energy"]).group_by("dataset").check()?;
+/// let pools = load_pools_from_reader(csv.as_bytes(), "runs.csv", &spec)?;
+/// assert_eq!(pools.len(), 2);
+/// assert_eq!(pools[0].label(), "x");
+/// assert_eq!(pools[0].pepr("energy")?.best().name, "a");
+/// # Ok::<(), smallscale_pepr_score::PeprError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TableSpec {
+    model: String,
+    performance: String,
+    resources: Vec<String>,
+    group_by: Option<String>,
+    performance_scale: f64,
+}
+
+impl TableSpec {
+    /// Performance column and resource columns; model column `model`, no
+    /// grouping, performance scale 1.
+    pub fn new<I, S>(performance: impl Into<String>, resources: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Self {
+            model: "model".to_string(),
+            performance: performance.into(),
+            resources: resources.into_iter().map(Into::into).collect(),
+            group_by: None,
+            performance_scale: 1.0,
+        }
+    }
+
+    /// The column holding model names (default `model`).
+    pub fn model_column(mut self, column: impl Into<String>) -> Self {
+        self.model = column.into();
+        self
+    }
+
+    /// Splits the table into one pool per value of `column`.
+    pub fn group_by(mut self, column: impl Into<String>) -> Self {
+        self.group_by = Some(column.into());
+        self
+    }
+
+    /// Multiplies performances by `scale` (e.g. `0.01` for percentages).
+    pub fn performance_scale(mut self, scale: f64) -> Self {
+        self.performance_scale = scale;
+        self
+    }
+
+    /// Validates the specification.
+    ///
+    /// # Errors
+    ///
+    /// [`PeprError::InvalidParameter`] for empty column names, a repeated
+    /// resource column, or a scale that is not finite and positive.
+    pub fn check(self) -> Result<ValidTableSpec> {
+        let mut names = vec![
+            ("model column", &self.model),
+            ("performance column", &self.performance),
+        ];
+        if let Some(g) = &self.group_by {
+            names.push(("group column", g));
+        }
+        for r in &self.resources {
+            names.push(("resource column", r));
+        }
+        for (what, name) in names {
+            if name.is_empty() {
+                return Err(invalid_parameter(
+                    what,
+                    "\"\"",
+                    "column names must not be empty",
+                ));
+            }
+        }
+        for (i, r) in self.resources.iter().enumerate() {
+            if self.resources[..i].contains(r) {
+                return Err(invalid_parameter(
+                    "resource column",
+                    r,
+                    "each resource column may be listed once",
+                ));
+            }
+        }
+        if !(self.performance_scale.is_finite() && self.performance_scale > 0.0) {
+            return Err(invalid_parameter(
+                "performance scale",
+                self.performance_scale,
+                "must be finite and > 0 (0.01 turns percentages into fractions)",
+            ));
+        }
+        Ok(ValidTableSpec(self))
+    }
+}
+
+/// A validated [`TableSpec`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ValidTableSpec(TableSpec);
+
+impl ValidTableSpec {
+    /// The model column.
+    pub fn model_column(&self) -> &str {
+        &self.0.model
+    }
+    /// The performance column.
+    pub fn performance_column(&self) -> &str {
+        &self.0.performance
+    }
+    /// The resource columns.
+    pub fn resource_columns(&self) -> &[String] {
+        &self.0.resources
+    }
+    /// The group column, if any.
+    pub fn group_column(&self) -> Option<&str> {
+        self.0.group_by.as_deref()
+    }
+    /// The performance scale.
+    pub fn performance_scale(&self) -> f64 {
+        self.0.performance_scale
+    }
+}
+
+/// Loads a CSV file of runs into pools (see [`load_pools_from_reader`]).
+///
+/// # Errors
+///
+/// [`PeprError::Io`] if the file cannot be opened, else as
+/// [`load_pools_from_reader`].
+pub fn load_pools(path: impl AsRef<Path>, spec: &ValidTableSpec) -> Result<Vec<Pool>> {
+    let path = path.as_ref();
+    let file = std::fs::File::open(path).map_err(|source| PeprError::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    load_pools_from_reader(file, &path.display().to_string(), spec)
+}
+
+/// Reads a CSV table (with a header row) into pools, one per group value in
+/// order of first appearance, or a single pool labelled `source_name` without
+/// grouping.
+///
+/// # Errors
+///
+/// [`PeprError::MissingColumn`], [`PeprError::ParseNumber`] (naming row and
+/// column), [`PeprError::Csv`] for malformed CSV, and the validation errors
+/// of [`Pool::new`] (performance out of range, duplicate model within a
+/// group, ...).
+pub fn load_pools_from_reader<R: Read>(
+    reader: R,
+    source_name: &str,
+    spec: &ValidTableSpec,
+) -> Result<Vec<Pool>> {
+    let spec = &spec.0;
+    let csv_err = |source| PeprError::Csv {
+        source_name: source_name.to_string(),
+        source,
+    };
+    let mut rdr = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_reader(reader);
+    let header: Vec<String> = rdr
+        .headers()
+        .map_err(csv_err)?
+        .iter()
+        .map(str::to_string)
+        .collect();
+    let col = |name: &str| {
+        header
+            .iter()
+            .position(|h| h == name)
+            .ok_or_else(|| PeprError::MissingColumn {
+                column: name.to_string(),
+                source_name: source_name.to_string(),
+                available: header.join(", "),
+            })
+    };
+    let model_i = col(&spec.model)?;
+    let perf_i = col(&spec.performance)?;
+    let res_i = spec
+        .resources
+        .iter()
+        .map(|r| col(r))
+        .collect::<Result<Vec<_>>>()?;
+    let group_i = spec.group_by.as_deref().map(col).transpose()?;
+
+    let mut groups: Vec<(String, Vec<ModelRun>)> = Vec::new();
+    let mut index: BTreeMap<String, usize> = BTreeMap::new();
+    for (row0, record) in rdr.records().enumerate() {
+        let record = record.map_err(csv_err)?;
+        let row = row0 + 1;
+        let line = record.position().map_or(row as u64 + 1, |p| p.line());
+        let number = |i: usize| -> Result<f64> {
+            let text = record.get(i).unwrap_or("");
+            text.parse::<f64>().map_err(|_| PeprError::ParseNumber {
+                row,
+                line,
+                column: header[i].clone(),
+                source_name: source_name.to_string(),
+                value: text.to_string(),
+            })
+        };
+        let name = record.get(model_i).unwrap_or("").to_string();
+        let mut run = ModelRun::new(name, number(perf_i)? * spec.performance_scale);
+        for &i in &res_i {
+            run.resources.insert(header[i].clone(), number(i)?);
+        }
+        for (i, h) in header.iter().enumerate() {
+            if i != model_i && i != perf_i && !res_i.contains(&i) {
+                run.attributes
+                    .insert(h.clone(), record.get(i).unwrap_or("").to_string());
+            }
+        }
+        let group = match group_i {
+            Some(g) => record.get(g).unwrap_or("").to_string(),
+            None => source_name.to_string(),
+        };
+        let k = *index.entry(group.clone()).or_insert_with(|| {
+            groups.push((group, Vec::new()));
+            groups.len() - 1
+        });
+        groups[k].1.push(run);
+    }
+    if groups.is_empty() {
+        return Err(PeprError::Empty {
+            what: format!("table {source_name}"),
+            hint: "it has a header but no rows; add one row per run".to_string(),
+        });
+    }
+    groups
+        .into_iter()
+        .map(|(label, runs)| Pool::new(label, runs))
+        .collect()
+}

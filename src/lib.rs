@@ -1,0 +1,18 @@
+#![doc = include_str!("../README.md")]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+//! ## Crates
+//!
+//! This umbrella crate only re-exports the member crates, one cargo feature each, so that a user who
+//! wants only PePR or only the fairness analysis never compiles candle.
+
+/// Quantizers, fake-quant custom ops with straight-through backward, PTQ and integer export.
+#[cfg(feature = "quant-core")]
+pub use smallscale_quant_core as quant_core;
+
+/// PePR, performance per resource unit: the score, pools, Pareto fronts, statistics and meters.
+#[cfg(feature = "pepr-score")]
+pub use smallscale_pepr_score as pepr_score;
+
+/// Multi-class fairness metrics, bias under memorization and the minimal memorized mass.
+#[cfg(feature = "fairness-memo")]
+pub use smallscale_fairness_memo as fairness_memo;
