@@ -81,8 +81,16 @@ impl AsymmetricQuantizer {
     fn codes_tensor(&self, x: &Tensor) -> Result<(Tensor, f64, i32, bool)> {
         check_float(x)?;
         check_finite(x)?;
-        let lo = x.min_all()?.to_dtype(DType::F64)?.to_scalar::<f64>()?.min(0.0);
-        let hi = x.max_all()?.to_dtype(DType::F64)?.to_scalar::<f64>()?.max(0.0);
+        let lo = x
+            .min_all()?
+            .to_dtype(DType::F64)?
+            .to_scalar::<f64>()?
+            .min(0.0);
+        let hi = x
+            .max_all()?
+            .to_dtype(DType::F64)?
+            .to_scalar::<f64>()?
+            .max(0.0);
         let (scale, zp, qmin, qmax) = match x.dtype() {
             DType::F32 => {
                 let p = self.params(lo as f32, hi as f32);
@@ -99,7 +107,8 @@ impl AsymmetricQuantizer {
         let x = x.detach();
         let s = Tensor::new(scale, x.device())?.to_dtype(x.dtype())?;
         let z = x.broadcast_div(&s)?;
-        let codes = (round_half_even_ste(&z)? + f64::from(zp))?.clamp(f64::from(qmin), f64::from(qmax))?;
+        let codes =
+            (round_half_even_ste(&z)? + f64::from(zp))?.clamp(f64::from(qmin), f64::from(qmax))?;
         Ok((codes, scale, zp, false))
     }
 }
@@ -133,7 +142,10 @@ impl Quantizer for AsymmetricQuantizer {
             (Vec::new(), 0.0, 0)
         } else {
             let (codes, scale, zp, _) = self.codes_tensor(x)?;
-            let codes = codes.flatten_all()?.to_dtype(DType::I64)?.to_vec1::<i64>()?;
+            let codes = codes
+                .flatten_all()?
+                .to_dtype(DType::I64)?
+                .to_vec1::<i64>()?;
             (codes.into_iter().map(|c| c as i32).collect(), scale, zp)
         };
         Ok(QuantizedTensor {

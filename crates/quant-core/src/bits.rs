@@ -12,7 +12,9 @@ use crate::error::{QuantError, Result};
 /// assert!(BitWidth::new(1).is_err());
 /// # Ok::<(), smallscale_quant_core::QuantError>(())
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[serde(try_from = "u32", into = "u32")]
 pub struct BitWidth(u8);
 

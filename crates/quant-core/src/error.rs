@@ -8,7 +8,9 @@ use std::path::PathBuf;
 #[non_exhaustive]
 pub enum QuantError {
     /// A bit-width outside the supported range.
-    #[error("bit-width {bits} is not supported: choose a value from 2 to 16 (2 = ternary, 8 = int8)")]
+    #[error(
+        "bit-width {bits} is not supported: choose a value from 2 to 16 (2 = ternary, 8 = int8)"
+    )]
     InvalidBits {
         /// The rejected value.
         bits: u32,
@@ -54,7 +56,9 @@ pub enum QuantError {
         reason: String,
     },
     /// An exclude/include pattern is not a valid glob.
-    #[error("pattern {pattern:?} is not a valid glob ({reason}); use * and ? wildcards, e.g. \"*.bias\"")]
+    #[error(
+        "pattern {pattern:?} is not a valid glob ({reason}); use * and ? wildcards, e.g. \"*.bias\""
+    )]
     InvalidPattern {
         /// The pattern as given.
         pattern: String,

@@ -18,7 +18,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::bits::BitWidth;
 use crate::error::{QuantError, Result};
-use crate::io::{NamedTensors, RawTensor, StoredTensor, read_safetensors, serialize_raw, write_atomic};
+use crate::io::{
+    NamedTensors, RawTensor, StoredTensor, read_safetensors, serialize_raw, write_atomic,
+};
 use crate::quantizer::{QuantScheme, QuantizedTensor, Quantizer};
 use crate::selection::TensorSelector;
 
@@ -57,7 +59,11 @@ impl QuantizedCheckpoint {
     /// assert_eq!(q.quantized["w"].codes, [64, -127, 32]);
     /// # Ok::<(), smallscale_quant_core::QuantError>(())
     /// ```
-    pub fn quantize(tensors: &NamedTensors, quantizer: &dyn Quantizer, selector: &TensorSelector) -> Result<Self> {
+    pub fn quantize(
+        tensors: &NamedTensors,
+        quantizer: &dyn Quantizer,
+        selector: &TensorSelector,
+    ) -> Result<Self> {
         let mut out = Self::default();
         for (name, stored) in &tensors.tensors {
             match stored {
@@ -70,7 +76,9 @@ impl QuantizedCheckpoint {
                         }
                         _ => t,
                     };
-                    let q = quantizer.quantize(t).map_err(|e| e.with_tensor_name(name))?;
+                    let q = quantizer
+                        .quantize(t)
+                        .map_err(|e| e.with_tensor_name(name))?;
                     out.quantized.insert(name.clone(), q);
                 }
                 other => {
@@ -85,7 +93,10 @@ impl QuantizedCheckpoint {
     pub fn dequantize(&self, device: &Device) -> Result<BTreeMap<String, Tensor>> {
         let mut out = BTreeMap::new();
         for (name, q) in &self.quantized {
-            out.insert(name.clone(), q.dequantize(device).map_err(|e| e.with_tensor_name(name))?);
+            out.insert(
+                name.clone(),
+                q.dequantize(device).map_err(|e| e.with_tensor_name(name))?,
+            );
         }
         for (name, t) in &self.passthrough {
             if let StoredTensor::Tensor(t) = t {
@@ -115,32 +126,64 @@ impl QuantizedCheckpoint {
                 if self.passthrough.contains_key(&key) {
                     return Err(QuantError::file(
                         path,
-                        format!("tensor {key} would collide with the codes of {name}: rename or exclude one"),
+                        format!(
+                            "tensor {key} would collide with the codes of {name}: rename or exclude one"
+                        ),
                     ));
                 }
             }
             let ints = |v: &[i32]| -> (Dtype, Vec<u8>) {
                 if q.bits.fits_i8() {
-                    (Dtype::I8, v.iter().flat_map(|&c| (c as i8).to_le_bytes()).collect())
+                    (
+                        Dtype::I8,
+                        v.iter().flat_map(|&c| (c as i8).to_le_bytes()).collect(),
+                    )
                 } else {
-                    (Dtype::I16, v.iter().flat_map(|&c| (c as i16).to_le_bytes()).collect())
+                    (
+                        Dtype::I16,
+                        v.iter().flat_map(|&c| (c as i16).to_le_bytes()).collect(),
+                    )
                 }
             };
             let (dtype, data) = ints(&q.codes);
-            entries.insert(format!("{name}.codes"), RawTensor { dtype, shape: q.shape.clone(), data });
+            entries.insert(
+                format!("{name}.codes"),
+                RawTensor {
+                    dtype,
+                    shape: q.shape.clone(),
+                    data,
+                },
+            );
             let (sdtype, sdata): (Dtype, Vec<u8>) = match q.dtype {
-                DType::F64 => (Dtype::F64, q.scales.iter().flat_map(|s| s.to_le_bytes()).collect()),
-                _ => (Dtype::F32, q.scales.iter().flat_map(|&s| (s as f32).to_le_bytes()).collect()),
+                DType::F64 => (
+                    Dtype::F64,
+                    q.scales.iter().flat_map(|s| s.to_le_bytes()).collect(),
+                ),
+                _ => (
+                    Dtype::F32,
+                    q.scales
+                        .iter()
+                        .flat_map(|&s| (s as f32).to_le_bytes())
+                        .collect(),
+                ),
             };
             entries.insert(
                 format!("{name}.scale"),
-                RawTensor { dtype: sdtype, shape: vec![q.scales.len()], data: sdata },
+                RawTensor {
+                    dtype: sdtype,
+                    shape: vec![q.scales.len()],
+                    data: sdata,
+                },
             );
             if !q.zero_points.is_empty() {
                 let (dtype, data) = ints(&q.zero_points);
                 entries.insert(
                     format!("{name}.zero_point"),
-                    RawTensor { dtype, shape: vec![q.zero_points.len()], data },
+                    RawTensor {
+                        dtype,
+                        shape: vec![q.zero_points.len()],
+                        data,
+                    },
                 );
             }
             let meta = EntryMeta {
@@ -178,33 +221,49 @@ impl QuantizedCheckpoint {
         if file.metadata.get(FORMAT_KEY).map(String::as_str) != Some(EXPORT_FORMAT) {
             return Err(QuantError::file(
                 path,
-                format!("not an integer-code export (metadata {FORMAT_KEY} is not {EXPORT_FORMAT}); write one with `smallscale quantize --export-int`"),
+                format!(
+                    "not an integer-code export (metadata {FORMAT_KEY} is not {EXPORT_FORMAT}); write one with `smallscale quantize --export-int`"
+                ),
             ));
         }
         let mut out = Self::default();
         let mut consumed = std::collections::BTreeSet::new();
         for (key, json) in &file.metadata {
-            let Some(name) = key.strip_prefix(QUANT_PREFIX) else { continue };
+            let Some(name) = key.strip_prefix(QUANT_PREFIX) else {
+                continue;
+            };
             let bad = |reason: String| QuantError::file(path, format!("tensor {name}: {reason}"));
-            let meta: EntryMeta = serde_json::from_str(json).map_err(|e| bad(format!("bad metadata ({e})")))?;
-            let dtype: DType = meta.dtype.parse().map_err(|e| bad(format!("bad dtype ({e})")))?;
+            let meta: EntryMeta =
+                serde_json::from_str(json).map_err(|e| bad(format!("bad metadata ({e})")))?;
+            let dtype: DType = meta
+                .dtype
+                .parse()
+                .map_err(|e| bad(format!("bad dtype ({e})")))?;
             let raw_of = |suffix: &str| -> Result<&RawTensor> {
                 match file.tensors.get(&format!("{name}{suffix}")) {
                     Some(StoredTensor::Raw(r)) => Ok(r),
-                    Some(StoredTensor::Tensor(_)) | None => Err(bad(format!("{name}{suffix} is missing or has the wrong dtype"))),
+                    Some(StoredTensor::Tensor(_)) | None => Err(bad(format!(
+                        "{name}{suffix} is missing or has the wrong dtype"
+                    ))),
                 }
             };
             let ints = |r: &RawTensor| -> Result<Vec<i32>> {
                 match r.dtype {
                     Dtype::I8 => Ok(r.data.iter().map(|&b| i32::from(b as i8)).collect()),
-                    Dtype::I16 => Ok(r.data.chunks_exact(2).map(|c| i32::from(i16::from_le_bytes([c[0], c[1]]))).collect()),
+                    Dtype::I16 => Ok(r
+                        .data
+                        .chunks_exact(2)
+                        .map(|c| i32::from(i16::from_le_bytes([c[0], c[1]])))
+                        .collect()),
                     d => Err(bad(format!("integer codes must be i8 or i16, found {d:?}"))),
                 }
             };
             let codes_raw = raw_of(".codes")?;
             let codes = ints(codes_raw)?;
             let scales: Vec<f64> = match file.tensors.get(&format!("{name}.scale")) {
-                Some(StoredTensor::Tensor(t)) => t.to_dtype(DType::F64)?.flatten_all()?.to_vec1::<f64>()?,
+                Some(StoredTensor::Tensor(t)) => {
+                    t.to_dtype(DType::F64)?.flatten_all()?.to_vec1::<f64>()?
+                }
                 _ => return Err(bad(format!("{name}.scale is missing"))),
             };
             let zero_points = match file.tensors.get(&format!("{name}.zero_point")) {

@@ -70,7 +70,15 @@ pub struct NamedTensors {
 fn candle_loadable(dtype: Dtype) -> bool {
     matches!(
         dtype,
-        Dtype::U8 | Dtype::U32 | Dtype::I16 | Dtype::I32 | Dtype::I64 | Dtype::F16 | Dtype::BF16 | Dtype::F32 | Dtype::F64
+        Dtype::U8
+            | Dtype::U32
+            | Dtype::I16
+            | Dtype::I32
+            | Dtype::I64
+            | Dtype::F16
+            | Dtype::BF16
+            | Dtype::F32
+            | Dtype::F64
     )
 }
 
@@ -88,17 +96,22 @@ fn candle_loadable(dtype: Dtype) -> bool {
 pub fn read_safetensors(path: impl AsRef<Path>) -> Result<NamedTensors> {
     let path = path.as_ref();
     let bytes = std::fs::read(path).map_err(|e| {
-        QuantError::file(path, format!("cannot read the file ({e}); check the path and permissions"))
+        QuantError::file(
+            path,
+            format!("cannot read the file ({e}); check the path and permissions"),
+        )
     })?;
     parse_safetensors(&bytes).map_err(|reason| QuantError::file(path, reason))
 }
 
 fn parse_safetensors(bytes: &[u8]) -> std::result::Result<NamedTensors, String> {
-    let (_, header) = SafeTensors::read_metadata(bytes)
-        .map_err(|e| format!("not a valid safetensors file ({e}); is it truncated or another format?"))?;
+    let (_, header) = SafeTensors::read_metadata(bytes).map_err(|e| {
+        format!("not a valid safetensors file ({e}); is it truncated or another format?")
+    })?;
     let metadata = header.metadata().clone().unwrap_or_default();
-    let st = SafeTensors::deserialize(bytes)
-        .map_err(|e| format!("not a valid safetensors file ({e}); is it truncated or another format?"))?;
+    let st = SafeTensors::deserialize(bytes).map_err(|e| {
+        format!("not a valid safetensors file ({e}); is it truncated or another format?")
+    })?;
     let mut tensors = BTreeMap::new();
     for (name, view) in st.tensors() {
         let stored = if candle_loadable(view.dtype()) {
@@ -139,12 +152,18 @@ pub fn write_atomic(path: impl AsRef<Path>, bytes: &[u8]) -> Result<()> {
     })();
     result.map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
-        QuantError::file(path, format!("cannot write the file ({e}); check the directory exists and is writable"))
+        QuantError::file(
+            path,
+            format!("cannot write the file ({e}); check the directory exists and is writable"),
+        )
     })
 }
 
 fn temp_path(path: &Path) -> PathBuf {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp_name = format!(".{name}.{}.tmp", std::process::id());
     match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir.join(tmp_name),
@@ -158,7 +177,11 @@ pub(crate) fn serialize_raw(
     metadata: HashMap<String, String>,
 ) -> Result<Vec<u8>> {
     let data: Vec<(&String, &RawTensor)> = entries.iter().collect();
-    let info = if metadata.is_empty() { None } else { Some(metadata) };
+    let info = if metadata.is_empty() {
+        None
+    } else {
+        Some(metadata)
+    };
     safetensors::serialize(data, info)
         .map_err(|e| QuantError::file("<output>", format!("cannot serialise the tensors ({e})")))
 }

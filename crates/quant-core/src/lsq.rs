@@ -45,7 +45,11 @@ impl LsqQuantizer {
         check_float(weights)?;
         check_finite(weights)?;
         let qp = f64::from((1u32 << (bits.get() - 1)) - 1);
-        let mean_abs = weights.abs()?.mean_all()?.to_dtype(DType::F64)?.to_scalar::<f64>()?;
+        let mean_abs = weights
+            .abs()?
+            .mean_all()?
+            .to_dtype(DType::F64)?
+            .to_scalar::<f64>()?;
         let step = 2.0 * mean_abs / qp.sqrt();
         Self::with_step(weights, bits, step)
     }
@@ -64,7 +68,8 @@ impl LsqQuantizer {
         check_float(weights)?;
         let n = weights.elem_count().max(1) as f64;
         let qp = f64::from((1u32 << (bits.get() - 1)) - 1);
-        let step = Var::from_tensor(&Tensor::new(step, weights.device())?.to_dtype(weights.dtype())?)?;
+        let step =
+            Var::from_tensor(&Tensor::new(step, weights.device())?.to_dtype(weights.dtype())?)?;
         Ok(Self {
             bits,
             step,
@@ -107,7 +112,11 @@ impl LsqQuantizer {
     }
 
     fn check_step(&self) -> Result<()> {
-        let s = self.step.as_tensor().to_dtype(DType::F64)?.to_scalar::<f64>()?;
+        let s = self
+            .step
+            .as_tensor()
+            .to_dtype(DType::F64)?
+            .to_scalar::<f64>()?;
         if !(s.is_finite() && s > 0.0) {
             return Err(QuantError::InvalidParameter {
                 parameter: "step",
@@ -156,7 +165,10 @@ impl Quantizer for LsqQuantizer {
         self.check_step()?;
         let s = self.step.as_tensor().detach();
         let codes = self.rounded(&x.detach(), &s)?;
-        let codes = codes.flatten_all()?.to_dtype(DType::I64)?.to_vec1::<i64>()?;
+        let codes = codes
+            .flatten_all()?
+            .to_dtype(DType::I64)?
+            .to_vec1::<i64>()?;
         let n = codes.len();
         Ok(QuantizedTensor {
             scheme: QuantScheme::Lsq,

@@ -163,10 +163,16 @@ fn fake_quantize_groups(
     if x.elem_count() == 0 {
         return Ok(x.clone());
     }
-    max_abs_fake_quantize(x, bits.max_level(), group_len, scale_gradient).map_err(QuantError::from_candle)
+    max_abs_fake_quantize(x, bits.max_level(), group_len, scale_gradient)
+        .map_err(QuantError::from_candle)
 }
 
-fn codes_groups(x: &Tensor, bits: BitWidth, group_len: usize, scheme: QuantScheme) -> Result<QuantizedTensor> {
+fn codes_groups(
+    x: &Tensor,
+    bits: BitWidth,
+    group_len: usize,
+    scheme: QuantScheme,
+) -> Result<QuantizedTensor> {
     check_float(x)?;
     let shape = x.dims().to_vec();
     let group_len = group_len.max(1);
@@ -187,12 +193,17 @@ fn codes_groups(x: &Tensor, bits: BitWidth, group_len: usize, scheme: QuantSchem
     })
 }
 
-fn codes_slice<T: KernelFloat>(x: &[T], group_len: usize, bits: BitWidth) -> Result<(Vec<i32>, Vec<f64>)> {
+fn codes_slice<T: KernelFloat>(
+    x: &[T],
+    group_len: usize,
+    bits: BitWidth,
+) -> Result<(Vec<i32>, Vec<f64>)> {
     let k = T::from_f64(f64::from(bits.max_level()));
-    let (codes, scales) = cpu::max_abs_codes(x, group_len, k).map_err(|at| QuantError::NonFinite {
-        name: "<input>".into(),
-        index: at.index,
-    })?;
+    let (codes, scales) =
+        cpu::max_abs_codes(x, group_len, k).map_err(|at| QuantError::NonFinite {
+            name: "<input>".into(),
+            index: at.index,
+        })?;
     Ok((codes, scales.into_iter().map(KernelFloat::to_f64).collect()))
 }
 
@@ -211,9 +222,11 @@ pub fn max_abs_quantize_slice<T: KernelFloat>(w: &[T], bits: BitWidth) -> Result
         return Ok(out);
     }
     let k = T::from_f64(f64::from(bits.max_level()));
-    cpu::max_abs_fake_quant_forward(w, w.len(), k, &mut out).map_err(|at| QuantError::NonFinite {
-        name: "<input>".into(),
-        index: at.index,
+    cpu::max_abs_fake_quant_forward(w, w.len(), k, &mut out).map_err(|at| {
+        QuantError::NonFinite {
+            name: "<input>".into(),
+            index: at.index,
+        }
     })?;
     Ok(out)
 }

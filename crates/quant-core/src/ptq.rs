@@ -45,7 +45,11 @@ pub struct TensorErrorReport {
 /// assert!((r.sqnr_db.unwrap() - 10.0 * 5f64.log10()).abs() < 1e-12);
 /// # Ok::<(), smallscale_quant_core::QuantError>(())
 /// ```
-pub fn error_report(name: &str, original: &Tensor, quantized: &Tensor) -> Result<TensorErrorReport> {
+pub fn error_report(
+    name: &str,
+    original: &Tensor,
+    quantized: &Tensor,
+) -> Result<TensorErrorReport> {
     if original.dims() != quantized.dims() {
         return Err(QuantError::InvalidShape {
             name: name.to_string(),
@@ -53,8 +57,14 @@ pub fn error_report(name: &str, original: &Tensor, quantized: &Tensor) -> Result
             reason: format!("the quantized tensor has shape {:?}", quantized.dims()),
         });
     }
-    let w = original.flatten_all()?.to_dtype(DType::F64)?.to_vec1::<f64>()?;
-    let q = quantized.flatten_all()?.to_dtype(DType::F64)?.to_vec1::<f64>()?;
+    let w = original
+        .flatten_all()?
+        .to_dtype(DType::F64)?
+        .to_vec1::<f64>()?;
+    let q = quantized
+        .flatten_all()?
+        .to_dtype(DType::F64)?
+        .to_vec1::<f64>()?;
     let (mut signal, mut noise, mut max_err) = (0.0f64, 0.0f64, 0.0f64);
     for (a, b) in w.iter().zip(&q) {
         let e = b - a;
@@ -80,7 +90,9 @@ pub fn error_report(name: &str, original: &Tensor, quantized: &Tensor) -> Result
 pub fn fake_quantize_any_float(quantizer: &dyn Quantizer, t: &Tensor) -> Result<Tensor> {
     match t.dtype() {
         DType::F32 | DType::F64 => quantizer.fake_quantize(t),
-        DType::F16 | DType::BF16 => Ok(quantizer.fake_quantize(&t.to_dtype(DType::F32)?)?.to_dtype(t.dtype())?),
+        DType::F16 | DType::BF16 => Ok(quantizer
+            .fake_quantize(&t.to_dtype(DType::F32)?)?
+            .to_dtype(t.dtype())?),
         dtype => Err(QuantError::UnsupportedDType {
             name: "<input>".into(),
             dtype,
@@ -143,7 +155,10 @@ pub fn quantize_tensors(
             out.insert(name.clone(), t.clone());
         }
     }
-    Ok(PtqOutput { tensors: out, report })
+    Ok(PtqOutput {
+        tensors: out,
+        report,
+    })
 }
 
 /// Post-training quantization of a candle [`VarMap`] in place: every selected variable is set to
@@ -165,10 +180,13 @@ pub fn quantize_varmap(
     quantizer: &dyn Quantizer,
     selector: &TensorSelector,
 ) -> Result<Vec<TensorErrorReport>> {
-    let data = varmap.data().lock().map_err(|_| QuantError::InvalidParameter {
-        parameter: "varmap",
-        reason: "the VarMap's lock is poisoned (a thread panicked while holding it)".into(),
-    })?;
+    let data = varmap
+        .data()
+        .lock()
+        .map_err(|_| QuantError::InvalidParameter {
+            parameter: "varmap",
+            reason: "the VarMap's lock is poisoned (a thread panicked while holding it)".into(),
+        })?;
     let mut names: Vec<&String> = data.keys().collect();
     names.sort();
     let mut report = Vec::with_capacity(names.len());
@@ -176,7 +194,8 @@ pub fn quantize_varmap(
         let var = &data[name];
         let t = var.as_tensor();
         if selector.selects(name, t.dtype()) {
-            let q = fake_quantize_any_float(quantizer, &t.detach()).map_err(|e| e.with_tensor_name(name))?;
+            let q = fake_quantize_any_float(quantizer, &t.detach())
+                .map_err(|e| e.with_tensor_name(name))?;
             report.push(error_report(name, t, &q)?);
             var.set(&q)?;
         } else {

@@ -150,7 +150,11 @@ impl QuantizedTensor {
         if self.codes.len() != n {
             return bad(format!("{} codes for {n} elements", self.codes.len()));
         }
-        if n > 0 && (self.group_len == 0 || n % self.group_len != 0 || n / self.group_len != self.scales.len()) {
+        if n > 0
+            && (self.group_len == 0
+                || n % self.group_len != 0
+                || n / self.group_len != self.scales.len())
+        {
             return bad(format!(
                 "{} scales with groups of {} do not cover {n} elements",
                 self.scales.len(),
@@ -158,14 +162,21 @@ impl QuantizedTensor {
             ));
         }
         if !self.zero_points.is_empty() && self.zero_points.len() != self.scales.len() {
-            return bad(format!("{} zero-points for {} scales", self.zero_points.len(), self.scales.len()));
+            return bad(format!(
+                "{} zero-points for {} scales",
+                self.zero_points.len(),
+                self.scales.len()
+            ));
         }
         if self.scales.iter().any(|s| !s.is_finite() || *s < 0.0) {
             return bad("a scale is negative or not finite".into());
         }
         let (lo, hi) = self.code_range();
         if let Some(c) = self.codes.iter().find(|&&c| c < lo || c > hi) {
-            return bad(format!("code {c} is outside [{lo}, {hi}] for {}", self.bits));
+            return bad(format!(
+                "code {c} is outside [{lo}, {hi}] for {}",
+                self.bits
+            ));
         }
         Ok(())
     }

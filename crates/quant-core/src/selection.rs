@@ -55,7 +55,9 @@ impl TensorSelector {
 
     /// Adds several exclude patterns.
     pub fn exclude_all<S: AsRef<str>>(self, patterns: impl IntoIterator<Item = S>) -> Result<Self> {
-        patterns.into_iter().try_fold(self, |sel, p| sel.exclude(p.as_ref()))
+        patterns
+            .into_iter()
+            .try_fold(self, |sel, p| sel.exclude(p.as_ref()))
     }
 
     /// The exclude patterns, as given.

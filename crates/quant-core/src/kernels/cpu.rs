@@ -167,11 +167,11 @@ fn group_max_abs<T: KernelFloat>(x: &[T], offset: usize) -> Result<T, NonFiniteA
 
 /// Max |x| of every contiguous group of `group_len` elements (`x.len()` must be a multiple of
 /// `group_len`). Fails with the position of the first NaN/Inf.
-pub fn group_max_abs_all<T: KernelFloat>(
-    x: &[T],
-    group_len: usize,
-) -> Result<Vec<T>, NonFiniteAt> {
-    assert!(group_len > 0 && x.len() % group_len == 0, "group_len must divide the length");
+pub fn group_max_abs_all<T: KernelFloat>(x: &[T], group_len: usize) -> Result<Vec<T>, NonFiniteAt> {
+    assert!(
+        group_len > 0 && x.len() % group_len == 0,
+        "group_len must divide the length"
+    );
     if group_len > CHUNK || x.len() <= CHUNK {
         x.chunks(group_len)
             .enumerate()
@@ -225,13 +225,21 @@ where
     F: Fn(&[T], T, &mut [T]) + Sync,
 {
     if group_len >= CHUNK {
-        for ((xg, og), &s) in x.chunks(group_len).zip(out.chunks_mut(group_len)).zip(scales) {
+        for ((xg, og), &s) in x
+            .chunks(group_len)
+            .zip(out.chunks_mut(group_len))
+            .zip(scales)
+        {
             xg.par_chunks(CHUNK)
                 .zip(og.par_chunks_mut(CHUNK))
                 .for_each(|(xc, oc)| run(xc, s, oc));
         }
     } else if x.len() <= CHUNK {
-        for ((xg, og), &s) in x.chunks(group_len).zip(out.chunks_mut(group_len)).zip(scales) {
+        for ((xg, og), &s) in x
+            .chunks(group_len)
+            .zip(out.chunks_mut(group_len))
+            .zip(scales)
+        {
             run(xg, s, og);
         }
     } else {
@@ -272,7 +280,11 @@ pub fn max_abs_codes<T: KernelFloat>(
         .map(|m| max_abs_scale(m, k))
         .collect();
     let mut codes = vec![0i32; x.len()];
-    for ((xg, cg), &s) in x.chunks(group_len).zip(codes.chunks_mut(group_len)).zip(&scales) {
+    for ((xg, cg), &s) in x
+        .chunks(group_len)
+        .zip(codes.chunks_mut(group_len))
+        .zip(&scales)
+    {
         if s == T::ZERO {
             continue;
         }
@@ -420,9 +432,15 @@ mod tests {
                 assert_eq!(want.to_bits(), got.to_bits(), "z = {z}");
             }
             let z = i as f64 / 2.0;
-            assert_eq!(z.round_ties_even().to_bits(), round_half_even_small(z).to_bits());
+            assert_eq!(
+                z.round_ties_even().to_bits(),
+                round_half_even_small(z).to_bits()
+            );
         }
-        assert_eq!(round_half_even_small(-0.3f32).to_bits(), (-0.0f32).to_bits());
+        assert_eq!(
+            round_half_even_small(-0.3f32).to_bits(),
+            (-0.0f32).to_bits()
+        );
     }
 
     #[test]
@@ -430,20 +448,28 @@ mod tests {
         let mut x = vec![0.5f32; 200_000];
         x[150_001] = f32::NAN;
         x[170_000] = f32::INFINITY;
-        assert_eq!(group_max_abs_all(&x, x.len()), Err(NonFiniteAt { index: 150_001 }));
+        assert_eq!(
+            group_max_abs_all(&x, x.len()),
+            Err(NonFiniteAt { index: 150_001 })
+        );
         let y = vec![1.0f32, -3.0, f32::NEG_INFINITY, 2.0];
         assert_eq!(group_max_abs_all(&y, 2), Err(NonFiniteAt { index: 2 }));
     }
 
     #[test]
     fn parallel_and_serial_paths_agree() {
-        let x: Vec<f32> = (0..300_001u64).map(|i| ((i * 7919 % 10007) as f32 - 5003.0) * 1e-3).collect();
+        let x: Vec<f32> = (0..300_001u64)
+            .map(|i| ((i * 7919 % 10007) as f32 - 5003.0) * 1e-3)
+            .collect();
         let mut out = vec![0f32; x.len()];
         let s = max_abs_fake_quant_forward(&x, x.len(), 7.0, &mut out).unwrap();
         let want_s = x.iter().fold(0f32, |m, v| m.max(v.abs())) / 7.0;
         assert_eq!(s, vec![want_s]);
         for (o, &v) in out.iter().zip(&x) {
-            assert_eq!(o.to_bits(), ((v / want_s).round_ties_even() * want_s).to_bits());
+            assert_eq!(
+                o.to_bits(),
+                ((v / want_s).round_ties_even() * want_s).to_bits()
+            );
         }
     }
 }

@@ -64,7 +64,11 @@ impl CustomOp1 for MaxAbsFakeQuant {
         "max-abs-fake-quant"
     }
 
-    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
+    fn cpu_fwd(
+        &self,
+        storage: &CpuStorage,
+        layout: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
         let out = match float_slice(storage, layout, self.name())? {
             FloatSlice::F32(x) => CpuStorage::F32(self.forward_slice(x)?),
             FloatSlice::F64(x) => CpuStorage::F64(self.forward_slice(x)?),
@@ -79,10 +83,20 @@ impl CustomOp1 for MaxAbsFakeQuant {
         layout: &Layout,
     ) -> candle_core::Result<(candle_core::CudaStorage, Shape)> {
         self.check_len(layout.shape().elem_count())?;
-        crate::kernels::cuda::max_abs_fake_quant_forward(storage, layout, self.max_level, self.group_len)
+        crate::kernels::cuda::max_abs_fake_quant_forward(
+            storage,
+            layout,
+            self.max_level,
+            self.group_len,
+        )
     }
 
-    fn bwd(&self, arg: &Tensor, _res: &Tensor, grad_res: &Tensor) -> candle_core::Result<Option<Tensor>> {
+    fn bwd(
+        &self,
+        arg: &Tensor,
+        _res: &Tensor,
+        grad_res: &Tensor,
+    ) -> candle_core::Result<Option<Tensor>> {
         match self.scale_gradient {
             ScaleGradient::Detached => Ok(Some(grad_res.clone())),
             ScaleGradient::Faithful => {
@@ -104,7 +118,11 @@ impl MaxAbsFakeQuantBackward {
     fn backward_slice<T: KernelFloat>(&self, x: &[T], g: &[T]) -> candle_core::Result<Vec<T>> {
         self.0.check_len(x.len())?;
         if x.len() != g.len() {
-            candle_core::bail!("max-abs fake quant backward: {} inputs but {} gradients", x.len(), g.len());
+            candle_core::bail!(
+                "max-abs fake quant backward: {} inputs but {} gradients",
+                x.len(),
+                g.len()
+            );
         }
         let mut out = output_like(x);
         if x.is_empty() {
@@ -112,7 +130,8 @@ impl MaxAbsFakeQuantBackward {
         }
         let k = T::from_f64(f64::from(self.0.max_level));
         let faithful = self.0.scale_gradient == ScaleGradient::Faithful;
-        cpu::max_abs_fake_quant_backward(x, g, self.0.group_len, k, faithful, &mut out).map_err(non_finite)?;
+        cpu::max_abs_fake_quant_backward(x, g, self.0.group_len, k, faithful, &mut out)
+            .map_err(non_finite)?;
         Ok(out)
     }
 }
@@ -129,10 +148,15 @@ impl CustomOp2 for MaxAbsFakeQuantBackward {
         s2: &CpuStorage,
         l2: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let out = match (float_slice(s1, l1, self.name())?, float_slice(s2, l2, self.name())?) {
+        let out = match (
+            float_slice(s1, l1, self.name())?,
+            float_slice(s2, l2, self.name())?,
+        ) {
             (FloatSlice::F32(x), FloatSlice::F32(g)) => CpuStorage::F32(self.backward_slice(x, g)?),
             (FloatSlice::F64(x), FloatSlice::F64(g)) => CpuStorage::F64(self.backward_slice(x, g)?),
-            _ => candle_core::bail!("max-abs fake quant backward: input and gradient dtypes differ"),
+            _ => {
+                candle_core::bail!("max-abs fake quant backward: input and gradient dtypes differ")
+            }
         };
         Ok((out, l1.shape().clone()))
     }
@@ -146,7 +170,14 @@ impl CustomOp2 for MaxAbsFakeQuantBackward {
         l2: &Layout,
     ) -> candle_core::Result<(candle_core::CudaStorage, Shape)> {
         self.0.check_len(l1.shape().elem_count())?;
-        crate::kernels::cuda::max_abs_fake_quant_backward(s1, l1, s2, l2, self.0.max_level, self.0.group_len)
+        crate::kernels::cuda::max_abs_fake_quant_backward(
+            s1,
+            l1,
+            s2,
+            l2,
+            self.0.max_level,
+            self.0.group_len,
+        )
     }
 }
 

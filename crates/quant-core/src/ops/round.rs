@@ -18,7 +18,11 @@ impl CustomOp1 for RoundHalfEvenSte {
         "round-half-even-ste"
     }
 
-    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
+    fn cpu_fwd(
+        &self,
+        storage: &CpuStorage,
+        layout: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
         let out = match float_slice(storage, layout, self.name())? {
             FloatSlice::F32(x) => {
                 let mut out = output_like(x);
@@ -43,7 +47,12 @@ impl CustomOp1 for RoundHalfEvenSte {
         crate::kernels::cuda::round_half_even(storage, layout)
     }
 
-    fn bwd(&self, _arg: &Tensor, _res: &Tensor, grad_res: &Tensor) -> candle_core::Result<Option<Tensor>> {
+    fn bwd(
+        &self,
+        _arg: &Tensor,
+        _res: &Tensor,
+        grad_res: &Tensor,
+    ) -> candle_core::Result<Option<Tensor>> {
         Ok(Some(grad_res.clone()))
     }
 }
