@@ -239,41 +239,37 @@ impl QuantizedCheckpoint {
                 .dtype
                 .parse()
                 .map_err(|e| bad(format!("bad dtype ({e})")))?;
-            let raw_of = |suffix: &str| -> Result<&RawTensor> {
-                match file.tensors.get(&format!("{name}{suffix}")) {
-                    Some(StoredTensor::Raw(r)) => Ok(r),
-                    Some(StoredTensor::Tensor(_)) | None => Err(bad(format!(
-                        "{name}{suffix} is missing or has the wrong dtype"
+            let ints = |suffix: &str| -> Result<Option<(Vec<usize>, Vec<i32>)>> {
+                let key = format!("{name}{suffix}");
+                match file.tensors.get(&key) {
+                    None => Ok(None),
+                    Some(StoredTensor::Raw(r)) if r.dtype == Dtype::I8 => Ok(Some((
+                        r.shape.clone(),
+                        r.data.iter().map(|&b| i32::from(b as i8)).collect(),
                     ))),
+                    Some(StoredTensor::Tensor(t)) if t.dtype() == DType::I16 => {
+                        let v = t.flatten_all()?.to_dtype(DType::I64)?.to_vec1::<i64>()?;
+                        Ok(Some((
+                            t.dims().to_vec(),
+                            v.into_iter().map(|c| c as i32).collect(),
+                        )))
+                    }
+                    Some(_) => Err(bad(format!("{key} must hold i8 or i16 integers"))),
                 }
             };
-            let ints = |r: &RawTensor| -> Result<Vec<i32>> {
-                match r.dtype {
-                    Dtype::I8 => Ok(r.data.iter().map(|&b| i32::from(b as i8)).collect()),
-                    Dtype::I16 => Ok(r
-                        .data
-                        .chunks_exact(2)
-                        .map(|c| i32::from(i16::from_le_bytes([c[0], c[1]])))
-                        .collect()),
-                    d => Err(bad(format!("integer codes must be i8 or i16, found {d:?}"))),
-                }
-            };
-            let codes_raw = raw_of(".codes")?;
-            let codes = ints(codes_raw)?;
+            let (shape, codes) =
+                ints(".codes")?.ok_or_else(|| bad(format!("{name}.codes is missing")))?;
             let scales: Vec<f64> = match file.tensors.get(&format!("{name}.scale")) {
                 Some(StoredTensor::Tensor(t)) => {
                     t.to_dtype(DType::F64)?.flatten_all()?.to_vec1::<f64>()?
                 }
                 _ => return Err(bad(format!("{name}.scale is missing"))),
             };
-            let zero_points = match file.tensors.get(&format!("{name}.zero_point")) {
-                Some(StoredTensor::Raw(r)) => ints(r)?,
-                _ => Vec::new(),
-            };
+            let zero_points = ints(".zero_point")?.map(|(_, z)| z).unwrap_or_default();
             let q = QuantizedTensor {
                 scheme: meta.scheme,
                 bits: meta.bits,
-                shape: codes_raw.shape.clone(),
+                shape,
                 dtype,
                 codes,
                 group_len: meta.group_len,
