@@ -1,1 +1,36 @@
-fn main() {}
+//! The `smallscale` command line.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod commands;
+
+/// Small-scale, resource-aware deep learning research: quantization robustness, fairness under
+/// memorization, and performance per resource unit.
+#[derive(Debug, Parser)]
+#[command(name = "smallscale", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Post-training quantization of a safetensors checkpoint, with an error report per tensor.
+    Quantize(commands::quantize::QuantizeArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Quantize(args) => commands::quantize::run(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}

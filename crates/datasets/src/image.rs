@@ -90,7 +90,9 @@ impl ImageDataset {
     ) -> Result<Self> {
         shape.check_nonzero()?;
         if class_names.is_empty() {
-            return Err(invalid_data("an image data set needs at least one class name"));
+            return Err(invalid_data(
+                "an image data set needs at least one class name",
+            ));
         }
         let expected = labels
             .len()
@@ -281,7 +283,8 @@ mod tests {
     #[test]
     fn subset_concat_and_counts() {
         let shape = ImageShape::new(1, 1, 2);
-        let data = ImageDataset::new(vec![1, 2, 3, 4, 5, 6], vec![0, 1, 1], shape, names(2)).unwrap();
+        let data =
+            ImageDataset::new(vec![1, 2, 3, 4, 5, 6], vec![0, 1, 1], shape, names(2)).unwrap();
         let sub = data.subset(&[2, 0]).unwrap();
         assert_eq!(sub.pixels(), &[5, 6, 1, 2]);
         assert_eq!(sub.labels(), &[1, 0]);

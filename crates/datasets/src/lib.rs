@@ -1,1 +1,26 @@
 #![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod adult;
+pub mod augment;
+pub mod batch;
+pub mod cifar;
+pub mod csv_table;
+pub mod encode;
+pub mod errors;
+pub mod fashion_mnist;
+pub mod gzip;
+pub mod idx;
+pub mod image;
+pub mod normalize;
+pub mod split;
+
+pub use adult::{AdultData, MissingRows, adult_embedded};
+pub use augment::AugmentParams;
+pub use batch::{BatchParams, ImageBatch, ImageBatcher};
+pub use errors::{DatasetError, Result};
+pub use fashion_mnist::{fashion_mnist_embedded, fashion_mnist_from_dir};
+pub use image::{ImageDataset, ImageShape};
+pub use normalize::ChannelNormalization;
+pub use split::{SplitIndices, SplitParams};

@@ -1,0 +1,191 @@
+//! `smallscale quantize`: PTQ of a safetensors checkpoint.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use serde::Serialize;
+use smallscale_quant_core::{
+    AsymmetricQuantizer, BitWidth, MaxAbsQuantizer, NamedTensors, PerChannelMaxAbsQuantizer,
+    QuantizedCheckpoint, Quantizer, StoredTensor, TensorErrorReport, TensorSelector, error_report,
+    quantize_tensors, read_safetensors, write_safetensors,
+};
+
+/// Arguments of `smallscale quantize`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  smallscale quantize --bits 4 --input model.safetensors --output model-w4.safetensors\n  \
+    smallscale quantize --bits 8 --input model.safetensors --output codes.safetensors --export-int --exclude '*.bias'\n\n\
+    Every floating tensor is quantized unless excluded (BatchNorm running statistics included: exclude them with\n\
+    --exclude '*.running_*', or use --weights-only for the paper's choice of every tensor named *.weight)."
+)]
+pub struct QuantizeArgs {
+    /// Bit-width, 2 to 16 (2 = ternary).
+    #[arg(long, value_name = "B")]
+    pub bits: u32,
+    /// The checkpoint to quantize (safetensors).
+    #[arg(long, value_name = "IN.safetensors")]
+    pub input: PathBuf,
+    /// Where to write the result (written atomically; never a partial file).
+    #[arg(long, value_name = "OUT.safetensors")]
+    pub output: PathBuf,
+    /// Leave tensors whose name matches this glob unchanged (repeatable), e.g. '*.bias', 'fc.*'.
+    #[arg(long, value_name = "PATTERN")]
+    pub exclude: Vec<String>,
+    /// One scale per output channel (dimension 0) instead of one per tensor.
+    #[arg(long, conflicts_with = "asymmetric")]
+    pub per_channel: bool,
+    /// Asymmetric min/max quantization with a zero-point instead of the symmetric max-abs quantizer.
+    #[arg(long)]
+    pub asymmetric: bool,
+    /// Quantize only tensors named `weight` or `*.weight` (the paper's reference choice).
+    #[arg(long)]
+    pub weights_only: bool,
+    /// Write integer codes (i8 up to 8 bits, i16 above) plus scales instead of fake-quantized floats.
+    #[arg(long)]
+    pub export_int: bool,
+    /// Print the report as JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct Report<'a> {
+    input: &'a std::path::Path,
+    output: &'a std::path::Path,
+    bits: u32,
+    scheme: &'static str,
+    export_int: bool,
+    quantized_tensors: usize,
+    total_tensors: usize,
+    tensors: Vec<TensorErrorReport>,
+}
+
+fn build_quantizer(args: &QuantizeArgs) -> Result<Box<dyn Quantizer>> {
+    let bits = BitWidth::new(args.bits).context("--bits")?;
+    Ok(if args.asymmetric {
+        Box::new(AsymmetricQuantizer::with_bits(bits))
+    } else if args.per_channel {
+        Box::new(PerChannelMaxAbsQuantizer::with_bits(bits))
+    } else {
+        Box::new(MaxAbsQuantizer::with_bits(bits))
+    })
+}
+
+/// Runs the subcommand.
+pub fn run(args: &QuantizeArgs) -> Result<()> {
+    let quantizer = build_quantizer(args)?;
+    let base = if args.weights_only {
+        TensorSelector::reference_weights()
+    } else {
+        TensorSelector::all_floating()
+    };
+    let selector = base.exclude_all(&args.exclude).context("--exclude")?;
+    if args.input == args.output {
+        bail!(
+            "--output {} is the input file: write to a new file so the original checkpoint is kept",
+            args.output.display()
+        );
+    }
+    let input = read_safetensors(&args.input)?;
+    let tensors = input
+        .tensors
+        .iter()
+        .filter_map(|(name, t)| match t {
+            StoredTensor::Tensor(t) => Some((name.clone(), t.clone())),
+            StoredTensor::Raw(_) => None,
+        })
+        .collect();
+    let ptq = quantize_tensors(&tensors, quantizer.as_ref(), &selector)?;
+    let mut report = ptq.report;
+    if args.export_int {
+        let codes = QuantizedCheckpoint::quantize(&input, quantizer.as_ref(), &selector)?;
+        // The report describes exactly what was written: the dequantized codes.
+        let deq = codes.dequantize(&candle_core::Device::Cpu)?;
+        for r in report.iter_mut().filter(|r| r.quantized) {
+            *r = error_report(&r.name, &tensors[&r.name], &deq[&r.name])?;
+        }
+        codes.save(&args.output)?;
+    } else {
+        let mut out = NamedTensors {
+            tensors: input.tensors.clone(),
+            metadata: input.metadata.clone(),
+        };
+        for (name, t) in ptq.tensors {
+            out.tensors.insert(name, StoredTensor::Tensor(t));
+        }
+        write_safetensors(&args.output, &out)?;
+    }
+    for (name, t) in &input.tensors {
+        if let StoredTensor::Raw(r) = t {
+            report.push(TensorErrorReport {
+                name: name.clone(),
+                shape: r.shape.clone(),
+                dtype: format!("{:?}", r.dtype).to_lowercase(),
+                numel: r.shape.iter().product(),
+                quantized: false,
+                mse: 0.0,
+                max_abs_error: 0.0,
+                sqnr_db: None,
+            });
+        }
+    }
+    report.sort_by(|a, b| a.name.cmp(&b.name));
+    let summary = Report {
+        input: &args.input,
+        output: &args.output,
+        bits: args.bits,
+        scheme: quantizer.scheme().as_str(),
+        export_int: args.export_int,
+        quantized_tensors: report.iter().filter(|r| r.quantized).count(),
+        total_tensors: report.len(),
+        tensors: report,
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    } else {
+        print_table(&summary);
+    }
+    Ok(())
+}
+
+fn print_table(r: &Report<'_>) {
+    let width = r
+        .tensors
+        .iter()
+        .map(|t| t.name.len())
+        .max()
+        .unwrap_or(4)
+        .max(6);
+    println!(
+        "{} -> {} ({} {} bits{}): {} of {} tensors quantized",
+        r.input.display(),
+        r.output.display(),
+        r.scheme,
+        r.bits,
+        if r.export_int { ", integer codes" } else { "" },
+        r.quantized_tensors,
+        r.total_tensors
+    );
+    println!(
+        "{:<width$}  {:<16}  {:>5}  {:>12}  {:>12}  {:>9}",
+        "tensor", "shape", "dtype", "MSE", "max |err|", "SQNR dB"
+    );
+    for t in &r.tensors {
+        let shape = format!("{:?}", t.shape);
+        if t.quantized {
+            let sqnr = t
+                .sqnr_db
+                .map_or_else(|| "exact".to_string(), |v| format!("{v:.2}"));
+            println!(
+                "{:<width$}  {:<16}  {:>5}  {:>12.4e}  {:>12.4e}  {:>9}",
+                t.name, shape, t.dtype, t.mse, t.max_abs_error, sqnr
+            );
+        } else {
+            println!(
+                "{:<width$}  {:<16}  {:>5}  {:>12}  {:>12}  {:>9}",
+                t.name, shape, t.dtype, "-", "-", "kept"
+            );
+        }
+    }
+}
