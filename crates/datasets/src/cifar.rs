@@ -65,7 +65,7 @@ pub fn parse_cifar10_batch(bytes: Vec<u8>, file: &str) -> Result<ImageDataset> {
             found: 0,
         });
     }
-    if bytes.len() % CIFAR10_RECORD_BYTES != 0 {
+    if !bytes.len().is_multiple_of(CIFAR10_RECORD_BYTES) {
         return Err(DatasetError::Truncated {
             file: file.to_owned(),
             expected: bytes.len().next_multiple_of(CIFAR10_RECORD_BYTES) as u64,

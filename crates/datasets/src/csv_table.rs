@@ -1,6 +1,7 @@
 //! CSV tables with typed columns: numeric (`f64`) and categorical (string levels), with
 //! explicit missing values.
 
+use std::collections::HashMap;
 use std::io::Read;
 use std::path::Path;
 
@@ -81,25 +82,11 @@ pub struct CategoricalColumn {
 impl CategoricalColumn {
     /// Builds a column from per-row values (`None` for missing).
     pub fn from_values<S: AsRef<str>>(values: &[Option<S>]) -> Self {
-        let mut column = Self {
-            levels: Vec::new(),
-            codes: Vec::with_capacity(values.len()),
-        };
+        let mut builder = CategoricalBuilder::default();
         for value in values {
-            column.push(value.as_ref().map(AsRef::as_ref));
+            builder.push(value.as_ref().map(AsRef::as_ref));
         }
-        column
-    }
-
-    fn push(&mut self, value: Option<&str>) {
-        let code = value.map(|v| match self.levels.iter().position(|l| l == v) {
-            Some(i) => i as u32,
-            None => {
-                self.levels.push(v.to_owned());
-                (self.levels.len() - 1) as u32
-            }
-        });
-        self.codes.push(code);
+        builder.finish()
     }
 
     /// The distinct levels, in order of first appearance.
@@ -132,6 +119,36 @@ impl CategoricalColumn {
     fn select(&self, rows: &[usize]) -> Self {
         let values: Vec<Option<&str>> = rows.iter().map(|&r| self.value(r)).collect();
         Self::from_values(&values)
+    }
+}
+
+/// Builds a [`CategoricalColumn`] row by row, looking levels up in a hash map.
+#[derive(Default)]
+struct CategoricalBuilder {
+    levels: Vec<String>,
+    index: HashMap<String, u32>,
+    codes: Vec<Option<u32>>,
+}
+
+impl CategoricalBuilder {
+    fn push(&mut self, value: Option<&str>) {
+        let code = value.map(|v| match self.index.get(v) {
+            Some(&code) => code,
+            None => {
+                let code = self.levels.len() as u32;
+                self.levels.push(v.to_owned());
+                self.index.insert(v.to_owned(), code);
+                code
+            }
+        });
+        self.codes.push(code);
+    }
+
+    fn finish(self) -> CategoricalColumn {
+        CategoricalColumn {
+            levels: self.levels,
+            codes: self.codes,
+        }
     }
 }
 
@@ -398,8 +415,8 @@ pub fn parse_csv_table<R: Read>(
         ((0..schema.len()).collect(), schema.len())
     };
     let mut numeric: Vec<Vec<Option<f64>>> = vec![Vec::new(); schema.len()];
-    let mut categorical: Vec<CategoricalColumn> = (0..schema.len())
-        .map(|_| CategoricalColumn::from_values::<&str>(&[]))
+    let mut categorical: Vec<CategoricalBuilder> = (0..schema.len())
+        .map(|_| CategoricalBuilder::default())
         .collect();
     let mut num_rows = 0;
     while let Some(record) = next_record()? {
@@ -448,7 +465,7 @@ pub fn parse_csv_table<R: Read>(
         .zip(numeric.into_iter().zip(categorical))
         .map(|(spec, (n, cat))| match spec.kind {
             ColumnKind::Numeric => Column::Numeric(n),
-            ColumnKind::Categorical => Column::Categorical(cat),
+            ColumnKind::Categorical => Column::Categorical(cat.finish()),
         })
         .collect();
     let table = Table::new(schema.to_vec(), columns)?;

@@ -109,7 +109,7 @@ impl ChannelNormalization {
             )));
         }
         let per_image = shape.values_per_image();
-        if per_image == 0 || images.len() % per_image != 0 {
+        if per_image == 0 || !images.len().is_multiple_of(per_image) {
             return Err(invalid_data(format!(
                 "a buffer of {} values is not a whole number of {}-value images",
                 images.len(),
