@@ -217,16 +217,15 @@ fn codes_slice<T: KernelFloat>(
 /// # Ok::<(), smallscale_quant_core::QuantError>(())
 /// ```
 pub fn max_abs_quantize_slice<T: KernelFloat>(w: &[T], bits: BitWidth) -> Result<Vec<T>> {
-    let mut out = vec![T::ZERO; w.len()];
     if w.is_empty() {
-        return Ok(out);
+        return Ok(Vec::new());
     }
     let k = T::from_f64(f64::from(bits.max_level()));
-    cpu::max_abs_fake_quant_forward(w, w.len(), k, &mut out).map_err(|at| {
-        QuantError::NonFinite {
-            name: "<input>".into(),
-            index: at.index,
-        }
-    })?;
-    Ok(out)
+    cpu::filled_vec(w.len(), |out| {
+        cpu::max_abs_fake_quant_forward(w, w.len(), k, out).map(drop)
+    })
+    .map_err(|at| QuantError::NonFinite {
+        name: "<input>".into(),
+        index: at.index,
+    })
 }

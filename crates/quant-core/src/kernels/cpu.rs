@@ -9,6 +9,8 @@
 //! Values are grouped into contiguous groups of `group_len` elements that share one scale: one group
 //! for per-tensor quantization, one group per output channel for per-channel quantization.
 
+use std::mem::MaybeUninit;
+
 use rayon::prelude::*;
 
 /// Elements per parallel task: large enough to amortise scheduling, small enough to balance 2..64
@@ -194,23 +196,45 @@ pub fn max_abs_scale<T: KernelFloat>(max_abs: T, k: T) -> T {
 }
 
 #[inline(always)]
-fn quantize_run<T: KernelFloat>(x: &[T], s: T, out: &mut [T]) {
+fn quantize_run<T: KernelFloat>(x: &[T], s: T, out: &mut [MaybeUninit<T>]) {
     if s == T::ZERO {
-        out.copy_from_slice(x);
+        copy_into(x, out);
         return;
     }
     for (o, &v) in out.iter_mut().zip(x) {
-        *o = round_half_even_small(v / s) * s;
+        o.write(round_half_even_small(v / s) * s);
     }
+}
+
+#[inline(always)]
+fn copy_into<T: Copy>(x: &[T], out: &mut [MaybeUninit<T>]) {
+    for (o, &v) in out.iter_mut().zip(x) {
+        o.write(v);
+    }
+}
+
+/// Allocates a vector of `n` elements without initialising it and lets `fill` write every element.
+///
+/// `fill` must write all `n` elements when it returns `Ok` (every kernel of this module does); on
+/// `Err` the partially written buffer is dropped without being read.
+pub fn filled_vec<T: Copy, E>(
+    n: usize,
+    fill: impl FnOnce(&mut [MaybeUninit<T>]) -> Result<(), E>,
+) -> Result<Vec<T>, E> {
+    let mut v: Vec<T> = Vec::with_capacity(n);
+    fill(&mut v.spare_capacity_mut()[..n])?;
+    // SAFETY: `fill` initialised all `n` elements (the contract above), and capacity >= n.
+    unsafe { v.set_len(n) };
+    Ok(v)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn quantize_run_avx2<T: KernelFloat>(x: &[T], s: T, out: &mut [T]) {
+unsafe fn quantize_run_avx2<T: KernelFloat>(x: &[T], s: T, out: &mut [MaybeUninit<T>]) {
     quantize_run(x, s, out)
 }
 
-fn quantize_run_dispatch<T: KernelFloat>(x: &[T], s: T, out: &mut [T]) {
+fn quantize_run_dispatch<T: KernelFloat>(x: &[T], s: T, out: &mut [MaybeUninit<T>]) {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU supports AVX2 (checked just above).
@@ -220,9 +244,14 @@ fn quantize_run_dispatch<T: KernelFloat>(x: &[T], s: T, out: &mut [T]) {
 }
 
 /// Applies `run(x_part, scale, out_part)` to every group, in parallel chunks.
-fn for_each_group<T: KernelFloat, F>(x: &[T], scales: &[T], group_len: usize, out: &mut [T], run: F)
-where
-    F: Fn(&[T], T, &mut [T]) + Sync,
+fn for_each_group<T: KernelFloat, F>(
+    x: &[T],
+    scales: &[T],
+    group_len: usize,
+    out: &mut [MaybeUninit<T>],
+    run: F,
+) where
+    F: Fn(&[T], T, &mut [MaybeUninit<T>]) + Sync,
 {
     if group_len >= CHUNK {
         for ((xg, og), &s) in x
@@ -257,7 +286,7 @@ pub fn max_abs_fake_quant_forward<T: KernelFloat>(
     x: &[T],
     group_len: usize,
     k: T,
-    out: &mut [T],
+    out: &mut [MaybeUninit<T>],
 ) -> Result<Vec<T>, NonFiniteAt> {
     assert_eq!(x.len(), out.len());
     let scales: Vec<T> = group_max_abs_all(x, group_len)?
@@ -307,7 +336,7 @@ struct BackwardPartial {
 fn backward_run<T: KernelFloat>(
     x: &[T],
     g: &[T],
-    out: &mut [T],
+    out: &mut [MaybeUninit<T>],
     s: T,
     m: T,
     offset: usize,
@@ -315,7 +344,7 @@ fn backward_run<T: KernelFloat>(
     let mut scale_sum = 0.0f64;
     let mut argmax = Vec::new();
     for (i, ((o, &xv), &gv)) in out.iter_mut().zip(x).zip(g).enumerate() {
-        *o = gv;
+        o.write(gv);
         let z = xv / s;
         let r = round_half_even_small(z);
         scale_sum += gv.to_f64() * (r - z).to_f64();
@@ -341,17 +370,17 @@ pub fn max_abs_fake_quant_backward<T: KernelFloat>(
     group_len: usize,
     k: T,
     faithful_scale: bool,
-    out: &mut [T],
+    out: &mut [MaybeUninit<T>],
 ) -> Result<(), NonFiniteAt> {
     assert_eq!(x.len(), g.len());
     assert_eq!(x.len(), out.len());
     if !faithful_scale {
-        out.copy_from_slice(g);
+        copy_into(g, out);
         return Ok(());
     }
     let maxes = group_max_abs_all(x, group_len)?;
     let kf = k.to_f64();
-    let finish = |og: &mut [T], xg: &[T], parts: Vec<BackwardPartial>| {
+    let finish = |og: &mut [MaybeUninit<T>], xg: &[T], parts: Vec<BackwardPartial>| {
         let total: f64 = parts.iter().map(|p| p.scale_sum).sum();
         let ties: usize = parts.iter().map(|p| p.argmax.len()).sum();
         if ties == 0 {
@@ -361,13 +390,15 @@ pub fn max_abs_fake_quant_backward<T: KernelFloat>(
         for p in &parts {
             for &j in &p.argmax {
                 let sign = if xg[j] < T::ZERO { -1.0 } else { 1.0 };
-                og[j] = T::from_f64(og[j].to_f64() + sign * share);
+                // SAFETY: `backward_run` wrote every element of the group before `finish` runs.
+                let current = unsafe { og[j].assume_init() };
+                og[j].write(T::from_f64(current.to_f64() + sign * share));
             }
         }
     };
-    let one_group = |xg: &[T], gg: &[T], og: &mut [T], m: T| {
+    let one_group = |xg: &[T], gg: &[T], og: &mut [MaybeUninit<T>], m: T| {
         if m == T::ZERO {
-            og.copy_from_slice(gg);
+            copy_into(gg, og);
             return;
         }
         let s = max_abs_scale(m, k);
@@ -404,11 +435,11 @@ pub fn max_abs_fake_quant_backward<T: KernelFloat>(
 }
 
 /// Round half to even of every element (any magnitude), as used by the straight-through rounding op.
-pub fn round_half_even_all<T: KernelFloat>(x: &[T], out: &mut [T]) {
-    let run = |xc: &[T], oc: &mut [T]| {
-        oc.iter_mut()
-            .zip(xc)
-            .for_each(|(o, &v)| *o = v.round_ties_even())
+pub fn round_half_even_all<T: KernelFloat>(x: &[T], out: &mut [MaybeUninit<T>]) {
+    let run = |xc: &[T], oc: &mut [MaybeUninit<T>]| {
+        oc.iter_mut().zip(xc).for_each(|(o, &v)| {
+            o.write(v.round_ties_even());
+        })
     };
     if x.len() > CHUNK {
         x.par_chunks(CHUNK)
@@ -461,8 +492,12 @@ mod tests {
         let x: Vec<f32> = (0..300_001u64)
             .map(|i| ((i * 7919 % 10007) as f32 - 5003.0) * 1e-3)
             .collect();
-        let mut out = vec![0f32; x.len()];
-        let s = max_abs_fake_quant_forward(&x, x.len(), 7.0, &mut out).unwrap();
+        let mut s = Vec::new();
+        let out = filled_vec(x.len(), |o| {
+            s = max_abs_fake_quant_forward(&x, x.len(), 7.0, o)?;
+            Ok::<(), NonFiniteAt>(())
+        })
+        .unwrap();
         let want_s = x.iter().fold(0f32, |m, v| m.max(v.abs())) / 7.0;
         assert_eq!(s, vec![want_s]);
         for (o, &v) in out.iter().zip(&x) {

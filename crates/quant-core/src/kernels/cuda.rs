@@ -40,7 +40,9 @@ fn contiguous<'a, T>(slice: &'a CudaSlice<T>, layout: &Layout) -> Result<CudaVie
 }
 
 /// Element types with CUDA kernels, and the integer key type of their absolute values.
-trait CudaFloat: DeviceRepr + Copy + candle_core::cuda_backend::CudaDType + 'static {
+trait CudaFloat:
+    DeviceRepr + Copy + candle_core::cuda_backend::CudaDType + candle_core::WithDType + 'static
+{
     type Key: DeviceRepr
         + candle_core::cuda_backend::cudarc::driver::ValidAsZeroBits
         + Copy

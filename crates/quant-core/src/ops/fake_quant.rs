@@ -2,7 +2,7 @@
 
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Shape, Tensor};
 
-use super::{FloatSlice, float_slice, output_like};
+use super::{FloatSlice, float_slice};
 use crate::error::QuantError;
 use crate::kernels::cpu::{self, KernelFloat, NonFiniteAt};
 use crate::quantizer::ScaleGradient;
@@ -49,13 +49,14 @@ impl MaxAbsFakeQuant {
 
     fn forward_slice<T: KernelFloat>(&self, x: &[T]) -> candle_core::Result<Vec<T>> {
         self.check_len(x.len())?;
-        let mut out = output_like(x);
         if x.is_empty() {
-            return Ok(out);
+            return Ok(Vec::new());
         }
         let k = T::from_f64(f64::from(self.max_level));
-        cpu::max_abs_fake_quant_forward(x, self.group_len, k, &mut out).map_err(non_finite)?;
-        Ok(out)
+        cpu::filled_vec(x.len(), |out| {
+            cpu::max_abs_fake_quant_forward(x, self.group_len, k, out).map(drop)
+        })
+        .map_err(non_finite)
     }
 }
 
@@ -124,15 +125,15 @@ impl MaxAbsFakeQuantBackward {
                 g.len()
             );
         }
-        let mut out = output_like(x);
         if x.is_empty() {
-            return Ok(out);
+            return Ok(Vec::new());
         }
         let k = T::from_f64(f64::from(self.0.max_level));
         let faithful = self.0.scale_gradient == ScaleGradient::Faithful;
-        cpu::max_abs_fake_quant_backward(x, g, self.0.group_len, k, faithful, &mut out)
-            .map_err(non_finite)?;
-        Ok(out)
+        cpu::filled_vec(x.len(), |out| {
+            cpu::max_abs_fake_quant_backward(x, g, self.0.group_len, k, faithful, out)
+        })
+        .map_err(non_finite)
     }
 }
 

@@ -13,8 +13,6 @@ pub use straight_through::{StraightThrough, straight_through};
 use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, Layout};
 
-use crate::kernels::cpu::KernelFloat;
-
 /// The contiguous slice that `layout` selects from `data`, or an error for strided layouts (the
 /// public functions make their inputs contiguous first).
 pub(crate) fn contiguous_slice<'a, T>(
@@ -48,9 +46,4 @@ pub(crate) fn float_slice<'a>(
         }
         .into_candle()),
     }
-}
-
-/// Output buffer of the same length as `x`, to be fully overwritten by a kernel.
-pub(crate) fn output_like<T: KernelFloat>(x: &[T]) -> Vec<T> {
-    vec![T::ZERO; x.len()]
 }

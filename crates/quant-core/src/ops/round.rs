@@ -2,7 +2,7 @@
 
 use candle_core::{CpuStorage, CustomOp1, Layout, Shape, Tensor};
 
-use super::{FloatSlice, float_slice, output_like};
+use super::{FloatSlice, float_slice};
 use crate::kernels::cpu;
 
 /// `round_half_even(x)` in the forward pass, identity in the backward pass (the straight-through
@@ -24,16 +24,8 @@ impl CustomOp1 for RoundHalfEvenSte {
         layout: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
         let out = match float_slice(storage, layout, self.name())? {
-            FloatSlice::F32(x) => {
-                let mut out = output_like(x);
-                cpu::round_half_even_all(x, &mut out);
-                CpuStorage::F32(out)
-            }
-            FloatSlice::F64(x) => {
-                let mut out = output_like(x);
-                cpu::round_half_even_all(x, &mut out);
-                CpuStorage::F64(out)
-            }
+            FloatSlice::F32(x) => CpuStorage::F32(round_all(x)),
+            FloatSlice::F64(x) => CpuStorage::F64(round_all(x)),
         };
         Ok((out, layout.shape().clone()))
     }
@@ -54,6 +46,17 @@ impl CustomOp1 for RoundHalfEvenSte {
         grad_res: &Tensor,
     ) -> candle_core::Result<Option<Tensor>> {
         Ok(Some(grad_res.clone()))
+    }
+}
+
+fn round_all<T: cpu::KernelFloat>(x: &[T]) -> Vec<T> {
+    let filled: Result<Vec<T>, std::convert::Infallible> = cpu::filled_vec(x.len(), |out| {
+        cpu::round_half_even_all(x, out);
+        Ok(())
+    });
+    match filled {
+        Ok(v) => v,
+        Err(never) => match never {},
     }
 }
 
