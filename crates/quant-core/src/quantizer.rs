@@ -152,7 +152,7 @@ impl QuantizedTensor {
         }
         if n > 0
             && (self.group_len == 0
-                || n % self.group_len != 0
+                || !n.is_multiple_of(self.group_len)
                 || n / self.group_len != self.scales.len())
         {
             return bad(format!(

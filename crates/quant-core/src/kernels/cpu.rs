@@ -171,7 +171,7 @@ fn group_max_abs<T: KernelFloat>(x: &[T], offset: usize) -> Result<T, NonFiniteA
 /// `group_len`). Fails with the position of the first NaN/Inf.
 pub fn group_max_abs_all<T: KernelFloat>(x: &[T], group_len: usize) -> Result<Vec<T>, NonFiniteAt> {
     assert!(
-        group_len > 0 && x.len() % group_len == 0,
+        group_len > 0 && x.len().is_multiple_of(group_len),
         "group_len must divide the length"
     );
     if group_len > CHUNK || x.len() <= CHUNK {

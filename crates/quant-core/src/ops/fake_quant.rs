@@ -38,7 +38,7 @@ fn non_finite(at: NonFiniteAt) -> candle_core::Error {
 
 impl MaxAbsFakeQuant {
     fn check_len(&self, len: usize) -> candle_core::Result<()> {
-        if self.group_len == 0 || len % self.group_len != 0 {
+        if self.group_len == 0 || !len.is_multiple_of(self.group_len) {
             candle_core::bail!(
                 "max-abs fake quant: group length {} does not divide the element count {len}",
                 self.group_len
