@@ -16,3 +16,14 @@ pub use smallscale_pepr_score as pepr_score;
 /// Multi-class fairness metrics, bias under memorization and the minimal memorized mass.
 #[cfg(feature = "fairness-memo")]
 pub use smallscale_fairness_memo as fairness_memo;
+
+/// Strict readers (IDX, CIFAR-10, CSV), embedded Fashion-MNIST subset and UCI Adult, splits, batching.
+#[cfg(feature = "datasets")]
+pub use smallscale_datasets as datasets;
+
+/// The guides in `docs/`, compiled as doctests so their examples stay true.
+#[cfg(doctest)]
+mod guides {
+    #[doc = include_str!("../docs/quantization.md")]
+    struct Quantization;
+}
