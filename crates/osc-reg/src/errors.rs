@@ -1,0 +1,45 @@
+//! The error type of osc-reg.
+
+/// Everything that can go wrong in training, evaluation and the regularizer. Messages name the input
+/// and say what to do.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OscRegError {
+    /// A hyperparameter is out of range.
+    #[error("invalid {parameter}: {reason}")]
+    InvalidParameter {
+        /// Which parameter.
+        parameter: &'static str,
+        /// Why, and what is accepted.
+        reason: String,
+    },
+    /// Training diverged.
+    #[error(
+        "training diverged at epoch {epoch}, step {step}: the loss is {loss}; lower the learning rate or lambda"
+    )]
+    Diverged {
+        /// Epoch (0-based).
+        epoch: usize,
+        /// Step within the epoch.
+        step: usize,
+        /// The offending loss value.
+        loss: f64,
+    },
+    /// A file could not be read or written.
+    #[error("{path}: {reason}")]
+    File {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What went wrong and what to do.
+        reason: String,
+    },
+    /// An error from quant-core.
+    #[error(transparent)]
+    Quant(#[from] smallscale_quant_core::QuantError),
+    /// An error from candle.
+    #[error(transparent)]
+    Candle(#[from] candle_core::Error),
+}
+
+/// Result alias of osc-reg.
+pub type Result<T> = std::result::Result<T, OscRegError>;
