@@ -19,12 +19,18 @@ struct Cli {
 enum Command {
     /// Post-training quantization of a safetensors checkpoint, with an error report per tensor.
     Quantize(commands::quantize::QuantizeArgs),
+    /// PePR (performance per resource unit) of a table of runs: scores, ranking, Pareto front, plot.
+    Pepr(commands::pepr::PeprArgs),
+    /// Fairness metrics and the minimal memorization that removes each bias (CSV rows or UCI Adult).
+    Fairness(commands::fairness::FairnessArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Quantize(args) => commands::quantize::run(&args),
+        Command::Pepr(args) => commands::pepr::run(&args),
+        Command::Fairness(args) => commands::fairness::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,1 +1,40 @@
 #![doc = include_str!("../README.md")]
+#![warn(missing_docs)]
+
+mod attention;
+mod batch_norm;
+mod buffers;
+pub mod checkpoint;
+mod context;
+mod conv;
+mod errors;
+mod init;
+mod layer_norm;
+mod linear;
+mod mlp;
+mod model;
+mod pool;
+mod quant_state;
+mod registry;
+mod resnet;
+mod small_cnn;
+mod vit;
+
+pub use attention::{MultiHeadSelfAttention, softmax_last_dim};
+pub use batch_norm::{BN_EPS, BN_MOMENTUM, BatchNorm2d};
+pub use buffers::BufferStore;
+pub use checkpoint::{load_checkpoint, read_checkpoint_config, save_checkpoint};
+pub use context::ModelContext;
+pub use conv::{Conv2dSpec, QuantConv2d};
+pub use errors::{ModelError, Result, TensorMismatch};
+pub use init::Init;
+pub use layer_norm::LayerNorm;
+pub use linear::QuantLinear;
+pub use mlp::{Mlp, MlpConfig};
+pub use model::Model;
+pub use pool::max_pool2x2;
+pub use quant_state::{QuantHandle, QuantizationState};
+pub use registry::{ModelConfig, ModelInfo, available_models, build_model};
+pub use resnet::{ResNet, ResNetConfig};
+pub use small_cnn::{SmallCnn, SmallCnnConfig};
+pub use vit::{Vit, VitConfig};

@@ -36,6 +36,12 @@ pub enum OscRegError {
     /// An error from quant-core.
     #[error(transparent)]
     Quant(#[from] smallscale_quant_core::QuantError),
+    /// An error from the models crate.
+    #[error(transparent)]
+    Model(#[from] smallscale_models::ModelError),
+    /// An error from the datasets crate.
+    #[error(transparent)]
+    Data(#[from] smallscale_datasets::DatasetError),
     /// An error from candle.
     #[error(transparent)]
     Candle(#[from] candle_core::Error),

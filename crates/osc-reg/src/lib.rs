@@ -1,12 +1,25 @@
 #![doc = include_str!("../README.md")]
 #![warn(missing_docs)]
 
+mod data;
 mod errors;
+mod evaluate;
+mod hyperparams;
+mod optim;
 mod oscillation;
 mod regularizer;
 mod toy;
+mod trainer;
 
+pub use data::ImageData;
 pub use errors::{OscRegError, Result};
+pub use evaluate::{
+    CrossBitAccuracy, accuracy, copy_buffers, cross_bit_evaluation, reestimate_batch_norm,
+    restore_buffers,
+};
+pub use hyperparams::{Method, OptimizerConfig, Schedule, TrainConfig, TrainParams};
+pub use optim::Optimizer;
 pub use oscillation::{LayerOscillation, OscillationParams, OscillationTracker};
 pub use regularizer::{OscillationRegularizer, RegularizerParams, oscillation_regularizer};
 pub use toy::{ToyCycle, ToyStep, UnivariateToyModel};
+pub use trainer::{EpochRecord, OscillationSummary, TrainOutcome, Trainer};

@@ -1,3 +1,9 @@
-//! One module per subcommand.
+//! One module per subcommand, plus the helpers they share.
 
+pub mod adult_model;
+pub mod fairness;
+pub mod fairness_input;
+pub mod fairness_table;
+pub mod pepr;
+pub mod pepr_plot;
 pub mod quantize;

@@ -1,0 +1,103 @@
+//! Image data for training: train / validation / test splits with their normalisation, and batches
+//! as candle tensors.
+
+use candle_core::{Device, Tensor};
+use smallscale_datasets::{
+    BatchParams, ChannelNormalization, ImageBatch, ImageBatcher, ImageDataset, SplitParams,
+};
+
+use crate::errors::{OscRegError, Result};
+
+/// Train, validation and test sets of one image-classification task, with the per-channel
+/// normalisation fitted on the training split.
+///
+/// ```
+/// use smallscale_datasets::fashion_mnist_embedded;
+/// use smallscale_osc_reg::ImageData;
+/// let (train, test) = fashion_mnist_embedded()?;
+/// let data = ImageData::split(train, test, 0.1, 0)?;
+/// assert_eq!(data.train.len() + data.validation.len(), 8000);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct ImageData {
+    /// The training split.
+    pub train: ImageDataset,
+    /// The validation split (early stopping and model selection).
+    pub validation: ImageDataset,
+    /// The held-out test set (reported, never used for selection).
+    pub test: ImageDataset,
+    /// Per-channel mean/std fitted on `train`.
+    pub normalization: ChannelNormalization,
+}
+
+impl ImageData {
+    /// Splits `train_full` into train and a stratified validation fraction (seeded) and fits the
+    /// normalisation on the training part.
+    pub fn split(
+        train_full: ImageDataset,
+        test: ImageDataset,
+        validation_fraction: f64,
+        seed: u64,
+    ) -> Result<Self> {
+        if train_full.shape() != test.shape() || train_full.num_classes() != test.num_classes() {
+            return Err(OscRegError::InvalidParameter {
+                parameter: "data",
+                reason: format!(
+                    "train and test sets differ in image shape or class count ({:?}/{} vs {:?}/{})",
+                    train_full.shape(),
+                    train_full.num_classes(),
+                    test.shape(),
+                    test.num_classes()
+                ),
+            });
+        }
+        let params = SplitParams::new(validation_fraction, seed)?.with_stratified(true);
+        let (train, validation) = train_full.split(&params)?;
+        let normalization = ChannelNormalization::fit(&train)?;
+        Ok(Self {
+            train,
+            validation,
+            test,
+            normalization,
+        })
+    }
+
+    /// Keeps only the first `n` examples of each split (for quick runs and tests).
+    pub fn truncated(&self, train: usize, validation: usize, test: usize) -> Result<Self> {
+        let cut = |d: &ImageDataset, n: usize| d.subset(&(0..n.min(d.len())).collect::<Vec<_>>());
+        Ok(Self {
+            train: cut(&self.train, train)?,
+            validation: cut(&self.validation, validation)?,
+            test: cut(&self.test, test)?,
+            normalization: self.normalization.clone(),
+        })
+    }
+
+    /// Number of classes.
+    pub fn num_classes(&self) -> usize {
+        self.train.num_classes()
+    }
+}
+
+/// A batcher over `data` in a fixed order (no shuffling, no augmentation), normalised: for evaluation.
+pub(crate) fn eval_batcher<'a>(
+    data: &'a ImageDataset,
+    normalization: &ChannelNormalization,
+    batch_size: usize,
+) -> Result<ImageBatcher<'a>> {
+    let params = BatchParams::new(batch_size)?.with_shuffle(false);
+    Ok(ImageBatcher::new(data, params).with_normalization(normalization.clone()))
+}
+
+/// The images of a batch as an `[B, C, H, W]` f32 tensor and the labels as `[B]` u32.
+pub(crate) fn batch_tensors(batch: &ImageBatch, device: &Device) -> Result<(Tensor, Tensor)> {
+    let s = batch.shape;
+    let x = Tensor::from_slice(
+        &batch.images,
+        (batch.len(), s.channels, s.height, s.width),
+        device,
+    )?;
+    let y = Tensor::from_slice(&batch.labels, batch.len(), device)?;
+    Ok((x, y))
+}

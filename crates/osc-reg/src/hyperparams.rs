@@ -1,0 +1,355 @@
+//! Validated training configurations (FP, QAT, Reg), optimizers and learning-rate schedules.
+
+use serde::{Deserialize, Serialize};
+use smallscale_quant_core::BitWidth;
+
+use crate::errors::{OscRegError, Result};
+use crate::regularizer::RegularizerParams;
+
+/// The training methods of the paper (spec §4). PTQ is not a training method: it evaluates an FP model
+/// with the quantizer switched on.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "method", rename_all = "kebab-case")]
+pub enum Method {
+    /// Ordinary full-precision training; model selection on FP validation accuracy.
+    Fp,
+    /// Quantization-aware training: fake-quantized weights (straight-through) in every training forward
+    /// pass, so BatchNorm statistics are collected with quantized weights; model selection on the
+    /// validation accuracy at the target bit.
+    Qat {
+        /// Target bit-width.
+        bits: BitWidth,
+    },
+    /// The paper's method: full-precision forward passes plus `lambda * R_b(W)`; BatchNorm statistics
+    /// come from FP weights; model selection on the validation accuracy after PTQ at the target bit.
+    Reg {
+        /// Target bit-width and lambda.
+        regularizer: RegularizerParams,
+    },
+}
+
+impl Method {
+    /// The target bit-width (none for FP).
+    pub fn target_bits(&self) -> Option<BitWidth> {
+        match self {
+            Self::Fp => None,
+            Self::Qat { bits } => Some(*bits),
+            Self::Reg { regularizer } => Some(regularizer.bits()),
+        }
+    }
+
+    /// A short label: `fp`, `qat-b3`, `reg-b3-l1`.
+    pub fn label(&self) -> String {
+        match self {
+            Self::Fp => "fp".into(),
+            Self::Qat { bits } => format!("qat-b{}", bits.get()),
+            Self::Reg { regularizer } => format!(
+                "reg-b{}-l{}",
+                regularizer.bits().get(),
+                regularizer.lambda()
+            ),
+        }
+    }
+}
+
+/// The optimizer and its hyperparameters.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "optimizer", rename_all = "kebab-case")]
+pub enum OptimizerConfig {
+    /// Adam (Kingma & Ba), the paper's optimizer; `weight_decay` is the classic L2 term added to the
+    /// gradient (0 in the paper).
+    Adam {
+        /// Learning rate.
+        lr: f64,
+        /// First-moment decay.
+        beta1: f64,
+        /// Second-moment decay.
+        beta2: f64,
+        /// Denominator epsilon.
+        eps: f64,
+        /// L2 weight decay.
+        weight_decay: f64,
+    },
+    /// SGD with (optionally Nesterov) momentum and L2 weight decay, as PyTorch's `SGD`.
+    Sgd {
+        /// Learning rate.
+        lr: f64,
+        /// Momentum (0 for none).
+        momentum: f64,
+        /// L2 weight decay.
+        weight_decay: f64,
+        /// Nesterov momentum.
+        nesterov: bool,
+    },
+}
+
+impl OptimizerConfig {
+    /// Adam with PyTorch's defaults (betas 0.9/0.999, eps 1e-8, no weight decay).
+    pub fn adam(lr: f64) -> Self {
+        Self::Adam {
+            lr,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 0.0,
+        }
+    }
+
+    /// SGD with momentum 0.9 and weight decay 5e-4 (the usual CIFAR recipe).
+    pub fn sgd(lr: f64) -> Self {
+        Self::Sgd {
+            lr,
+            momentum: 0.9,
+            weight_decay: 5e-4,
+            nesterov: false,
+        }
+    }
+
+    /// The base learning rate.
+    pub fn lr(&self) -> f64 {
+        match self {
+            Self::Adam { lr, .. } | Self::Sgd { lr, .. } => *lr,
+        }
+    }
+
+    fn check(&self) -> Result<()> {
+        let bad = |parameter: &'static str, reason: String| {
+            Err(OscRegError::InvalidParameter { parameter, reason })
+        };
+        let lr = self.lr();
+        if !(lr.is_finite() && lr > 0.0) {
+            return bad(
+                "learning rate",
+                format!("must be positive and finite, got {lr}"),
+            );
+        }
+        match *self {
+            Self::Adam {
+                beta1,
+                beta2,
+                eps,
+                weight_decay,
+                ..
+            } => {
+                if !((0.0..1.0).contains(&beta1) && (0.0..1.0).contains(&beta2)) {
+                    return bad(
+                        "Adam betas",
+                        format!("must lie in [0, 1), got {beta1} and {beta2}"),
+                    );
+                }
+                if !(eps.is_finite() && eps > 0.0) {
+                    return bad("Adam eps", format!("must be positive, got {eps}"));
+                }
+                if !(weight_decay.is_finite() && weight_decay >= 0.0) {
+                    return bad("weight decay", format!("must be >= 0, got {weight_decay}"));
+                }
+            }
+            Self::Sgd {
+                momentum,
+                weight_decay,
+                nesterov,
+                ..
+            } => {
+                if !(0.0..1.0).contains(&momentum) {
+                    return bad("momentum", format!("must lie in [0, 1), got {momentum}"));
+                }
+                if nesterov && momentum == 0.0 {
+                    return bad("nesterov", "Nesterov momentum needs a momentum > 0".into());
+                }
+                if !(weight_decay.is_finite() && weight_decay >= 0.0) {
+                    return bad("weight decay", format!("must be >= 0, got {weight_decay}"));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The learning-rate schedule, per epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "schedule", rename_all = "kebab-case")]
+pub enum Schedule {
+    /// The base learning rate throughout.
+    Constant,
+    /// Cosine annealing from the base rate to `min_lr` over the maximum number of epochs.
+    Cosine {
+        /// Final learning rate.
+        min_lr: f64,
+    },
+}
+
+impl Schedule {
+    /// The learning rate of `epoch` (0-based) out of `epochs`.
+    ///
+    /// ```
+    /// use smallscale_osc_reg::Schedule;
+    /// let s = Schedule::Cosine { min_lr: 0.0 };
+    /// assert_eq!(s.learning_rate(0.1, 0, 10), 0.1);
+    /// assert!((s.learning_rate(0.1, 5, 10) - 0.05).abs() < 1e-12);
+    /// assert_eq!(Schedule::Constant.learning_rate(0.1, 7, 10), 0.1);
+    /// ```
+    pub fn learning_rate(&self, base: f64, epoch: usize, epochs: usize) -> f64 {
+        match *self {
+            Self::Constant => base,
+            Self::Cosine { min_lr } => {
+                let t = epoch as f64 / epochs.max(1) as f64;
+                min_lr + 0.5 * (base - min_lr) * (1.0 + (std::f64::consts::PI * t).cos())
+            }
+        }
+    }
+}
+
+/// Everything a training run needs besides the model and the data, unvalidated. Build one with
+/// [`TrainParams::new`], adjust it, then [`TrainParams::check`] it into a [`TrainConfig`].
+///
+/// ```
+/// use smallscale_osc_reg::{Method, RegularizerParams, TrainParams};
+/// let config = TrainParams::new(Method::Reg { regularizer: RegularizerParams::new(3, 1.0)? })
+///     .epochs(20)
+///     .patience(5)
+///     .batch_size(128)
+///     .seed(7)
+///     .check()?;
+/// assert_eq!(config.params().epochs, 20);
+/// assert!(TrainParams::new(Method::Fp).batch_size(0).check().is_err());
+/// # Ok::<(), smallscale_osc_reg::OscRegError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainParams {
+    /// FP, QAT or Reg.
+    pub method: Method,
+    /// The optimizer.
+    pub optimizer: OptimizerConfig,
+    /// The learning-rate schedule.
+    pub schedule: Schedule,
+    /// Maximum number of epochs.
+    pub epochs: usize,
+    /// Early stopping: epochs without improvement of the monitored accuracy (None: never stop early).
+    pub patience: Option<usize>,
+    /// Mini-batch size.
+    pub batch_size: usize,
+    /// Seed for initialisation, shuffling and augmentation.
+    pub seed: u64,
+    /// CIFAR-style augmentation (random crop with padding 4, horizontal flip) of the training batches.
+    pub augment: bool,
+    /// Track oscillations of the quantized weights (QAT and Reg) at every step.
+    pub track_oscillations: bool,
+}
+
+impl TrainParams {
+    /// Defaults: Adam with lr 1e-3, constant schedule, 30 epochs, patience 10 (the paper's), batch 128,
+    /// seed 0, no augmentation, oscillation tracking on.
+    pub fn new(method: Method) -> Self {
+        Self {
+            method,
+            optimizer: OptimizerConfig::adam(1e-3),
+            schedule: Schedule::Constant,
+            epochs: 30,
+            patience: Some(10),
+            batch_size: 128,
+            seed: 0,
+            augment: false,
+            track_oscillations: true,
+        }
+    }
+
+    /// Sets the optimizer.
+    pub fn optimizer(mut self, optimizer: OptimizerConfig) -> Self {
+        self.optimizer = optimizer;
+        self
+    }
+
+    /// Sets the schedule.
+    pub fn schedule(mut self, schedule: Schedule) -> Self {
+        self.schedule = schedule;
+        self
+    }
+
+    /// Sets the maximum number of epochs.
+    pub fn epochs(mut self, epochs: usize) -> Self {
+        self.epochs = epochs;
+        self
+    }
+
+    /// Sets the early-stopping patience.
+    pub fn patience(mut self, patience: usize) -> Self {
+        self.patience = Some(patience);
+        self
+    }
+
+    /// Disables early stopping.
+    pub fn no_early_stopping(mut self) -> Self {
+        self.patience = None;
+        self
+    }
+
+    /// Sets the batch size.
+    pub fn batch_size(mut self, batch_size: usize) -> Self {
+        self.batch_size = batch_size;
+        self
+    }
+
+    /// Sets the seed.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Turns augmentation on or off.
+    pub fn augment(mut self, augment: bool) -> Self {
+        self.augment = augment;
+        self
+    }
+
+    /// Turns oscillation tracking on or off.
+    pub fn track_oscillations(mut self, on: bool) -> Self {
+        self.track_oscillations = on;
+        self
+    }
+
+    /// Validates everything.
+    pub fn check(self) -> Result<TrainConfig> {
+        self.optimizer.check()?;
+        if self.epochs == 0 {
+            return Err(OscRegError::InvalidParameter {
+                parameter: "epochs",
+                reason: "must be at least 1".into(),
+            });
+        }
+        if self.batch_size == 0 {
+            return Err(OscRegError::InvalidParameter {
+                parameter: "batch size",
+                reason: "must be at least 1".into(),
+            });
+        }
+        if self.patience == Some(0) {
+            return Err(OscRegError::InvalidParameter {
+                parameter: "patience",
+                reason: "must be at least 1 (or disable early stopping)".into(),
+            });
+        }
+        if let Schedule::Cosine { min_lr } = self.schedule
+            && !(min_lr.is_finite() && min_lr >= 0.0 && min_lr <= self.optimizer.lr())
+        {
+            return Err(OscRegError::InvalidParameter {
+                parameter: "cosine min_lr",
+                reason: format!(
+                    "must lie in [0, lr = {}], got {min_lr}",
+                    self.optimizer.lr()
+                ),
+            });
+        }
+        Ok(TrainConfig(self))
+    }
+}
+
+/// A validated [`TrainParams`]: the only form the trainer accepts.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TrainConfig(TrainParams);
+
+impl TrainConfig {
+    /// The validated parameters.
+    pub fn params(&self) -> &TrainParams {
+        &self.0
+    }
+}

@@ -1,0 +1,521 @@
+//! The training loop for FP, QAT and Reg (spec §4): early stopping on the right accuracy, the best
+//! checkpoint kept, one JSON record per epoch, and resumption after a crash.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use candle_core::Tensor;
+use candle_nn::loss::cross_entropy;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::{Deserialize, Serialize};
+use smallscale_datasets::{AugmentParams, BatchParams, ImageBatcher};
+use smallscale_models::{Model, QuantizationState};
+use smallscale_quant_core::{
+    MaxAbsQuantizer, NamedTensors, Quantizer, StoredTensor, read_safetensors, write_atomic,
+    write_safetensors,
+};
+
+use crate::data::{ImageData, batch_tensors};
+use crate::errors::{OscRegError, Result};
+use crate::evaluate::{accuracy, copy_buffers, count_correct, restore_buffers};
+use crate::hyperparams::{Method, TrainConfig};
+use crate::optim::Optimizer;
+use crate::oscillation::{LayerOscillation, OscillationParams, OscillationTracker};
+use crate::regularizer::OscillationRegularizer;
+
+/// Oscillation statistics of one epoch (QAT and Reg with tracking on).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OscillationSummary {
+    /// Fraction of all tracked weights whose oscillation frequency exceeds the threshold.
+    pub oscillating_fraction: f64,
+    /// Mean oscillation frequency over all tracked weights.
+    pub mean_frequency: f64,
+    /// Per layer.
+    pub layers: Vec<LayerOscillation>,
+}
+
+/// What happened in one epoch: written as one JSON line per epoch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochRecord {
+    /// Epoch, 0-based.
+    pub epoch: usize,
+    /// Learning rate used.
+    pub lr: f64,
+    /// Mean training cross-entropy.
+    pub train_cross_entropy: f64,
+    /// Mean regularizer value `R_b(W)` (Reg only; without lambda; may be negative).
+    pub regularizer: Option<f64>,
+    /// Training accuracy (with the training forward pass: quantized for QAT).
+    pub train_accuracy: f64,
+    /// Validation accuracy with quantization off.
+    pub validation_accuracy_fp: f64,
+    /// Validation accuracy after PTQ at the target bit (QAT, Reg).
+    pub validation_accuracy_quantized: Option<f64>,
+    /// The accuracy that early stopping and model selection watch.
+    pub monitored: f64,
+    /// Whether this epoch is the best so far.
+    pub best: bool,
+    /// Oscillation statistics (QAT, Reg, when tracked).
+    pub oscillations: Option<OscillationSummary>,
+    /// Wall time of the epoch (training and validation), seconds.
+    pub seconds: f64,
+}
+
+/// The result of [`Trainer::fit`]. The model holds the best weights afterwards.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainOutcome {
+    /// The method.
+    pub method: Method,
+    /// Every epoch, including those of an interrupted run that was resumed.
+    pub history: Vec<EpochRecord>,
+    /// The selected epoch.
+    pub best_epoch: usize,
+    /// Its monitored validation accuracy.
+    pub best_monitored: f64,
+    /// Whether early stopping ended the run.
+    pub stopped_early: bool,
+    /// The epoch this call resumed from, if it continued an interrupted run.
+    pub resumed_at_epoch: Option<usize>,
+    /// Wall time of this call, seconds.
+    pub seconds: f64,
+}
+
+/// On-disk progress of a run (written atomically after every epoch).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct RunState {
+    config: serde_json::Value,
+    epochs_done: usize,
+    best_epoch: Option<usize>,
+    best_monitored: f64,
+    epochs_since_best: usize,
+    finished: bool,
+    stopped_early: bool,
+    history: Vec<EpochRecord>,
+}
+
+const STATE_FILE: &str = "state.json";
+const METRICS_FILE: &str = "metrics.jsonl";
+const BEST_FILE: &str = "best.safetensors";
+
+/// Trains a model with one of the paper's methods.
+///
+/// ```
+/// use candle_core::Device;
+/// use smallscale_datasets::fashion_mnist_embedded;
+/// use smallscale_models::{ModelConfig, ModelContext, build_model};
+/// use smallscale_osc_reg::{ImageData, Method, RegularizerParams, TrainParams, Trainer};
+///
+/// let (train, test) = fashion_mnist_embedded()?;
+/// let data = ImageData::split(train, test, 0.1, 0)?.truncated(256, 128, 128)?;
+/// let model = build_model(&ModelConfig::default_for("mlp")?, &ModelContext::new(Device::Cpu).with_seed(0))?;
+/// let method = Method::Reg { regularizer: RegularizerParams::new(4, 1.0)? };
+/// let config = TrainParams::new(method).epochs(2).batch_size(64).check()?;
+/// let outcome = Trainer::new(model.as_ref(), &data, config).fit()?;
+/// assert_eq!(outcome.history.len(), 2);
+/// assert!(outcome.history[0].validation_accuracy_quantized.is_some());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Trainer<'a> {
+    model: &'a dyn Model,
+    data: &'a ImageData,
+    config: TrainConfig,
+    run_dir: Option<PathBuf>,
+    progress: bool,
+    eval_batch_size: usize,
+    oscillation: OscillationParams,
+    on_epoch: Option<Box<dyn FnMut(&EpochRecord) + 'a>>,
+}
+
+impl<'a> Trainer<'a> {
+    /// A trainer for `model` on `data`. Without a run directory, nothing is written and the best
+    /// weights are kept in memory.
+    pub fn new(model: &'a dyn Model, data: &'a ImageData, config: TrainConfig) -> Self {
+        Self {
+            model,
+            data,
+            config,
+            run_dir: None,
+            progress: false,
+            eval_batch_size: 512,
+            oscillation: OscillationParams::default(),
+            on_epoch: None,
+        }
+    }
+
+    /// Writes checkpoints, `state.json` and `metrics.jsonl` into `dir` (created if needed), and resumes
+    /// from it if it holds an interrupted run of the same configuration.
+    pub fn with_run_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.run_dir = Some(dir.into());
+        self
+    }
+
+    /// Shows a progress bar per epoch on the terminal.
+    pub fn with_progress(mut self, on: bool) -> Self {
+        self.progress = on;
+        self
+    }
+
+    /// Settings of the oscillation tracker.
+    pub fn with_oscillation_params(mut self, params: OscillationParams) -> Self {
+        self.oscillation = params;
+        self
+    }
+
+    /// Calls `f` with every epoch's record as soon as it is complete (e.g. to print JSON lines).
+    pub fn on_epoch(mut self, f: impl FnMut(&EpochRecord) + 'a) -> Self {
+        self.on_epoch = Some(Box::new(f));
+        self
+    }
+
+    fn training_state(&self) -> Result<QuantizationState> {
+        let selector = self.model.quant().get().selector().clone();
+        Ok(match self.config.params().method {
+            Method::Qat { bits } => {
+                QuantizationState::reference(bits.get())?.with_selector(selector)
+            }
+            Method::Fp | Method::Reg { .. } => QuantizationState::off().with_selector(selector),
+        })
+    }
+
+    fn target_state(&self) -> Result<Option<QuantizationState>> {
+        let selector = self.model.quant().get().selector().clone();
+        Ok(match self.config.params().method.target_bits() {
+            Some(b) => Some(QuantizationState::reference(b.get())?.with_selector(selector)),
+            None => None,
+        })
+    }
+
+    /// Runs training to the end (or early stopping) and leaves the best weights in the model. The
+    /// model's quantization state is restored afterwards.
+    pub fn fit(mut self) -> Result<TrainOutcome> {
+        let original_state = self.model.quant().get();
+        let result = self.fit_inner();
+        self.model.quant().set(original_state);
+        result
+    }
+
+    fn fit_inner(&mut self) -> Result<TrainOutcome> {
+        let started = Instant::now();
+        let p = self.config.params().clone();
+        let config_json = serde_json::to_value(&p).map_err(|e| OscRegError::InvalidParameter {
+            parameter: "configuration",
+            reason: e.to_string(),
+        })?;
+        let params: Vec<(String, candle_core::Var)> = self.model.named_parameters();
+        let mut optimizer = Optimizer::new(p.optimizer, params);
+        let mut state = RunState {
+            config: config_json.clone(),
+            epochs_done: 0,
+            best_epoch: None,
+            best_monitored: f64::NEG_INFINITY,
+            epochs_since_best: 0,
+            finished: false,
+            stopped_early: false,
+            history: Vec::new(),
+        };
+        let mut resumed_at_epoch = None;
+        if let Some(dir) = &self.run_dir {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| file_err(dir, format!("cannot create the run directory ({e})")))?;
+            if let Some(previous) = load_state(dir)? {
+                if previous.config != config_json {
+                    return Err(file_err(
+                        dir,
+                        "holds a run with a different configuration: choose another output directory or delete this one".into(),
+                    ));
+                }
+                if previous.finished {
+                    self.model.load_checkpoint(&dir.join(BEST_FILE))?;
+                    return Ok(outcome(&p.method, previous, None, started));
+                }
+                if previous.epochs_done > 0 {
+                    let e = previous.epochs_done - 1;
+                    self.model.load_checkpoint(&dir.join(epoch_file(e)))?;
+                    let opt = read_safetensors(dir.join(optimizer_file(e)))?;
+                    optimizer.load_state(&tensors_of(&opt))?;
+                    resumed_at_epoch = Some(previous.epochs_done);
+                }
+                state = previous;
+            }
+        }
+        let mut best_in_memory: Option<(BTreeMap<String, Tensor>, BTreeMap<String, Tensor>)> = None;
+        let regularizer = match p.method {
+            Method::Reg { regularizer } => Some(OscillationRegularizer::new(regularizer)),
+            _ => None,
+        };
+        let tracking_bits = p.method.target_bits().filter(|_| p.track_oscillations);
+        let mut tracker = OscillationTracker::new(self.oscillation);
+        let batch_params = BatchParams::new(p.batch_size)?.with_seed(p.seed);
+        let mut batcher = ImageBatcher::new(&self.data.train, batch_params)
+            .with_normalization(self.data.normalization.clone());
+        if p.augment {
+            batcher =
+                batcher.with_augmentation(AugmentParams::cifar().with_seed(p.seed ^ 0xa5a5_5a5a));
+        }
+        let device = self.model.context().device().clone();
+        let train_state = self.training_state()?;
+        let target_state = self.target_state()?;
+
+        for epoch in state.epochs_done..p.epochs {
+            let epoch_start = Instant::now();
+            let lr = p.schedule.learning_rate(p.optimizer.lr(), epoch, p.epochs);
+            optimizer.set_learning_rate(lr);
+            self.model.quant().set(train_state.clone());
+            let bar = self.progress_bar(batcher.num_batches() as u64, epoch, p.epochs);
+            let (mut ce_sum, mut reg_sum, mut correct, mut seen, mut steps) =
+                (0.0f64, 0.0f64, 0usize, 0usize, 0usize);
+            for (step, batch) in batcher.epoch(epoch as u64).enumerate() {
+                let batch = batch?;
+                let (x, y) = batch_tensors(&batch, &device)?;
+                let logits = self.model.forward_t(&x, true)?;
+                let ce = cross_entropy(&logits, &y)?;
+                let mut loss = ce.clone();
+                if let Some(reg) = &regularizer {
+                    let weights: Vec<Tensor> = self
+                        .model
+                        .quantized_weights()
+                        .into_iter()
+                        .map(|(_, w)| w)
+                        .collect();
+                    let value = reg.value(&weights)?;
+                    reg_sum += f64::from(
+                        value
+                            .to_dtype(candle_core::DType::F32)?
+                            .to_scalar::<f32>()?,
+                    );
+                    loss = (loss + (value * reg.params().lambda())?)?;
+                }
+                let ce_value = f64::from(ce.to_dtype(candle_core::DType::F32)?.to_scalar::<f32>()?);
+                let loss_value =
+                    f64::from(loss.to_dtype(candle_core::DType::F32)?.to_scalar::<f32>()?);
+                if !loss_value.is_finite() {
+                    return Err(OscRegError::Diverged {
+                        epoch,
+                        step,
+                        loss: loss_value,
+                    });
+                }
+                let grads = loss.backward()?;
+                optimizer.step(&grads)?;
+                if let Some(bits) = tracking_bits {
+                    let q = MaxAbsQuantizer::with_bits(bits);
+                    for (name, var) in self.model.quantized_vars() {
+                        tracker.update(&name, &q.quantize(var.as_tensor())?.codes)?;
+                    }
+                }
+                ce_sum += ce_value;
+                correct += count_correct(&logits, &y)?;
+                seen += batch.len();
+                steps += 1;
+                bar.set_message(format!("ce {:.4}", ce_sum / steps as f64));
+                bar.inc(1);
+            }
+            bar.finish_and_clear();
+            let norm = &self.data.normalization;
+            let val_fp = accuracy(
+                self.model,
+                &self.data.validation,
+                norm,
+                QuantizationState::off().with_selector(train_state.selector().clone()),
+                self.eval_batch_size,
+            )?;
+            let val_q = match &target_state {
+                Some(s) => Some(accuracy(
+                    self.model,
+                    &self.data.validation,
+                    norm,
+                    s.clone(),
+                    self.eval_batch_size,
+                )?),
+                None => None,
+            };
+            let monitored = val_q.unwrap_or(val_fp);
+            let best = monitored > state.best_monitored;
+            if best {
+                state.best_monitored = monitored;
+                state.best_epoch = Some(epoch);
+                state.epochs_since_best = 0;
+                match &self.run_dir {
+                    Some(dir) => self.model.save_checkpoint(&dir.join(BEST_FILE))?,
+                    None => best_in_memory = Some(snapshot(self.model)?),
+                }
+            } else {
+                state.epochs_since_best += 1;
+            }
+            let oscillations = tracking_bits.map(|_| summarize(tracker.stats()));
+            let record = EpochRecord {
+                epoch,
+                lr,
+                train_cross_entropy: ce_sum / steps.max(1) as f64,
+                regularizer: regularizer.as_ref().map(|_| reg_sum / steps.max(1) as f64),
+                train_accuracy: correct as f64 / seen.max(1) as f64,
+                validation_accuracy_fp: val_fp,
+                validation_accuracy_quantized: val_q,
+                monitored,
+                best,
+                oscillations,
+                seconds: epoch_start.elapsed().as_secs_f64(),
+            };
+            state.history.push(record.clone());
+            state.epochs_done = epoch + 1;
+            if let Some(f) = self.on_epoch.as_mut() {
+                f(&record);
+            }
+            let stop = p.patience.is_some_and(|pat| state.epochs_since_best >= pat);
+            if stop || epoch + 1 == p.epochs {
+                state.finished = true;
+                state.stopped_early = stop && epoch + 1 < p.epochs;
+            }
+            if let Some(dir) = &self.run_dir {
+                self.save_progress(dir, epoch, &optimizer, &state)?;
+            }
+            if state.finished {
+                break;
+            }
+        }
+        // The selected model.
+        match (&self.run_dir, best_in_memory) {
+            (Some(dir), _) => self.model.load_checkpoint(&dir.join(BEST_FILE))?,
+            (None, Some((params, buffers))) => {
+                for (name, var) in self.model.named_parameters() {
+                    if let Some(t) = params.get(&name) {
+                        var.set(t)?;
+                    }
+                }
+                restore_buffers(self.model, &buffers);
+            }
+            (None, None) => {}
+        }
+        Ok(outcome(&p.method, state, resumed_at_epoch, started))
+    }
+
+    fn progress_bar(&self, len: u64, epoch: usize, epochs: usize) -> ProgressBar {
+        if !self.progress {
+            return ProgressBar::hidden();
+        }
+        let bar = ProgressBar::new(len);
+        if let Ok(style) =
+            ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg} ({elapsed})")
+        {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        bar.set_prefix(format!(
+            "{} epoch {}/{}",
+            self.config.params().method.label(),
+            epoch + 1,
+            epochs
+        ));
+        bar
+    }
+
+    fn save_progress(
+        &self,
+        dir: &Path,
+        epoch: usize,
+        optimizer: &Optimizer,
+        state: &RunState,
+    ) -> Result<()> {
+        // Model and optimizer of this epoch first, then the state that points at them, then clean up.
+        self.model.save_checkpoint(&dir.join(epoch_file(epoch)))?;
+        let mut opt = NamedTensors::default();
+        for (name, t) in optimizer.state()? {
+            opt.tensors.insert(name, StoredTensor::Tensor(t));
+        }
+        write_safetensors(dir.join(optimizer_file(epoch)), &opt)?;
+        let json = serde_json::to_vec_pretty(state).map_err(|e| file_err(dir, e.to_string()))?;
+        write_atomic(dir.join(STATE_FILE), &json)?;
+        let mut lines = String::new();
+        for r in &state.history {
+            lines.push_str(&serde_json::to_string(r).map_err(|e| file_err(dir, e.to_string()))?);
+            lines.push('\n');
+        }
+        write_atomic(dir.join(METRICS_FILE), lines.as_bytes())?;
+        if epoch > 0 {
+            let _ = std::fs::remove_file(dir.join(epoch_file(epoch - 1)));
+            let _ = std::fs::remove_file(dir.join(optimizer_file(epoch - 1)));
+        }
+        Ok(())
+    }
+}
+
+fn epoch_file(epoch: usize) -> String {
+    format!("epoch-{epoch}.safetensors")
+}
+
+fn optimizer_file(epoch: usize) -> String {
+    format!("epoch-{epoch}-optimizer.safetensors")
+}
+
+fn file_err(path: &Path, reason: String) -> OscRegError {
+    OscRegError::File {
+        path: path.to_path_buf(),
+        reason,
+    }
+}
+
+fn load_state(dir: &Path) -> Result<Option<RunState>> {
+    let path = dir.join(STATE_FILE);
+    match std::fs::read(&path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+            file_err(
+                &path,
+                format!("cannot parse the run state ({e}); delete the directory to start over"),
+            )
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(file_err(&path, format!("cannot read the run state ({e})"))),
+    }
+}
+
+fn tensors_of(file: &NamedTensors) -> BTreeMap<String, Tensor> {
+    file.tensors
+        .iter()
+        .filter_map(|(n, t)| match t {
+            StoredTensor::Tensor(t) => Some((n.clone(), t.clone())),
+            StoredTensor::Raw(_) => None,
+        })
+        .collect()
+}
+
+fn snapshot(model: &dyn Model) -> Result<(BTreeMap<String, Tensor>, BTreeMap<String, Tensor>)> {
+    let params = model
+        .named_parameters()
+        .into_iter()
+        .map(|(n, v)| Ok((n, v.as_tensor().copy()?)))
+        .collect::<Result<BTreeMap<_, _>>>()?;
+    Ok((params, copy_buffers(model)?))
+}
+
+fn summarize(layers: Vec<LayerOscillation>) -> OscillationSummary {
+    let total: usize = layers.iter().map(|l| l.numel).sum();
+    let weighted = |f: fn(&LayerOscillation) -> f64| {
+        if total == 0 {
+            0.0
+        } else {
+            layers.iter().map(|l| f(l) * l.numel as f64).sum::<f64>() / total as f64
+        }
+    };
+    OscillationSummary {
+        oscillating_fraction: weighted(|l| l.oscillating_fraction),
+        mean_frequency: weighted(|l| l.mean_frequency),
+        layers,
+    }
+}
+
+fn outcome(
+    method: &Method,
+    state: RunState,
+    resumed_at_epoch: Option<usize>,
+    started: Instant,
+) -> TrainOutcome {
+    TrainOutcome {
+        method: *method,
+        best_epoch: state.best_epoch.unwrap_or(0),
+        best_monitored: state.best_monitored.max(0.0),
+        stopped_early: state.stopped_early,
+        history: state.history,
+        resumed_at_epoch,
+        seconds: started.elapsed().as_secs_f64(),
+    }
+}
