@@ -21,6 +21,14 @@ pub use smallscale_fairness_memo as fairness_memo;
 #[cfg(feature = "datasets")]
 pub use smallscale_datasets as datasets;
 
+/// Trainable, quantizable candle models: ResNet-18, Tiny ViT, a small CNN and an MLP.
+#[cfg(feature = "models")]
+pub use smallscale_models as models;
+
+/// The oscillation regularizer, FP / QAT / Reg training, cross-bit evaluation and the toy model.
+#[cfg(feature = "osc-reg")]
+pub use smallscale_osc_reg as osc_reg;
+
 /// The guides in `docs/`, compiled as doctests so their examples stay true.
 #[cfg(doctest)]
 mod guides {
