@@ -359,9 +359,6 @@ impl<'a> Trainer<'a> {
             };
             state.history.push(record.clone());
             state.epochs_done = epoch + 1;
-            if let Some(f) = self.on_epoch.as_mut() {
-                f(&record);
-            }
             let stop = p.patience.is_some_and(|pat| state.epochs_since_best >= pat);
             if stop || epoch + 1 == p.epochs {
                 state.finished = true;
@@ -369,6 +366,9 @@ impl<'a> Trainer<'a> {
             }
             if let Some(dir) = &self.run_dir {
                 self.save_progress(dir, epoch, &optimizer, &state)?;
+            }
+            if let Some(f) = self.on_epoch.as_mut() {
+                f(&record);
             }
             if state.finished {
                 break;

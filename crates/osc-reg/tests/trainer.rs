@@ -1,0 +1,434 @@
+//! The trainer: optimizers against independent implementations, determinism, resumption after a
+//! crash, early stopping, model selection and state restoration.
+
+use candle_core::{Device, Tensor, Var};
+use candle_nn::Optimizer as _;
+use smallscale_datasets::fashion_mnist_embedded;
+use smallscale_models::{Model, ModelConfig, ModelContext, QuantizationState, build_model};
+use smallscale_osc_reg::*;
+
+fn data() -> ImageData {
+    let (train, test) = fashion_mnist_embedded().unwrap();
+    ImageData::split(train, test, 0.1, 0)
+        .unwrap()
+        .truncated(192, 96, 96)
+        .unwrap()
+}
+
+fn mlp(seed: u64) -> Box<dyn Model> {
+    build_model(
+        &ModelConfig::default_for("mlp").unwrap(),
+        &ModelContext::new(Device::Cpu).with_seed(seed),
+    )
+    .unwrap()
+}
+
+fn weights(model: &dyn Model) -> Vec<Vec<f32>> {
+    model
+        .named_parameters()
+        .iter()
+        .map(|(_, v)| {
+            v.as_tensor()
+                .flatten_all()
+                .unwrap()
+                .to_vec1::<f32>()
+                .unwrap()
+        })
+        .collect()
+}
+
+#[test]
+fn adam_matches_candles_adamw_without_weight_decay() {
+    let init = [0.5f32, -1.5, 2.0, 0.1];
+    let a = Var::new(&init, &Device::Cpu).unwrap();
+    let b = Var::new(&init, &Device::Cpu).unwrap();
+    let mut ours = Optimizer::new(OptimizerConfig::adam(0.05), vec![("a".into(), a.clone())]);
+    let params = candle_nn::ParamsAdamW {
+        lr: 0.05,
+        beta1: 0.9,
+        beta2: 0.999,
+        eps: 1e-8,
+        weight_decay: 0.0,
+    };
+    let mut theirs = candle_nn::AdamW::new(vec![b.clone()], params).unwrap();
+    let target = Tensor::new(&[1.0f32, 1.0, -1.0, 0.0], &Device::Cpu).unwrap();
+    for _ in 0..25 {
+        let ga = (a.as_tensor() - &target)
+            .unwrap()
+            .sqr()
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
+        ours.step(&ga).unwrap();
+        let gb = (b.as_tensor() - &target)
+            .unwrap()
+            .sqr()
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
+        theirs.step(&gb).unwrap();
+    }
+    let (va, vb) = (
+        a.as_tensor().to_vec1::<f32>().unwrap(),
+        b.as_tensor().to_vec1::<f32>().unwrap(),
+    );
+    for (x, y) in va.iter().zip(&vb) {
+        assert!((x - y).abs() < 1e-5, "{va:?} vs {vb:?}");
+    }
+}
+
+#[test]
+fn sgd_with_momentum_and_weight_decay_follows_pytorchs_rule() {
+    let w = Var::new(&[1.0f64, -2.0], &Device::Cpu).unwrap();
+    let config = OptimizerConfig::Sgd {
+        lr: 0.1,
+        momentum: 0.9,
+        weight_decay: 0.01,
+        nesterov: false,
+    };
+    let mut opt = Optimizer::new(config, vec![("w".into(), w.clone())]);
+    // Manual: loss = sum(w^2), g = 2w + wd w; buf = g (first), then 0.9 buf + g; w -= lr buf.
+    let mut manual = [1.0f64, -2.0];
+    let mut buf = [0.0f64; 2];
+    for step in 0..5 {
+        let g = w
+            .as_tensor()
+            .sqr()
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
+        opt.step(&g).unwrap();
+        for i in 0..2 {
+            let gi = 2.0 * manual[i] + 0.01 * manual[i];
+            buf[i] = if step == 0 { gi } else { 0.9 * buf[i] + gi };
+            manual[i] -= 0.1 * buf[i];
+        }
+    }
+    let got = w.as_tensor().to_vec1::<f64>().unwrap();
+    assert!((got[0] - manual[0]).abs() < 1e-12 && (got[1] - manual[1]).abs() < 1e-12);
+}
+
+#[test]
+fn optimizer_state_round_trips() {
+    let w = Var::new(&[1.0f32, 2.0], &Device::Cpu).unwrap();
+    let mut opt = Optimizer::new(OptimizerConfig::adam(0.1), vec![("w".into(), w.clone())]);
+    let g = w
+        .as_tensor()
+        .sqr()
+        .unwrap()
+        .sum_all()
+        .unwrap()
+        .backward()
+        .unwrap();
+    opt.step(&g).unwrap();
+    let state = opt.state().unwrap();
+    let mut other = Optimizer::new(OptimizerConfig::adam(0.1), vec![("w".into(), w.clone())]);
+    other.load_state(&state).unwrap();
+    assert_eq!(other.steps(), 1);
+    let bad = Var::new(&[1.0f32, 2.0, 3.0], &Device::Cpu).unwrap();
+    let mut wrong = Optimizer::new(OptimizerConfig::adam(0.1), vec![("w".into(), bad)]);
+    assert!(wrong.load_state(&state).is_err());
+}
+
+#[test]
+fn training_is_deterministic_given_a_seed() {
+    let d = data();
+    let run = || {
+        let model = mlp(3);
+        let method = Method::Reg {
+            regularizer: RegularizerParams::new(3, 2.0).unwrap(),
+        };
+        let config = TrainParams::new(method)
+            .epochs(2)
+            .batch_size(64)
+            .seed(5)
+            .augment(true)
+            .check()
+            .unwrap();
+        let outcome = Trainer::new(model.as_ref(), &d, config).fit().unwrap();
+        (outcome.history, weights(model.as_ref()))
+    };
+    let (h1, w1) = run();
+    let (h2, w2) = run();
+    assert_eq!(w1, w2);
+    let strip = |h: Vec<EpochRecord>| {
+        h.into_iter()
+            .map(|r| (r.train_cross_entropy, r.regularizer, r.monitored))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(strip(h1), strip(h2));
+}
+
+#[test]
+fn a_crashed_run_resumes_from_its_last_checkpoint_and_ends_where_an_uninterrupted_one_does() {
+    let d = data();
+    let dir = tempfile::tempdir().unwrap();
+    let config = || {
+        TrainParams::new(Method::Qat {
+            bits: smallscale_quant_core::BitWidth::new(4).unwrap(),
+        })
+        .epochs(3)
+        .no_early_stopping()
+        .batch_size(64)
+        .seed(11)
+        .check()
+        .unwrap()
+    };
+    // Uninterrupted.
+    let reference = mlp(7);
+    let full = Trainer::new(reference.as_ref(), &d, config())
+        .with_run_dir(dir.path().join("a"))
+        .fit()
+        .unwrap();
+    // Crash right after epoch 1 has been saved.
+    let crashed = mlp(7);
+    let run_dir = dir.path().join("b");
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        Trainer::new(crashed.as_ref(), &d, config())
+            .with_run_dir(&run_dir)
+            .on_epoch(|r| {
+                if r.epoch == 1 {
+                    panic!("simulated crash");
+                }
+            })
+            .fit()
+    }));
+    assert!(result.is_err());
+    assert!(run_dir.join("state.json").exists());
+    // A fresh process: a new model with another initialisation resumes from the files.
+    let resumed_model = mlp(99);
+    let resumed = Trainer::new(resumed_model.as_ref(), &d, config())
+        .with_run_dir(&run_dir)
+        .fit()
+        .unwrap();
+    assert_eq!(resumed.resumed_at_epoch, Some(2));
+    assert_eq!(resumed.history.len(), 3);
+    assert_eq!(weights(resumed_model.as_ref()), weights(reference.as_ref()));
+    for (a, b) in resumed.history.iter().zip(&full.history) {
+        assert_eq!(
+            (a.train_cross_entropy, a.monitored, a.best),
+            (b.train_cross_entropy, b.monitored, b.best)
+        );
+    }
+    // Running it again does not retrain: the finished run is loaded.
+    let again_model = mlp(1234);
+    let again = Trainer::new(again_model.as_ref(), &d, config())
+        .with_run_dir(&run_dir)
+        .fit()
+        .unwrap();
+    assert_eq!(again.history.len(), 3);
+    assert_eq!(weights(again_model.as_ref()), weights(reference.as_ref()));
+    let metrics = std::fs::read_to_string(run_dir.join("metrics.jsonl")).unwrap();
+    assert_eq!(metrics.lines().count(), 3);
+    for line in metrics.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert!(v["validation_accuracy_quantized"].is_number());
+    }
+    // Only the last epoch's checkpoint is kept, plus the best.
+    let files: Vec<String> = std::fs::read_dir(&run_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert!(
+        files.contains(&"best.safetensors".to_string())
+            && files.contains(&"epoch-2.safetensors".to_string())
+    );
+    assert!(!files.contains(&"epoch-0.safetensors".to_string()));
+    // A different configuration in the same directory is refused.
+    let other = TrainParams::new(Method::Fp).epochs(3).check().unwrap();
+    let err = Trainer::new(mlp(1).as_ref(), &d, other)
+        .with_run_dir(&run_dir)
+        .fit()
+        .unwrap_err();
+    assert!(err.to_string().contains("different configuration"), "{err}");
+}
+
+#[test]
+fn early_stopping_keeps_the_best_model_and_selects_on_the_right_accuracy() {
+    let d = data();
+    let model = mlp(2);
+    // A learning rate so small that nothing improves after the first epoch.
+    let config = TrainParams::new(Method::Reg {
+        regularizer: RegularizerParams::new(2, 1.0).unwrap(),
+    })
+    .optimizer(OptimizerConfig::adam(1e-12))
+    .epochs(10)
+    .patience(2)
+    .batch_size(64)
+    .check()
+    .unwrap();
+    let before = model.quant().get();
+    let outcome = Trainer::new(model.as_ref(), &d, config).fit().unwrap();
+    assert!(outcome.stopped_early);
+    assert_eq!(outcome.history.len(), 3);
+    assert_eq!(outcome.best_epoch, 0);
+    // Reg selects on the validation accuracy after PTQ at the target bit, and the model holds the best
+    // weights afterwards; the quantization state is restored.
+    let rec = &outcome.history[0];
+    assert_eq!(Some(rec.monitored), rec.validation_accuracy_quantized);
+    assert!(model.quant().get().is_off() && before.is_off());
+    let acc = accuracy(
+        model.as_ref(),
+        &d.validation,
+        &d.normalization,
+        QuantizationState::reference(2).unwrap(),
+        64,
+    )
+    .unwrap();
+    assert_eq!(acc, outcome.best_monitored);
+    // FP selects on the FP accuracy.
+    let fp = Trainer::new(
+        mlp(2).as_ref(),
+        &d,
+        TrainParams::new(Method::Fp).epochs(1).check().unwrap(),
+    )
+    .fit()
+    .unwrap();
+    assert_eq!(
+        fp.history[0].monitored,
+        fp.history[0].validation_accuracy_fp
+    );
+    assert!(fp.history[0].validation_accuracy_quantized.is_none());
+}
+
+#[test]
+fn qat_and_reg_track_oscillations_and_reg_logs_its_value() {
+    let d = data();
+    let model = mlp(4);
+    let config = TrainParams::new(Method::Reg {
+        regularizer: RegularizerParams::new(2, 10.0).unwrap(),
+    })
+    .epochs(1)
+    .batch_size(32)
+    .check()
+    .unwrap();
+    let outcome = Trainer::new(model.as_ref(), &d, config).fit().unwrap();
+    let rec = &outcome.history[0];
+    let osc = rec.oscillations.as_ref().unwrap();
+    assert_eq!(osc.layers.len(), model.quantized_weights().len());
+    assert!(osc.layers.iter().all(|l| l.steps == 5)); // 192 examples / 32 = 6 updates: 5 after the first
+    assert!(rec.regularizer.is_some());
+}
+
+#[test]
+fn cross_bit_evaluation_restores_the_quantization_state() {
+    let d = data();
+    let model = mlp(8);
+    model.quant().set(QuantizationState::reference(5).unwrap());
+    let r =
+        cross_bit_evaluation(model.as_ref(), &d.test, &d.normalization, &[2, 3, 8], 64).unwrap();
+    assert_eq!(
+        r.per_bit.iter().map(|(b, _)| *b).collect::<Vec<_>>(),
+        [2, 3, 8]
+    );
+    assert_eq!(model.quant().bits().map(|b| b.get()), Some(5));
+    // FP equals the plain accuracy with quantization off.
+    let fp = accuracy(
+        model.as_ref(),
+        &d.test,
+        &d.normalization,
+        QuantizationState::off(),
+        64,
+    )
+    .unwrap();
+    assert_eq!(r.fp, fp);
+    // BN re-estimation changes nothing for a model without BatchNorm, and buffers can be restored.
+    let saved = reestimate_batch_norm(
+        model.as_ref(),
+        &d.train,
+        &d.normalization,
+        QuantizationState::reference(2).unwrap(),
+        2,
+        32,
+    )
+    .unwrap();
+    restore_buffers(model.as_ref(), &saved);
+}
+
+#[test]
+fn qat_collects_batch_norm_statistics_with_quantized_weights_and_reg_with_fp_weights() {
+    use smallscale_datasets::{BatchParams, ImageBatcher};
+    let (train, test) = fashion_mnist_embedded().unwrap();
+    let d = ImageData::split(train, test, 0.1, 0)
+        .unwrap()
+        .truncated(128, 64, 64)
+        .unwrap();
+    let cnn = || {
+        build_model(
+            &ModelConfig::default_for("small-cnn").unwrap(),
+            &ModelContext::new(Device::Cpu).with_seed(5),
+        )
+        .unwrap()
+    };
+    // Replays one epoch of training forwards (same batches, same order) with a given state and returns
+    // the running statistics.
+    let replay = |state: QuantizationState| {
+        let m = cnn();
+        m.quant().set(state);
+        let batcher = ImageBatcher::new(&d.train, BatchParams::new(64).unwrap().with_seed(9))
+            .with_normalization(d.normalization.clone());
+        for batch in batcher.epoch(0) {
+            let b = batch.unwrap();
+            let s = b.shape;
+            let x = Tensor::from_slice(
+                &b.images,
+                (b.len(), s.channels, s.height, s.width),
+                &Device::Cpu,
+            )
+            .unwrap();
+            m.forward_t(&x, true).unwrap();
+        }
+        m.buffers().snapshot()
+    };
+    let trained = |method: Method| {
+        let m = cnn();
+        // A vanishing learning rate: the weights do not move, so only the BN statistics differ.
+        let config = TrainParams::new(method)
+            .optimizer(OptimizerConfig::adam(1e-30))
+            .epochs(1)
+            .batch_size(64)
+            .seed(9)
+            .check()
+            .unwrap();
+        Trainer::new(m.as_ref(), &d, config).fit().unwrap();
+        m.buffers().snapshot()
+    };
+    let bits = smallscale_quant_core::BitWidth::new(2).unwrap();
+    let qat = trained(Method::Qat { bits });
+    let reg = trained(Method::Reg {
+        regularizer: RegularizerParams::new(2, 1.0).unwrap(),
+    });
+    let with_q = replay(QuantizationState::reference(2).unwrap());
+    let with_fp = replay(QuantizationState::off());
+    let close = |a: &std::collections::BTreeMap<String, Tensor>,
+                 b: &std::collections::BTreeMap<String, Tensor>| {
+        a.iter()
+            .filter(|(n, _)| n.contains("running"))
+            .all(|(n, t)| {
+                let d = (t - &b[n])
+                    .unwrap()
+                    .abs()
+                    .unwrap()
+                    .max_all()
+                    .unwrap()
+                    .to_scalar::<f32>()
+                    .unwrap();
+                d < 1e-5
+            })
+    };
+    assert!(
+        close(&qat, &with_q),
+        "QAT statistics are those of quantized weights"
+    );
+    assert!(
+        close(&reg, &with_fp),
+        "Reg statistics are those of FP weights"
+    );
+    assert!(!close(&qat, &with_fp));
+}
