@@ -17,6 +17,10 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Train one model (FP, QAT or the oscillation regularizer) with every knob; resumable.
+    Train(Box<commands::train::TrainArgs>),
+    /// Cross-bit evaluation of a checkpoint: test accuracy at full precision and after PTQ per bit.
+    Eval(Box<commands::eval::EvalArgs>),
     /// Post-training quantization of a safetensors checkpoint, with an error report per tensor.
     Quantize(commands::quantize::QuantizeArgs),
     /// PePR (performance per resource unit) of a table of runs: scores, ranking, Pareto front, plot.
@@ -28,6 +32,8 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Train(args) => commands::train::run(&args),
+        Command::Eval(args) => commands::eval::run(&args),
         Command::Quantize(args) => commands::quantize::run(&args),
         Command::Pepr(args) => commands::pepr::run(&args),
         Command::Fairness(args) => commands::fairness::run(&args),

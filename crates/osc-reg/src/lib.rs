@@ -8,6 +8,8 @@ mod hyperparams;
 mod optim;
 mod oscillation;
 mod regularizer;
+mod report;
+mod reproduce;
 mod toy;
 mod trainer;
 
@@ -21,5 +23,12 @@ pub use hyperparams::{Method, OptimizerConfig, Schedule, TrainConfig, TrainParam
 pub use optim::Optimizer;
 pub use oscillation::{LayerOscillation, OscillationParams, OscillationTracker};
 pub use regularizer::{OscillationRegularizer, RegularizerParams, oscillation_regularizer};
+pub use report::{
+    ClaimCheck, MATCH_TOLERANCE_PP, accuracy_plot, check_claims, cross_bit_plot, markdown_report,
+    write_report,
+};
+pub use reproduce::{
+    PeprAtBit, PeprEntry, ReproduceParams, ReproduceResults, RunResult, per_bit_table, reproduce,
+};
 pub use toy::{ToyCycle, ToyStep, UnivariateToyModel};
 pub use trainer::{EpochRecord, OscillationSummary, TrainOutcome, Trainer};

@@ -1,0 +1,307 @@
+//! `--model`, `--model-config`, `--width` and `--classes`: which architecture to build and how,
+//! fitted to the data's image shape and classes. Shared by the experiment commands.
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use serde_json::Value;
+use smallscale_models::{ModelConfig, available_models};
+
+use super::experiment_args::DataDescription;
+
+/// The registered architecture names, for `--model`'s possible values.
+fn model_names() -> Vec<&'static str> {
+    available_models().iter().map(|m| m.name).collect()
+}
+
+/// Which model to build.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ModelArgs {
+    /// Architecture [default: small-cnn].
+    #[arg(long, value_name = "NAME", value_parser = clap::builder::PossibleValuesParser::new(model_names()))]
+    pub model: Option<String>,
+    /// Model configuration as JSON, inline or in a file: a full configuration
+    /// ('{"model":"resnet18","in_channels":3,"num_classes":10,"base_width":16,"blocks":[2,2,2,2]}')
+    /// or only the fields to change from the default ('{"base_width":16}').
+    #[arg(long, value_name = "JSON|FILE")]
+    pub model_config: Option<String>,
+    /// Width of the first stage or layer: ResNet base_width, ViT embed_dim, small-CNN first block
+    /// and MLP first hidden layer (later layers keep their ratio to the first).
+    #[arg(long, value_name = "W")]
+    pub width: Option<usize>,
+    /// Number of output classes [default: the data's].
+    #[arg(long, value_name = "K")]
+    pub classes: Option<usize>,
+}
+
+impl ModelArgs {
+    /// Whether any model option was given.
+    pub fn is_given(&self) -> bool {
+        self.model.is_some()
+            || self.model_config.is_some()
+            || self.width.is_some()
+            || self.classes.is_some()
+    }
+
+    /// The configuration to build, fitted to `data`: the default configuration of the architecture,
+    /// with its input shape and classes set from the data, then the fields of `--model-config`,
+    /// then `--width` and `--classes`. The result is validated and checked against the data.
+    pub fn resolve(&self, data: &DataDescription) -> Result<ModelConfig> {
+        let user = match &self.model_config {
+            Some(text) => Some(parse_config_argument(text)?),
+            None => None,
+        };
+        let tagged = user
+            .as_ref()
+            .and_then(|v| v.get("model"))
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let name = match (&self.model, tagged) {
+            (Some(a), Some(b)) if *a != b => bail!(
+                "--model {a} disagrees with \"model\": \"{b}\" in --model-config: give one of them"
+            ),
+            (Some(a), _) => a.clone(),
+            (None, Some(b)) => b,
+            (None, None) => "small-cnn".to_string(),
+        };
+        let default = ModelConfig::default_for(&name)?;
+        let mut value = serde_json::to_value(fitted_to_data(default, data))?;
+        if let (Some(Value::Object(fields)), Value::Object(target)) = (user, &mut value) {
+            for (k, v) in fields {
+                target.insert(k, v);
+            }
+        }
+        let mut config: ModelConfig = serde_json::from_value(value)
+            .with_context(|| format!("--model-config is not a valid {name} configuration"))?;
+        if let Some(width) = self.width {
+            config = with_width(config, width)?;
+        }
+        if let Some(classes) = self.classes {
+            config = with_classes(config, classes);
+        }
+        config.validate()?;
+        check_fits_data(&config, data)?;
+        Ok(config)
+    }
+}
+
+/// Parses `--model-config`: inline JSON when it starts with `{`, else the path of a JSON file.
+fn parse_config_argument(text: &str) -> Result<Value> {
+    let json = if text.trim_start().starts_with('{') {
+        text.to_string()
+    } else {
+        std::fs::read_to_string(text).with_context(|| {
+            format!("--model-config {text}: not inline JSON and not a readable file")
+        })?
+    };
+    let value: Value = serde_json::from_str(&json).context("--model-config is not valid JSON")?;
+    if !value.is_object() {
+        bail!("--model-config must be a JSON object such as '{{\"base_width\": 16}}'");
+    }
+    Ok(value)
+}
+
+/// `config` with its input shape and classes set from the data.
+fn fitted_to_data(config: ModelConfig, data: &DataDescription) -> ModelConfig {
+    let [c, h, w] = data.shape;
+    let k = data.classes;
+    match config {
+        ModelConfig::ResNet(mut m) => {
+            m.in_channels = c;
+            m.num_classes = k;
+            ModelConfig::ResNet(m)
+        }
+        ModelConfig::Vit(mut m) => {
+            m.in_channels = c;
+            m.image_size = h;
+            m.num_classes = k;
+            ModelConfig::Vit(m)
+        }
+        ModelConfig::SmallCnn(mut m) => {
+            m.in_channels = c;
+            m.image_size = h;
+            m.num_classes = k;
+            ModelConfig::SmallCnn(m)
+        }
+        ModelConfig::Mlp(mut m) => {
+            m.input_dim = c * h * w;
+            m.num_classes = k;
+            ModelConfig::Mlp(m)
+        }
+    }
+}
+
+/// Scales `widths` so that the first is `width`, keeping the ratios of the others to it.
+fn scaled(widths: &[usize], width: usize) -> Vec<usize> {
+    let first = widths.first().copied().unwrap_or(1).max(1) as f64;
+    widths
+        .iter()
+        .map(|&w| ((w as f64 * width as f64 / first).round() as usize).max(1))
+        .collect()
+}
+
+fn with_width(config: ModelConfig, width: usize) -> Result<ModelConfig> {
+    if width == 0 {
+        bail!("--width must be at least 1");
+    }
+    Ok(match config {
+        ModelConfig::ResNet(mut m) => {
+            m.base_width = width;
+            ModelConfig::ResNet(m)
+        }
+        ModelConfig::Vit(mut m) => {
+            m.embed_dim = width;
+            ModelConfig::Vit(m)
+        }
+        ModelConfig::SmallCnn(mut m) => {
+            m.channels = scaled(&m.channels, width);
+            ModelConfig::SmallCnn(m)
+        }
+        ModelConfig::Mlp(mut m) => {
+            if m.hidden.is_empty() {
+                bail!("--width: this MLP has no hidden layer to resize");
+            }
+            m.hidden = scaled(&m.hidden, width);
+            ModelConfig::Mlp(m)
+        }
+    })
+}
+
+fn with_classes(config: ModelConfig, classes: usize) -> ModelConfig {
+    match config {
+        ModelConfig::ResNet(mut m) => {
+            m.num_classes = classes;
+            ModelConfig::ResNet(m)
+        }
+        ModelConfig::Vit(mut m) => {
+            m.num_classes = classes;
+            ModelConfig::Vit(m)
+        }
+        ModelConfig::SmallCnn(mut m) => {
+            m.num_classes = classes;
+            ModelConfig::SmallCnn(m)
+        }
+        ModelConfig::Mlp(mut m) => {
+            m.num_classes = classes;
+            ModelConfig::Mlp(m)
+        }
+    }
+}
+
+/// Checks that a model built from `config` accepts the data's images and has an output for every
+/// class; the error says what differs.
+pub fn check_fits_data(config: &ModelConfig, data: &DataDescription) -> Result<()> {
+    let [c, h, w] = data.shape;
+    let (channels, size, classes) = match config {
+        ModelConfig::ResNet(m) => (Some(m.in_channels), None, m.num_classes),
+        ModelConfig::Vit(m) => (Some(m.in_channels), Some(m.image_size), m.num_classes),
+        ModelConfig::SmallCnn(m) => (Some(m.in_channels), Some(m.image_size), m.num_classes),
+        ModelConfig::Mlp(m) => {
+            if m.input_dim != c * h * w {
+                bail!(
+                    "the mlp takes {} input features but the images are {c}x{h}x{w} = {}: \
+                     use a model configured for this data (input_dim {})",
+                    m.input_dim,
+                    c * h * w,
+                    c * h * w
+                );
+            }
+            (None, None, m.num_classes)
+        }
+    };
+    let arch = config.architecture();
+    if let Some(channels) = channels
+        && channels != c
+    {
+        bail!(
+            "the {arch} takes {channels}-channel images but the data has {c} channel(s) \
+             ({c}x{h}x{w}): use a model configured for this data (in_channels {c})"
+        );
+    }
+    if let Some(size) = size
+        && (size != h || size != w)
+    {
+        bail!(
+            "the {arch} takes {size}x{size} images but the data's are {h}x{w}: use a model \
+             configured for this data (image_size {h})"
+        );
+    }
+    if classes < data.classes {
+        bail!(
+            "the {arch} has {classes} outputs but the data has {} classes: use a model with \
+             num_classes {}",
+            data.classes,
+            data.classes
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::commands::experiment_args::DataSource;
+
+    fn data(shape: [usize; 3], classes: usize) -> DataDescription {
+        DataDescription {
+            source: DataSource::EmbeddedFashionMnist,
+            validation_fraction: 0.1,
+            split_seed: 0,
+            limit_train: None,
+            limit_validation: None,
+            limit_test: None,
+            shape,
+            classes,
+            train_examples: 1,
+            validation_examples: 1,
+            test_examples: 1,
+            mean: vec![0.0; shape[0]],
+            std: vec![1.0; shape[0]],
+        }
+    }
+
+    #[test]
+    fn defaults_are_fitted_to_the_data_and_overridden_by_partial_json() {
+        let args = ModelArgs {
+            model: Some("resnet18".into()),
+            model_config: Some(r#"{"base_width": 4, "blocks": [1, 1, 1, 1]}"#.into()),
+            ..ModelArgs::default()
+        };
+        let ModelConfig::ResNet(c) = args.resolve(&data([1, 28, 28], 10)).unwrap() else {
+            panic!("not a resnet")
+        };
+        assert_eq!(
+            (c.in_channels, c.num_classes, c.base_width, c.blocks),
+            (1, 10, 4, [1, 1, 1, 1])
+        );
+        let mlp = ModelArgs {
+            model: Some("mlp".into()),
+            width: Some(64),
+            ..ModelArgs::default()
+        };
+        let ModelConfig::Mlp(m) = mlp.resolve(&data([3, 32, 32], 10)).unwrap() else {
+            panic!("not an mlp")
+        };
+        assert_eq!((m.input_dim, m.hidden), (3072, vec![64, 32]));
+    }
+
+    #[test]
+    fn mismatches_are_errors() {
+        let wrong = ModelArgs {
+            model_config: Some(r#"{"model": "small-cnn", "in_channels": 3}"#.into()),
+            ..ModelArgs::default()
+        };
+        let err = wrong.resolve(&data([1, 28, 28], 10)).unwrap_err();
+        assert!(err.to_string().contains("3-channel"), "{err}");
+        let conflict = ModelArgs {
+            model: Some("mlp".into()),
+            model_config: Some(r#"{"model": "vit"}"#.into()),
+            ..ModelArgs::default()
+        };
+        assert!(conflict.resolve(&data([1, 28, 28], 10)).is_err());
+        let unknown_field = ModelArgs {
+            model_config: Some(r#"{"depth": 3}"#.into()),
+            ..ModelArgs::default()
+        };
+        assert!(unknown_field.resolve(&data([1, 28, 28], 10)).is_err());
+    }
+}

@@ -1,0 +1,180 @@
+//! The files the CLI adds to a training run directory: `config.json` (everything needed to rebuild
+//! and re-evaluate the run) and `result.json` (the outcome and the test accuracies). The trainer
+//! itself writes `best.safetensors`, `state.json`, `metrics.jsonl` and the last epoch's checkpoint.
+
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use smallscale_models::ModelConfig;
+use smallscale_osc_reg::{TrainOutcome, TrainParams};
+
+use super::experiment_args::{DataDescription, DeviceKind, read_json_if_exists};
+
+/// Name of the run configuration file.
+pub const CONFIG_FILE: &str = "config.json";
+/// Name of the result file.
+pub const RESULT_FILE: &str = "result.json";
+/// Name of the best checkpoint (written by the trainer).
+pub const BEST_FILE: &str = "best.safetensors";
+/// Name of the trainer's progress file.
+pub const STATE_FILE: &str = "state.json";
+
+/// `config.json`: the model, training and data configuration of a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunConfig {
+    /// The model configuration (also stored in the checkpoints' metadata).
+    pub model: ModelConfig,
+    /// The training parameters (method, optimizer, schedule, epochs, ...).
+    pub train: TrainParams,
+    /// Exclude globs of the quantization selector (which weights are never quantized).
+    pub exclude: Vec<String>,
+    /// The data set, its split and normalisation.
+    pub data: DataDescription,
+    /// For FP runs: the bit-width at which the test accuracy after PTQ is reported.
+    pub ptq_bits: Option<u32>,
+    /// The device the run was started on (not part of the identity of a run).
+    pub device: DeviceKind,
+}
+
+impl RunConfig {
+    /// The parts that must agree for a run directory to be resumed.
+    fn identity(&self) -> Result<Value> {
+        Ok(serde_json::json!({
+            "model": self.model,
+            "train": self.train,
+            "exclude": self.exclude,
+            "data": self.data,
+        }))
+    }
+
+    /// Reads `DIR/config.json`, if any.
+    pub fn read(dir: &Path) -> Result<Option<Self>> {
+        read_json_if_exists(&dir.join(CONFIG_FILE))
+    }
+
+    /// Fails if `dir` holds a run with another configuration; otherwise writes `config.json`.
+    pub fn claim(&self, dir: &Path) -> Result<()> {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create the run directory {}", dir.display()))?;
+        if let Some(previous) = Self::read(dir)? {
+            let mut differences = Vec::new();
+            diff("", &previous.identity()?, &self.identity()?, &mut differences);
+            if !differences.is_empty() {
+                differences.truncate(8);
+                bail!(
+                    "{} holds a run with a different configuration (differs in: {}): choose another \
+                     --out directory, or delete this one to start over",
+                    dir.display(),
+                    differences.join(", ")
+                );
+            }
+        }
+        write_json(&dir.join(CONFIG_FILE), self)
+    }
+}
+
+/// The leaf paths where two JSON values differ.
+fn diff(path: &str, a: &Value, b: &Value, out: &mut Vec<String>) {
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            let mut keys: Vec<&String> = x.keys().chain(y.keys()).collect();
+            keys.sort();
+            keys.dedup();
+            for k in keys {
+                let sub = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
+                diff(
+                    &sub,
+                    x.get(k).unwrap_or(&Value::Null),
+                    y.get(k).unwrap_or(&Value::Null),
+                    out,
+                );
+            }
+        }
+        _ if a != b => out.push(format!("{path} (was {a}, now {b})")),
+        _ => {}
+    }
+}
+
+/// How this invocation related to what the run directory held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RunStatus {
+    /// Trained from the first epoch.
+    Trained,
+    /// Continued an interrupted run.
+    Resumed,
+    /// The directory held a finished run: nothing was trained, the best checkpoint was evaluated.
+    AlreadyFinished,
+}
+
+/// What the trainer's `state.json` says before training starts.
+pub fn status_before(dir: Option<&Path>) -> Result<RunStatus> {
+    let Some(dir) = dir else {
+        return Ok(RunStatus::Trained);
+    };
+    let state: Option<Value> = read_json_if_exists(&dir.join(STATE_FILE))?;
+    Ok(match state {
+        Some(s) if s.get("finished").and_then(Value::as_bool) == Some(true) => {
+            RunStatus::AlreadyFinished
+        }
+        Some(s) if s.get("epochs_done").and_then(Value::as_u64).unwrap_or(0) > 0 => {
+            RunStatus::Resumed
+        }
+        _ => RunStatus::Trained,
+    })
+}
+
+/// Test accuracies of the selected model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TestAccuracy {
+    /// With quantization off.
+    pub fp: f64,
+    /// The bit-width of `quantized` (the target bit, or `--bits` of an FP run).
+    pub bits: Option<u32>,
+    /// After PTQ at `bits` with the reference quantizer.
+    pub quantized: Option<f64>,
+}
+
+/// `result.json`: the outcome of a run and the test accuracies of its selected model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunResult {
+    /// Method label (`fp`, `qat-b4`, `reg-b4-l1`).
+    pub method: String,
+    /// Architecture name.
+    pub model: String,
+    /// Number of trainable parameters.
+    pub parameters: usize,
+    /// Trained, resumed or already finished.
+    pub status: RunStatus,
+    /// Test accuracy at full precision and at the target bit.
+    pub test: TestAccuracy,
+    /// The trainer's outcome: every epoch, the selected epoch, early stopping.
+    pub outcome: TrainOutcome,
+}
+
+/// Writes `value` as pretty JSON, atomically.
+pub fn write_json(path: &Path, value: &impl Serialize) -> Result<()> {
+    let bytes = serde_json::to_vec_pretty(value)?;
+    smallscale_quant_core::write_atomic(path, &bytes)
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn diff_lists_leaf_paths() {
+        let a = serde_json::json!({"train": {"epochs": 2, "seed": 0}, "x": [1]});
+        let b = serde_json::json!({"train": {"epochs": 3, "seed": 0}, "x": [1]});
+        let mut out = Vec::new();
+        diff("", &a, &b, &mut out);
+        assert_eq!(out, ["train.epochs (was 2, now 3)"]);
+    }
+}

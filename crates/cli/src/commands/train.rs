@@ -1,0 +1,420 @@
+//! `smallscale train`: one training run (FP, QAT or Reg) with every knob, a resumable run
+//! directory, and the test accuracy of the selected model at full precision and at the target bit.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, ValueEnum};
+use smallscale_models::{ModelContext, QuantizationState, build_model};
+use smallscale_osc_reg::{
+    EpochRecord, Method, OptimizerConfig, RegularizerParams, Schedule, TrainConfig, TrainParams,
+    Trainer, cross_bit_evaluation,
+};
+
+use super::experiment_args::{DataArgs, DeviceArgs, SplitArgs, load_split_data};
+use super::model_args::ModelArgs;
+use super::run_files::{
+    BEST_FILE, CONFIG_FILE, RESULT_FILE, RunConfig, RunResult, RunStatus, STATE_FILE,
+    TestAccuracy, status_before, write_json,
+};
+
+/// Batch size of the test evaluations (does not change the result; `eval` uses the same).
+pub const EVAL_BATCH_SIZE: usize = 512;
+
+/// `--method`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MethodArg {
+    /// Ordinary full-precision training (with --bits: also report PTQ at that bit).
+    Fp,
+    /// Quantization-aware training at --bits.
+    Qat,
+    /// The oscillation regularizer at --bits with weight --lambda.
+    Reg,
+}
+
+/// `--optimizer`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OptimizerArg {
+    /// Adam (the paper's).
+    Adam,
+    /// SGD with momentum.
+    Sgd,
+}
+
+/// `--schedule`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ScheduleArg {
+    /// The base learning rate throughout.
+    Constant,
+    /// Cosine annealing to --min-lr over --epochs.
+    Cosine,
+}
+
+/// The training hyperparameters of one run (shared with commands that launch runs).
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Training")]
+pub struct TrainingArgs {
+    /// fp, qat (quantization-aware training) or reg (the oscillation regularizer).
+    #[arg(long, value_enum, default_value = "fp")]
+    pub method: MethodArg,
+    /// Target bit-width, 2..=16 (required for qat and reg; with fp, the PTQ bit reported on test).
+    #[arg(long, value_name = "B")]
+    pub bits: Option<u32>,
+    /// Weight of the regularizer (reg only) [default: 1].
+    #[arg(long, value_name = "L")]
+    pub lambda: Option<f64>,
+    /// Never quantize weights whose name matches this glob (repeatable), e.g. 'conv1.*', 'fc.*'.
+    #[arg(long, value_name = "PATTERN")]
+    pub exclude: Vec<String>,
+    /// Optimizer.
+    #[arg(long, value_enum, default_value = "adam")]
+    pub optimizer: OptimizerArg,
+    /// Learning rate [default: 1e-3 for adam, 0.1 for sgd].
+    #[arg(long, value_name = "LR")]
+    pub lr: Option<f64>,
+    /// SGD momentum [default: 0.9].
+    #[arg(long, value_name = "M")]
+    pub momentum: Option<f64>,
+    /// SGD with Nesterov momentum.
+    #[arg(long)]
+    pub nesterov: bool,
+    /// L2 weight decay [default: 0 for adam, 5e-4 for sgd].
+    #[arg(long, value_name = "WD")]
+    pub weight_decay: Option<f64>,
+    /// Learning-rate schedule.
+    #[arg(long, value_enum, default_value = "constant")]
+    pub schedule: ScheduleArg,
+    /// Final learning rate of the cosine schedule [default: 0].
+    #[arg(long, value_name = "LR")]
+    pub min_lr: Option<f64>,
+    /// Maximum number of epochs.
+    #[arg(long, value_name = "N", default_value_t = 30)]
+    pub epochs: usize,
+    /// Stop after N epochs without improvement of the monitored validation accuracy [default: 10].
+    #[arg(long, value_name = "N", conflicts_with = "no_early_stopping")]
+    pub patience: Option<usize>,
+    /// Train for all --epochs (select the best epoch all the same).
+    #[arg(long)]
+    pub no_early_stopping: bool,
+    /// Mini-batch size.
+    #[arg(long, value_name = "N", default_value_t = 128)]
+    pub batch_size: usize,
+    /// Seed of the initialisation, the validation split, shuffling and augmentation.
+    #[arg(long, value_name = "S", default_value_t = 0)]
+    pub seed: u64,
+    /// Random crop (padding 4) and horizontal flip of the training images (CIFAR-style).
+    #[arg(long)]
+    pub augment: bool,
+    /// Do not track weight oscillations (qat and reg track them by default; costs a little time).
+    #[arg(long)]
+    pub no_oscillations: bool,
+}
+
+impl TrainingArgs {
+    /// The method, with the bit and lambda checks.
+    pub fn method(&self) -> Result<Method> {
+        if self.lambda.is_some() && self.method != MethodArg::Reg {
+            bail!(
+                "--lambda is the weight of the oscillation regularizer: it applies only to \
+                 --method reg"
+            );
+        }
+        let bits = |name: &str| {
+            self.bits.with_context(|| {
+                format!("--method {name} needs --bits B, the target bit-width (2 to 16, e.g. 4)")
+            })
+        };
+        Ok(match self.method {
+            MethodArg::Fp => {
+                if let Some(b) = self.bits {
+                    smallscale_quant_core::BitWidth::new(b).context("--bits")?;
+                }
+                Method::Fp
+            }
+            MethodArg::Qat => Method::Qat {
+                bits: smallscale_quant_core::BitWidth::new(bits("qat")?).context("--bits")?,
+            },
+            MethodArg::Reg => Method::Reg {
+                regularizer: RegularizerParams::new(bits("reg")?, self.lambda.unwrap_or(1.0))
+                    .context("--bits/--lambda")?,
+            },
+        })
+    }
+
+    /// The optimizer.
+    pub fn optimizer(&self) -> Result<OptimizerConfig> {
+        Ok(match self.optimizer {
+            OptimizerArg::Adam => {
+                if self.momentum.is_some() || self.nesterov {
+                    bail!(
+                        "--momentum and --nesterov apply to --optimizer sgd (Adam has its own \
+                         moment estimates)"
+                    );
+                }
+                match OptimizerConfig::adam(self.lr.unwrap_or(1e-3)) {
+                    OptimizerConfig::Adam {
+                        lr,
+                        beta1,
+                        beta2,
+                        eps,
+                        weight_decay,
+                    } => OptimizerConfig::Adam {
+                        lr,
+                        beta1,
+                        beta2,
+                        eps,
+                        weight_decay: self.weight_decay.unwrap_or(weight_decay),
+                    },
+                    other => other,
+                }
+            }
+            OptimizerArg::Sgd => match OptimizerConfig::sgd(self.lr.unwrap_or(0.1)) {
+                OptimizerConfig::Sgd {
+                    lr,
+                    momentum,
+                    weight_decay,
+                    ..
+                } => OptimizerConfig::Sgd {
+                    lr,
+                    momentum: self.momentum.unwrap_or(momentum),
+                    weight_decay: self.weight_decay.unwrap_or(weight_decay),
+                    nesterov: self.nesterov,
+                },
+                other => other,
+            },
+        })
+    }
+
+    /// The validated training configuration.
+    pub fn config(&self) -> Result<TrainConfig> {
+        let schedule = match self.schedule {
+            ScheduleArg::Constant => {
+                if self.min_lr.is_some() {
+                    bail!("--min-lr applies to --schedule cosine");
+                }
+                Schedule::Constant
+            }
+            ScheduleArg::Cosine => Schedule::Cosine {
+                min_lr: self.min_lr.unwrap_or(0.0),
+            },
+        };
+        let mut params = TrainParams::new(self.method()?)
+            .optimizer(self.optimizer()?)
+            .schedule(schedule)
+            .epochs(self.epochs)
+            .batch_size(self.batch_size)
+            .seed(self.seed)
+            .augment(self.augment)
+            .track_oscillations(!self.no_oscillations);
+        if self.no_early_stopping {
+            params = params.no_early_stopping();
+        } else if let Some(p) = self.patience {
+            params = params.patience(p);
+        }
+        params.check().context("invalid training options")
+    }
+
+    /// The bit-width reported on the test set: the target, or `--bits` of an FP run.
+    pub fn report_bits(&self) -> Option<u32> {
+        self.bits
+    }
+}
+
+/// Arguments of `smallscale train`.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  \
+    smallscale train --model mlp --method reg --bits 4 --lambda 1 --epochs 5 --out runs/reg-b4\n  \
+    smallscale train --method qat --bits 3 --limit-train 1000 --epochs 2 --json\n  \
+    smallscale train --model resnet18 --data-format cifar10 --data-path cifar-10-batches-bin \\\n    \
+    --method reg --bits 4 --epochs 100 --patience 10 --augment --device cuda --out runs/r18-reg-b4\n\n\
+    Rerunning a command with the same --out resumes an interrupted run (or only re-reports a finished one).")]
+pub struct TrainArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[command(flatten)]
+    pub data: DataArgs,
+    #[command(flatten)]
+    pub split: SplitArgs,
+    #[command(flatten)]
+    pub training: TrainingArgs,
+    #[command(flatten)]
+    pub device: DeviceArgs,
+    /// Run directory: best.safetensors, config.json, result.json, state.json, metrics.jsonl. A
+    /// rerun with the same options resumes; without --out nothing is written.
+    #[arg(long, value_name = "DIR", help_heading = "Output")]
+    pub out: Option<PathBuf>,
+    /// Print one JSON line per epoch and the result as a last JSON line (no progress bar).
+    #[arg(long, help_heading = "Output")]
+    pub json: bool,
+}
+
+/// Runs the subcommand.
+pub fn run(args: &TrainArgs) -> Result<()> {
+    let config = args.training.config()?;
+    let device = args.device.open()?;
+    let source = args.data.source()?;
+    let (data, description) = load_split_data(&source, &args.split, args.training.seed)?;
+    let model_config = args.model.resolve(&description)?;
+    let exclude = args.training.exclude.clone();
+    let selection = QuantizationState::off()
+        .excluding(&exclude)
+        .context("--exclude")?;
+    let report_bits = args.training.report_bits();
+    let run_config = RunConfig {
+        model: model_config.clone(),
+        train: config.params().clone(),
+        exclude,
+        data: description.clone(),
+        ptq_bits: report_bits,
+        device: args.device.device,
+    };
+    if let Some(dir) = &args.out {
+        run_config.claim(dir)?;
+    }
+    let status = status_before(args.out.as_deref())?;
+
+    let ctx = ModelContext::new(device).with_seed(args.training.seed);
+    let model = build_model(&model_config, &ctx).context("cannot build the model")?;
+    model.quant().set(selection);
+    if !args.json {
+        eprintln!(
+            "{} ({} parameters), {} on {} ({} train / {} validation / {} test), {:?}",
+            model_config.architecture(),
+            model.num_parameters(),
+            config.params().method.label(),
+            source.describe(),
+            description.train_examples,
+            description.validation_examples,
+            description.test_examples,
+            args.device.device
+        );
+    }
+
+    let json = args.json;
+    let epochs = config.params().epochs;
+    let target = config.params().method.target_bits().map(|b| b.get());
+    let mut trainer = Trainer::new(model.as_ref(), &data, config.clone())
+        .with_progress(!json)
+        .on_epoch(move |record| print_epoch(record, epochs, target, json));
+    if let Some(dir) = &args.out {
+        trainer = trainer.with_run_dir(dir);
+    }
+    let outcome = trainer.fit().context("training failed")?;
+
+    let bits: Vec<u32> = report_bits.into_iter().collect();
+    let test = cross_bit_evaluation(
+        model.as_ref(),
+        &data.test,
+        &data.normalization,
+        &bits,
+        EVAL_BATCH_SIZE,
+    )
+    .context("cannot evaluate the selected model on the test set")?;
+    let result = RunResult {
+        method: config.params().method.label(),
+        model: model_config.architecture().to_string(),
+        parameters: model.num_parameters(),
+        status,
+        test: TestAccuracy {
+            fp: test.fp,
+            bits: report_bits,
+            quantized: report_bits.and_then(|b| test.at(b)),
+        },
+        outcome,
+    };
+    if let Some(dir) = &args.out {
+        write_json(&dir.join(RESULT_FILE), &result)?;
+    }
+    if json {
+        let mut value = serde_json::to_value(&result)?;
+        if let Some(map) = value.as_object_mut() {
+            map.insert("type".into(), "result".into());
+        }
+        println!("{}", serde_json::to_string(&value)?);
+    } else {
+        print_summary(&result, args.out.as_deref());
+    }
+    Ok(())
+}
+
+/// One line per epoch: JSON (`"type": "epoch"` added to the trainer's record) or text.
+fn print_epoch(record: &EpochRecord, epochs: usize, target: Option<u32>, json: bool) {
+    let line = if json {
+        let mut value = serde_json::to_value(record).unwrap_or_default();
+        if let Some(map) = value.as_object_mut() {
+            map.insert("type".into(), "epoch".into());
+        }
+        value.to_string()
+    } else {
+        let mut line = format!(
+            "epoch {:>3}/{epochs}  lr {:.2e}  train ce {:.4}  acc {:.2}%  val fp {:.2}%",
+            record.epoch + 1,
+            record.lr,
+            record.train_cross_entropy,
+            100.0 * record.train_accuracy,
+            100.0 * record.validation_accuracy_fp,
+        );
+        if let (Some(b), Some(q)) = (target, record.validation_accuracy_quantized) {
+            line.push_str(&format!("  val {b}-bit {:.2}%", 100.0 * q));
+        }
+        if let Some(r) = record.regularizer {
+            line.push_str(&format!("  R {r:.4}"));
+        }
+        if let Some(o) = &record.oscillations {
+            line.push_str(&format!(
+                "  oscillating {:.2}%",
+                100.0 * o.oscillating_fraction
+            ));
+        }
+        line.push_str(&format!("  {:.1}s", record.seconds));
+        if record.best {
+            line.push_str("  *best");
+        }
+        line
+    };
+    // A closed stdout (e.g. piped into `head`) must not abort the run.
+    let _ = writeln!(std::io::stdout().lock(), "{line}");
+}
+
+fn print_summary(result: &RunResult, out: Option<&std::path::Path>) {
+    let o = &result.outcome;
+    match result.status {
+        RunStatus::AlreadyFinished => println!(
+            "the run directory holds a finished run ({} epochs): nothing trained",
+            o.history.len()
+        ),
+        RunStatus::Resumed => println!(
+            "resumed at epoch {}",
+            o.resumed_at_epoch.map_or(0, |e| e + 1)
+        ),
+        RunStatus::Trained => {}
+    }
+    println!(
+        "{} {}: {} epoch(s){}, best epoch {} (monitored validation accuracy {:.2}%), {:.1}s",
+        result.model,
+        result.method,
+        o.history.len(),
+        if o.stopped_early {
+            " (stopped early)"
+        } else {
+            ""
+        },
+        o.best_epoch + 1,
+        100.0 * o.best_monitored,
+        o.seconds
+    );
+    let mut test = format!("test accuracy: FP {:.2}%", 100.0 * result.test.fp);
+    if let (Some(b), Some(q)) = (result.test.bits, result.test.quantized) {
+        test.push_str(&format!(", {b}-bit (PTQ) {:.2}%", 100.0 * q));
+    }
+    println!("{test}");
+    if let Some(dir) = out {
+        println!(
+            "run directory {}: {BEST_FILE}, {CONFIG_FILE}, {RESULT_FILE}, {STATE_FILE}, metrics.jsonl \
+             (evaluate across bits with `smallscale eval --checkpoint {}`)",
+            dir.display(),
+            dir.join(BEST_FILE).display()
+        );
+    }
+}

@@ -1,0 +1,511 @@
+//! results.json, report.md and SVG plots of a reproduction run, with the paper's claims checked.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use plotters::prelude::*;
+use serde::{Deserialize, Serialize};
+use smallscale_quant_core::write_atomic;
+
+use crate::errors::{OscRegError, Result};
+use crate::reproduce::{ReproduceResults, RunResult, per_bit_table};
+
+/// Two accuracies count as matching when they differ by at most this many percentage points.
+pub const MATCH_TOLERANCE_PP: f64 = 1.0;
+
+/// One of the paper's claims (spec §4), checked on the numbers of a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClaimCheck {
+    /// The claim in words.
+    pub claim: String,
+    /// Whether it holds on these numbers (`None`: not testable with these settings).
+    pub holds: Option<bool>,
+    /// The numbers behind the verdict.
+    pub evidence: String,
+}
+
+fn pp(x: f64) -> f64 {
+    100.0 * x
+}
+
+/// Checks the three claims of spec §4 on `results`.
+pub fn check_claims(results: &ReproduceResults) -> Vec<ClaimCheck> {
+    let targets = &results.params.target_bits;
+    let mut out = Vec::new();
+    // 1. Reg + PTQ matches QAT at >= 3 bits.
+    let high: Vec<u32> = targets.iter().copied().filter(|&b| b >= 3).collect();
+    let mut ev = Vec::new();
+    let mut holds = true;
+    for &b in &high {
+        if let (Some(q), Some(r)) = (acc_at(results.qat(b), b), acc_at(results.reg(b), b)) {
+            let d = pp(r - q);
+            holds &= d >= -MATCH_TOLERANCE_PP;
+            ev.push(format!(
+                "{b} bits: Reg {:.2}% vs QAT {:.2}% ({d:+.2} pp)",
+                pp(r),
+                pp(q)
+            ));
+        }
+    }
+    out.push(ClaimCheck {
+        claim: format!("Reg + PTQ matches QAT at >= 3 bits (Reg no more than {MATCH_TOLERANCE_PP} pp below QAT)"),
+        holds: (!ev.is_empty()).then_some(holds),
+        evidence: ev.join("; "),
+    });
+    // 2. QAT beats Reg at 2 bits.
+    let (holds, evidence) = match (acc_at(results.qat(2), 2), acc_at(results.reg(2), 2)) {
+        (Some(q), Some(r)) => (
+            Some(q > r),
+            format!(
+                "QAT {:.2}% vs Reg {:.2}% ({:+.2} pp)",
+                pp(q),
+                pp(r),
+                pp(q - r)
+            ),
+        ),
+        _ => (None, "2 bits was not a target".into()),
+    };
+    out.push(ClaimCheck {
+        claim: "QAT beats Reg at 2 bits (ternary)".into(),
+        holds,
+        evidence,
+    });
+    // 3. Reg beats QAT at bits other than the target.
+    let mut diffs = Vec::new();
+    let mut ev = Vec::new();
+    for &t in targets {
+        let (Some(q), Some(r)) = (results.qat(t), results.reg(t)) else {
+            continue;
+        };
+        let mut d_t = Vec::new();
+        for &b in results.params.eval_bits.iter().filter(|&&b| b != t) {
+            if let (Some(qa), Some(ra)) = (q.test.at(b), r.test.at(b)) {
+                d_t.push(pp(ra - qa));
+            }
+        }
+        if !d_t.is_empty() {
+            let mean = d_t.iter().sum::<f64>() / d_t.len() as f64;
+            let wins = d_t.iter().filter(|&&d| d > 0.0).count();
+            ev.push(format!(
+                "target {t}: Reg - QAT = {mean:+.2} pp on average, Reg ahead at {wins} of {} bits",
+                d_t.len()
+            ));
+            diffs.extend(d_t);
+        }
+    }
+    let mean = (!diffs.is_empty()).then(|| diffs.iter().sum::<f64>() / diffs.len() as f64);
+    out.push(ClaimCheck {
+        claim: "Reg beats QAT in cross-bit accuracy (bits other than the target)".into(),
+        holds: mean.map(|m| m > 0.0),
+        evidence: ev.join("; "),
+    });
+    out
+}
+
+fn provenance(p: smallscale_pepr_score::Provenance) -> &'static str {
+    match p {
+        smallscale_pepr_score::Provenance::Measured => "measured",
+        smallscale_pepr_score::Provenance::Estimated => "estimated",
+    }
+}
+
+fn acc_at(run: Option<&RunResult>, bits: u32) -> Option<f64> {
+    run.and_then(|r| r.test.at(bits))
+}
+
+fn cell(v: Option<f64>) -> String {
+    v.map_or("–".to_string(), |a| format!("{:.2}", pp(a)))
+}
+
+/// The Markdown report: settings, the per-bit table, the cross-bit matrices, the claims, resources and
+/// PePR.
+pub fn markdown_report(results: &ReproduceResults, command: &str) -> String {
+    let p = &results.params;
+    let mut s = String::new();
+    let _ = writeln!(s, "# Oscillation regularizer vs QAT vs PTQ\n");
+    let _ = writeln!(s, "Command: `{command}`\n");
+    let _ = writeln!(
+        s,
+        "Data: {} (train {}, validation {}, test {}). Model: `{}`. Adam lr {}, batch {}, up to {} epochs, patience {}, \
+         lambda {}, seed {}. Total time {:.1} s. Accuracies are test-set percentages.\n",
+        results.data,
+        results.sizes[0],
+        results.sizes[1],
+        results.sizes[2],
+        serde_json::to_string(&p.model).unwrap_or_default(),
+        p.lr,
+        p.batch_size,
+        p.epochs,
+        p.patience,
+        p.lambda,
+        p.seed,
+        results.seconds
+    );
+    let _ = writeln!(s, "## Accuracy per bit-width\n");
+    let _ = writeln!(
+        s,
+        "FP: full precision. PTQ: the FP model quantized at b. QAT / Reg: the model trained for target b, quantized at b \
+         (– where b was not a target).\n"
+    );
+    let header: Vec<String> = p.eval_bits.iter().map(|b| format!("{b} bits")).collect();
+    let _ = writeln!(s, "| method | {} |", header.join(" | "));
+    let _ = writeln!(s, "| --- |{}", " ---: |".repeat(p.eval_bits.len()));
+    let table = per_bit_table(results);
+    for row in ["FP", "PTQ", "QAT", "Reg"] {
+        if let Some(values) = table.get(row) {
+            let cells: Vec<String> = values.iter().map(|v| cell(*v)).collect();
+            let _ = writeln!(s, "| {row} | {} |", cells.join(" | "));
+        }
+    }
+    for (name, pick) in [("QAT", 0usize), ("Reg", 1usize)] {
+        let _ = writeln!(s, "\n## Cross-bit accuracy, {name}\n");
+        let _ = writeln!(s, "Rows: training target bit. Columns: evaluation bit.\n");
+        let _ = writeln!(s, "| target | {} | FP |", header.join(" | "));
+        let _ = writeln!(s, "| --- |{} ---: |", " ---: |".repeat(p.eval_bits.len()));
+        for &t in &p.target_bits {
+            let run = if pick == 0 {
+                results.qat(t)
+            } else {
+                results.reg(t)
+            };
+            if let Some(r) = run {
+                let cells: Vec<String> = p.eval_bits.iter().map(|&b| cell(r.test.at(b))).collect();
+                let _ = writeln!(
+                    s,
+                    "| {t} | {} | {} |",
+                    cells.join(" | "),
+                    cell(Some(r.test.fp))
+                );
+            }
+        }
+    }
+    let _ = writeln!(s, "\n## The paper's claims on these numbers\n");
+    for c in check_claims(results) {
+        let verdict = match c.holds {
+            Some(true) => "holds",
+            Some(false) => "does not hold",
+            None => "not tested",
+        };
+        let _ = writeln!(s, "- **{}**: {verdict}. {}", c.claim, c.evidence);
+    }
+    let _ = writeln!(s, "\n## Training runs and resources\n");
+    let _ = writeln!(
+        s,
+        "| run | epochs | best epoch | stopped early | wall s | CPU s | energy kWh | CO2 g | final osc. fraction |"
+    );
+    let _ = writeln!(
+        s,
+        "| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |"
+    );
+    for r in &results.runs {
+        let osc = r
+            .training
+            .history
+            .last()
+            .and_then(|h| h.oscillations.as_ref())
+            .map_or("–".to_string(), |o| {
+                format!("{:.4}", o.oscillating_fraction)
+            });
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {:.1} | {:.1} | {:.2e} | {:.3} | {osc} |",
+            r.label,
+            r.training.history.len(),
+            r.training.best_epoch + 1,
+            if r.training.stopped_early {
+                "yes"
+            } else {
+                "no"
+            },
+            r.resources.wall_time.value,
+            r.resources.cpu_time.value,
+            r.resources.energy.value,
+            r.resources.co2.value
+        );
+    }
+    if let Some(r) = results.runs.first() {
+        let _ = writeln!(
+            s,
+            "\nEnergy: {} ({}). CO2: {} ({}).",
+            provenance(r.resources.energy.provenance),
+            r.resources.energy.source,
+            provenance(r.resources.co2.provenance),
+            r.resources.co2.source
+        );
+        for n in &r.resources.notes {
+            let _ = writeln!(s, "- {n}");
+        }
+    }
+    let _ = writeln!(s, "\n## PePR of the deployable models\n");
+    let _ = writeln!(
+        s,
+        "PePR = accuracy / (1 + R), R the resource min-max normalised over the four models deployable at each bit \
+         (FP at full precision; PTQ, QAT and Reg at that bit). PTQ costs what the FP training cost.\n"
+    );
+    for at in &results.pepr {
+        let _ = writeln!(s, "### {} bits\n", at.bits);
+        let _ = writeln!(
+            s,
+            "| model | accuracy % | energy kWh | train s | PePR-E | PePR-T |"
+        );
+        let _ = writeln!(s, "| --- | ---: | ---: | ---: | ---: | ---: |");
+        for m in &at.models {
+            let _ = writeln!(
+                s,
+                "| {} | {:.2} | {:.2e} | {:.1} | {:.4} | {:.4} |",
+                m.name,
+                pp(m.accuracy),
+                m.energy_kwh,
+                m.train_seconds,
+                m.pepr_e,
+                m.pepr_t
+            );
+        }
+        for n in &at.notes {
+            let _ = writeln!(s, "\n_{n}_");
+        }
+        let _ = writeln!(s);
+    }
+    let _ = writeln!(
+        s,
+        "Plots: `accuracy_vs_bits.svg`, `cross_bit_qat.svg`, `cross_bit_reg.svg`. Every number: `results.json`."
+    );
+    s
+}
+
+/// Writes `results.json`, `report.md` and the SVG plots into `dir` (atomically, file by file).
+pub fn write_report(results: &ReproduceResults, dir: &Path, command: &str) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| OscRegError::File {
+        path: dir.to_path_buf(),
+        reason: format!("cannot create the output directory ({e})"),
+    })?;
+    #[derive(Serialize)]
+    struct Full<'a> {
+        command: &'a str,
+        results: &'a ReproduceResults,
+        claims: Vec<ClaimCheck>,
+    }
+    let json = serde_json::to_vec_pretty(&Full {
+        command,
+        results,
+        claims: check_claims(results),
+    })
+    .map_err(|e| OscRegError::File {
+        path: dir.join("results.json"),
+        reason: e.to_string(),
+    })?;
+    write_atomic(dir.join("results.json"), &json)?;
+    write_atomic(
+        dir.join("report.md"),
+        markdown_report(results, command).as_bytes(),
+    )?;
+    write_atomic(
+        dir.join("accuracy_vs_bits.svg"),
+        accuracy_plot(results)?.as_bytes(),
+    )?;
+    write_atomic(
+        dir.join("cross_bit_qat.svg"),
+        cross_bit_plot(results, true)?.as_bytes(),
+    )?;
+    write_atomic(
+        dir.join("cross_bit_reg.svg"),
+        cross_bit_plot(results, false)?.as_bytes(),
+    )?;
+    Ok(())
+}
+
+fn plot_err(e: impl std::fmt::Display) -> OscRegError {
+    OscRegError::InvalidParameter {
+        parameter: "plot",
+        reason: e.to_string(),
+    }
+}
+
+/// Accuracy against the evaluation bit-width: FP, PTQ, and the cross-bit curve of every QAT and Reg model.
+pub fn accuracy_plot(results: &ReproduceResults) -> Result<String> {
+    let mut svg = String::new();
+    {
+        let bits = &results.params.eval_bits;
+        let (lo, hi) = (
+            *bits.iter().min().unwrap_or(&2) as f64,
+            *bits.iter().max().unwrap_or(&8) as f64,
+        );
+        let root = SVGBackend::with_string(&mut svg, (900, 560)).into_drawing_area();
+        root.fill(&WHITE).map_err(plot_err)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption("Test accuracy vs bit-width", ("sans-serif", 22))
+            .margin(15)
+            .x_label_area_size(40)
+            .y_label_area_size(55)
+            .build_cartesian_2d((lo - 0.2)..(hi + 0.2), 0.0..100.0)
+            .map_err(plot_err)?;
+        chart
+            .configure_mesh()
+            .x_desc("evaluation bit-width")
+            .y_desc("accuracy (%)")
+            .x_labels(bits.len())
+            .draw()
+            .map_err(plot_err)?;
+        let mut series: Vec<(String, Vec<(f64, f64)>, RGBColor, bool)> = Vec::new();
+        if let Some(fp) = results.fp() {
+            series.push((
+                "FP".into(),
+                vec![(lo, pp(fp.test.fp)), (hi, pp(fp.test.fp))],
+                BLACK,
+                false,
+            ));
+            series.push((
+                "PTQ".into(),
+                fp.test
+                    .per_bit
+                    .iter()
+                    .map(|(b, a)| (*b as f64, pp(*a)))
+                    .collect(),
+                RGBColor(120, 120, 120),
+                false,
+            ));
+        }
+        let qat_colors = [
+            RGBColor(31, 119, 180),
+            RGBColor(44, 160, 44),
+            RGBColor(148, 103, 189),
+            RGBColor(23, 190, 207),
+        ];
+        let reg_colors = [
+            RGBColor(214, 39, 40),
+            RGBColor(255, 127, 14),
+            RGBColor(227, 119, 194),
+            RGBColor(188, 189, 34),
+        ];
+        for (i, &t) in results.params.target_bits.iter().enumerate() {
+            if let Some(r) = results.qat(t) {
+                series.push((
+                    format!("QAT b={t}"),
+                    r.test
+                        .per_bit
+                        .iter()
+                        .map(|(b, a)| (*b as f64, pp(*a)))
+                        .collect(),
+                    qat_colors[i % 4],
+                    true,
+                ));
+            }
+            if let Some(r) = results.reg(t) {
+                series.push((
+                    format!("Reg b={t}"),
+                    r.test
+                        .per_bit
+                        .iter()
+                        .map(|(b, a)| (*b as f64, pp(*a)))
+                        .collect(),
+                    reg_colors[i % 4],
+                    false,
+                ));
+            }
+        }
+        for (name, points, color, dashed) in series {
+            let style = ShapeStyle::from(&color).stroke_width(2);
+            let drawn = if dashed {
+                chart.draw_series(DashedLineSeries::new(points.clone(), 6, 4, style))
+            } else {
+                chart.draw_series(LineSeries::new(points.clone(), style))
+            }
+            .map_err(plot_err)?;
+            drawn.label(name).legend(move |(x, y)| {
+                PathElement::new(
+                    vec![(x, y), (x + 18, y)],
+                    ShapeStyle::from(&color).stroke_width(2),
+                )
+            });
+            chart
+                .draw_series(
+                    points
+                        .iter()
+                        .map(|&(x, y)| Circle::new((x, y), 3, color.filled())),
+                )
+                .map_err(plot_err)?;
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::LowerRight)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .draw()
+            .map_err(plot_err)?;
+        root.present().map_err(plot_err)?;
+    }
+    Ok(svg)
+}
+
+/// A heat map of the cross-bit matrix of QAT (`qat = true`) or Reg: rows target bits, columns
+/// evaluation bits, cells coloured and labelled with the accuracy.
+pub fn cross_bit_plot(results: &ReproduceResults, qat: bool) -> Result<String> {
+    let name = if qat { "QAT" } else { "Reg" };
+    let bits = &results.params.eval_bits;
+    let targets = &results.params.target_bits;
+    let mut svg = String::new();
+    {
+        let cell_w = 90;
+        let cell_h = 50;
+        let (w, h) = (
+            120 + cell_w * bits.len() as u32,
+            110 + cell_h * targets.len() as u32,
+        );
+        let root = SVGBackend::with_string(&mut svg, (w, h)).into_drawing_area();
+        root.fill(&WHITE).map_err(plot_err)?;
+        let title =
+            format!("Cross-bit test accuracy (%), {name}: rows target bit, columns evaluation bit");
+        root.draw(&Text::new(title, (10, 10), ("sans-serif", 16)))
+            .map_err(plot_err)?;
+        for (j, b) in bits.iter().enumerate() {
+            let x = 100 + j as i32 * cell_w as i32;
+            root.draw(&Text::new(
+                format!("{b}"),
+                (x + cell_w as i32 / 2 - 4, 45),
+                ("sans-serif", 15),
+            ))
+            .map_err(plot_err)?;
+        }
+        for (i, &t) in targets.iter().enumerate() {
+            let y = 65 + i as i32 * cell_h as i32;
+            root.draw(&Text::new(
+                format!("b={t}"),
+                (40, y + cell_h as i32 / 2 - 8),
+                ("sans-serif", 15),
+            ))
+            .map_err(plot_err)?;
+            let run = if qat { results.qat(t) } else { results.reg(t) };
+            for (j, &b) in bits.iter().enumerate() {
+                let x = 100 + j as i32 * cell_w as i32;
+                let acc = run.and_then(|r| r.test.at(b));
+                let color = acc.map_or(RGBColor(230, 230, 230), heat_color);
+                root.draw(&Rectangle::new(
+                    [(x, y), (x + cell_w as i32 - 2, y + cell_h as i32 - 2)],
+                    color.filled(),
+                ))
+                .map_err(plot_err)?;
+                let label = acc.map_or("–".to_string(), |a| format!("{:.1}", pp(a)));
+                let style = if b == t {
+                    ("sans-serif", 16).into_font().style(FontStyle::Bold)
+                } else {
+                    ("sans-serif", 15).into_font()
+                };
+                root.draw(&Text::new(
+                    label,
+                    (x + 22, y + cell_h as i32 / 2 - 8),
+                    style,
+                ))
+                .map_err(plot_err)?;
+            }
+        }
+        root.present().map_err(plot_err)?;
+    }
+    Ok(svg)
+}
+
+/// White (10%) to green (100%).
+fn heat_color(acc: f64) -> RGBColor {
+    let t = ((acc - 0.1) / 0.9).clamp(0.0, 1.0);
+    let mix = |a: f64, b: f64| (a + (b - a) * t).round() as u8;
+    RGBColor(mix(255.0, 40.0), mix(255.0, 170.0), mix(255.0, 80.0))
+}

@@ -1,0 +1,361 @@
+//! The paper's comparison on one data set: FP, PTQ, QAT and Reg at several target bits, cross-bit
+//! evaluation, the resources of every run and their PePR.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use candle_core::Device;
+use serde::{Deserialize, Serialize};
+use smallscale_models::{Model, ModelConfig, ModelContext, build_model};
+use smallscale_pepr_score::{Measurement, Meter, MeterConfig, ModelRun, Pool};
+use smallscale_quant_core::BitWidth;
+
+use crate::data::ImageData;
+use crate::errors::{OscRegError, Result};
+use crate::evaluate::{CrossBitAccuracy, cross_bit_evaluation};
+use crate::hyperparams::{Method, OptimizerConfig, TrainParams};
+use crate::regularizer::RegularizerParams;
+use crate::trainer::{TrainOutcome, Trainer};
+
+/// Settings of a reproduction run, validated by [`ReproduceParams::check`].
+///
+/// ```
+/// use smallscale_osc_reg::ReproduceParams;
+/// let p = ReproduceParams::default();
+/// assert_eq!(p.target_bits, [2, 3, 4]);
+/// p.check()?;
+/// assert!(ReproduceParams { target_bits: vec![1], ..p.clone() }.check().is_err());
+/// # Ok::<(), smallscale_osc_reg::OscRegError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReproduceParams {
+    /// The architecture.
+    pub model: ModelConfig,
+    /// Target bit-widths of QAT and Reg.
+    pub target_bits: Vec<u32>,
+    /// Bit-widths of the cross-bit evaluation.
+    pub eval_bits: Vec<u32>,
+    /// The regularizer weight of Reg.
+    pub lambda: f64,
+    /// Maximum epochs per run.
+    pub epochs: usize,
+    /// Early-stopping patience.
+    pub patience: usize,
+    /// Batch size.
+    pub batch_size: usize,
+    /// Adam learning rate.
+    pub lr: f64,
+    /// Seed (initialisation, split, shuffling); every run starts from the same initial weights.
+    pub seed: u64,
+}
+
+impl Default for ReproduceParams {
+    /// The defaults of `smallscale reproduce`: the small CNN, target bits {2, 3, 4}, evaluation at 2..=8,
+    /// lambda 1, 12 epochs with patience 4, batch 128, Adam at 1e-3, seed 0.
+    fn default() -> Self {
+        Self {
+            model: ModelConfig::default_for("small-cnn")
+                .unwrap_or_else(|_| unreachable!("small-cnn is registered")),
+            target_bits: vec![2, 3, 4],
+            eval_bits: (2..=8).collect(),
+            lambda: 1.0,
+            epochs: 12,
+            patience: 4,
+            batch_size: 128,
+            lr: 1e-3,
+            seed: 0,
+        }
+    }
+}
+
+impl ReproduceParams {
+    /// Checks every setting.
+    pub fn check(&self) -> Result<()> {
+        self.model.validate()?;
+        for &b in self.target_bits.iter().chain(&self.eval_bits) {
+            BitWidth::new(b)?;
+        }
+        if self.target_bits.is_empty() || self.eval_bits.is_empty() {
+            return Err(OscRegError::InvalidParameter {
+                parameter: "bits",
+                reason: "give at least one target bit and one evaluation bit".into(),
+            });
+        }
+        RegularizerParams::new(self.target_bits[0], self.lambda)?;
+        TrainParams::new(Method::Fp)
+            .optimizer(OptimizerConfig::adam(self.lr))
+            .epochs(self.epochs)
+            .patience(self.patience)
+            .batch_size(self.batch_size)
+            .check()?;
+        Ok(())
+    }
+
+    fn train_params(&self, method: Method) -> TrainParams {
+        TrainParams::new(method)
+            .optimizer(OptimizerConfig::adam(self.lr))
+            .epochs(self.epochs)
+            .patience(self.patience)
+            .batch_size(self.batch_size)
+            .seed(self.seed)
+    }
+}
+
+/// One trained model and how it was evaluated.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunResult {
+    /// `fp`, `qat-b3`, `reg-b3-l1`, ...
+    pub label: String,
+    /// The method and its settings.
+    pub method: Method,
+    /// The training outcome (history, selected epoch, early stopping).
+    pub training: TrainOutcome,
+    /// Test accuracy at FP and after PTQ at each evaluation bit.
+    pub test: CrossBitAccuracy,
+    /// Resources of the training run (time, CPU time, memory, energy, CO2; each labelled measured or
+    /// estimated with its source).
+    pub resources: Measurement,
+}
+
+/// PePR of the deployable models at one target bit: FP (at full precision), PTQ, QAT and Reg (at the
+/// target bit), with training energy and training time as the resources.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PeprAtBit {
+    /// The deployment bit-width.
+    pub bits: u32,
+    /// Per model: name, test accuracy, energy (kWh), time (s), PePR-E, PePR-T.
+    pub models: Vec<PeprEntry>,
+    /// Notes of the scoring (degenerate pools and the like).
+    pub notes: Vec<String>,
+}
+
+/// One row of [`PeprAtBit`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PeprEntry {
+    /// Model name (`FP`, `PTQ`, `QAT`, `Reg`).
+    pub name: String,
+    /// Test accuracy as deployed.
+    pub accuracy: f64,
+    /// Training energy, kWh (see the run's resources for its provenance).
+    pub energy_kwh: f64,
+    /// Training wall time, s.
+    pub train_seconds: f64,
+    /// PePR with energy as the resource.
+    pub pepr_e: f64,
+    /// PePR with training time as the resource.
+    pub pepr_t: f64,
+}
+
+/// Everything `smallscale reproduce` computes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReproduceResults {
+    /// The settings.
+    pub params: ReproduceParams,
+    /// What data was used.
+    pub data: String,
+    /// Train / validation / test sizes.
+    pub sizes: [usize; 3],
+    /// The FP run, then QAT and Reg per target bit.
+    pub runs: Vec<RunResult>,
+    /// PePR per target bit.
+    pub pepr: Vec<PeprAtBit>,
+    /// Wall time of everything, seconds.
+    pub seconds: f64,
+}
+
+impl ReproduceResults {
+    /// The run with this label.
+    pub fn run(&self, label: &str) -> Option<&RunResult> {
+        self.runs.iter().find(|r| r.label == label)
+    }
+
+    /// The FP run.
+    pub fn fp(&self) -> Option<&RunResult> {
+        self.runs.iter().find(|r| matches!(r.method, Method::Fp))
+    }
+
+    /// The QAT run at target `bits`.
+    pub fn qat(&self, bits: u32) -> Option<&RunResult> {
+        self.runs
+            .iter()
+            .find(|r| matches!(r.method, Method::Qat { bits: b } if b.get() == bits))
+    }
+
+    /// The Reg run at target `bits`.
+    pub fn reg(&self, bits: u32) -> Option<&RunResult> {
+        self.runs.iter().find(
+            |r| matches!(r.method, Method::Reg { regularizer } if regularizer.bits().get() == bits),
+        )
+    }
+}
+
+/// Runs the comparison: one FP run (also the PTQ baseline), and QAT and Reg at every target bit, all
+/// from the same initial weights; evaluates each at FP and every evaluation bit on the test set; meters
+/// every training run. Runs are written under `out_dir/runs/LABEL` and resume if interrupted.
+pub fn reproduce(
+    params: &ReproduceParams,
+    data: &ImageData,
+    data_description: &str,
+    device: &Device,
+    out_dir: &Path,
+    progress: bool,
+    mut log: impl FnMut(&str),
+) -> Result<ReproduceResults> {
+    params.check()?;
+    let started = std::time::Instant::now();
+    let meter = Meter::new(MeterConfig::default()).map_err(|e| OscRegError::InvalidParameter {
+        parameter: "meter",
+        reason: e.to_string(),
+    })?;
+    let mut methods = vec![Method::Fp];
+    for &b in &params.target_bits {
+        methods.push(Method::Qat {
+            bits: BitWidth::new(b)?,
+        });
+    }
+    for &b in &params.target_bits {
+        methods.push(Method::Reg {
+            regularizer: RegularizerParams::new(b, params.lambda)?,
+        });
+    }
+    let mut runs = Vec::with_capacity(methods.len());
+    for (i, method) in methods.into_iter().enumerate() {
+        let label = method.label();
+        log(&format!(
+            "[{}/{}] training {label}",
+            i + 1,
+            1 + 2 * params.target_bits.len()
+        ));
+        let model: Box<dyn Model> = build_model(
+            &params.model,
+            &ModelContext::new(device.clone()).with_seed(params.seed),
+        )?;
+        let config = params.train_params(method).check()?;
+        let run_dir = out_dir.join("runs").join(&label);
+        let (training, resources) = meter.measure(|| {
+            Trainer::new(model.as_ref(), data, config)
+                .with_run_dir(&run_dir)
+                .with_progress(progress)
+                .fit()
+        });
+        let training = training?;
+        let test = cross_bit_evaluation(
+            model.as_ref(),
+            &data.test,
+            &data.normalization,
+            &params.eval_bits,
+            512,
+        )?;
+        log(&format!(
+            "      best epoch {} of {}, test accuracy FP {:.4}{}, {:.1} s",
+            training.best_epoch + 1,
+            training.history.len(),
+            test.fp,
+            method
+                .target_bits()
+                .and_then(|b| test.at(b.get()).map(|a| format!(", at {b} {a:.4}")))
+                .unwrap_or_default(),
+            resources.wall_time.value
+        ));
+        runs.push(RunResult {
+            label,
+            method,
+            training,
+            test,
+            resources,
+        });
+    }
+    let mut results = ReproduceResults {
+        params: params.clone(),
+        data: data_description.to_string(),
+        sizes: [data.train.len(), data.validation.len(), data.test.len()],
+        runs,
+        pepr: Vec::new(),
+        seconds: 0.0,
+    };
+    results.pepr = pepr_per_bit(&results)?;
+    results.seconds = started.elapsed().as_secs_f64();
+    Ok(results)
+}
+
+fn pepr_per_bit(results: &ReproduceResults) -> Result<Vec<PeprAtBit>> {
+    let Some(fp) = results.fp() else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for &b in &results.params.target_bits {
+        let mut entries: Vec<(String, f64, &Measurement)> =
+            vec![("FP".into(), fp.test.fp, &fp.resources)];
+        if let Some(a) = fp.test.at(b) {
+            entries.push(("PTQ".into(), a, &fp.resources));
+        }
+        for (name, run) in [("QAT", results.qat(b)), ("Reg", results.reg(b))] {
+            if let Some(r) = run
+                && let Some(a) = r.test.at(b)
+            {
+                entries.push((name.into(), a, &r.resources));
+            }
+        }
+        let runs: Vec<ModelRun> = entries
+            .iter()
+            .map(|(name, acc, m)| {
+                ModelRun::new(name.clone(), *acc)
+                    .with_resource("energy", m.energy.value)
+                    .with_resource("time", m.wall_time.value)
+            })
+            .collect();
+        let pool = Pool::new(format!("{b}-bit"), runs).map_err(pepr_err)?;
+        let e = pool.pepr("energy").map_err(pepr_err)?;
+        let t = pool.pepr("time").map_err(pepr_err)?;
+        let mut notes = e.notes.clone();
+        notes.extend(t.notes.iter().cloned());
+        let models = entries
+            .iter()
+            .map(|(name, acc, m)| PeprEntry {
+                name: name.clone(),
+                accuracy: *acc,
+                energy_kwh: m.energy.value,
+                train_seconds: m.wall_time.value,
+                pepr_e: e.get(name).map_or(f64::NAN, |s| s.pepr),
+                pepr_t: t.get(name).map_or(f64::NAN, |s| s.pepr),
+            })
+            .collect();
+        out.push(PeprAtBit {
+            bits: b,
+            models,
+            notes,
+        });
+    }
+    Ok(out)
+}
+
+fn pepr_err(e: smallscale_pepr_score::PeprError) -> OscRegError {
+    OscRegError::InvalidParameter {
+        parameter: "PePR pool",
+        reason: e.to_string(),
+    }
+}
+
+/// The per-bit table (spec §4 A): rows FP / PTQ / QAT / Reg, one column per evaluation bit. QAT and Reg
+/// cells hold the model trained for that bit, evaluated at it (empty where no model was trained).
+pub fn per_bit_table(results: &ReproduceResults) -> BTreeMap<&'static str, Vec<Option<f64>>> {
+    let bits = &results.params.eval_bits;
+    let mut t = BTreeMap::new();
+    if let Some(fp) = results.fp() {
+        t.insert("FP", bits.iter().map(|_| Some(fp.test.fp)).collect());
+        t.insert("PTQ", bits.iter().map(|&b| fp.test.at(b)).collect());
+    }
+    t.insert(
+        "QAT",
+        bits.iter()
+            .map(|&b| results.qat(b).and_then(|r| r.test.at(b)))
+            .collect(),
+    );
+    t.insert(
+        "Reg",
+        bits.iter()
+            .map(|&b| results.reg(b).and_then(|r| r.test.at(b)))
+            .collect(),
+    );
+    t
+}
