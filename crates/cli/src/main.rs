@@ -17,6 +17,9 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// The main job: the paper's FP / PTQ / QAT / Reg comparison with cross-bit tables, resources, PePR
+    /// and plots, on the embedded Fashion-MNIST subset (minutes on 2 CPU cores).
+    Reproduce(Box<commands::reproduce::ReproduceArgs>),
     /// Train one model (FP, QAT or the oscillation regularizer) with every knob; resumable.
     Train(Box<commands::train::TrainArgs>),
     /// Cross-bit evaluation of a checkpoint: test accuracy at full precision and after PTQ per bit.
@@ -32,6 +35,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Reproduce(args) => commands::reproduce::run(&args),
         Command::Train(args) => commands::train::run(&args),
         Command::Eval(args) => commands::eval::run(&args),
         Command::Quantize(args) => commands::quantize::run(&args),

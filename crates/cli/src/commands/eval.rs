@@ -13,9 +13,7 @@ use smallscale_osc_reg::{
     ImageData, accuracy, cross_bit_evaluation, reestimate_batch_norm, restore_buffers,
 };
 
-use super::experiment_args::{
-    DataArgs, DataDescription, DeviceArgs, SplitArgs, load_split_data,
-};
+use super::experiment_args::{DataArgs, DataDescription, DeviceArgs, SplitArgs, load_split_data};
 use super::model_args::{ModelArgs, check_fits_data};
 use super::run_files::{CONFIG_FILE, RunConfig};
 use super::train::EVAL_BATCH_SIZE;
@@ -26,6 +24,7 @@ use super::train::EVAL_BATCH_SIZE;
     smallscale eval --checkpoint runs/reg-b4/best.safetensors\n  \
     smallscale eval --checkpoint runs/reg-b4/best.safetensors --bits 2,4,8 --bn-reestimate 20 --json\n  \
     smallscale eval --checkpoint model.safetensors --model mlp --data-format mnist --data-path mnist/\n\n\
+    The model options are needed only for checkpoints without a stored configuration.\n\
     A checkpoint inside a run directory of `smallscale train` is evaluated on the run's data, split and\n\
     exclude list (from its config.json) unless the options say otherwise.")]
 pub struct EvalArgs {
@@ -33,7 +32,12 @@ pub struct EvalArgs {
     #[arg(long, value_name = "FILE")]
     pub checkpoint: PathBuf,
     /// Bit-widths to evaluate after PTQ with the reference quantizer (comma separated, 2..=16).
-    #[arg(long, value_name = "B,...", value_delimiter = ',', default_value = "2,3,4,5,6,7,8")]
+    #[arg(
+        long,
+        value_name = "B,...",
+        value_delimiter = ',',
+        default_value = "2,3,4,5,6,7,8"
+    )]
     pub bits: Vec<u32>,
     /// Never quantize weights whose name matches this glob (repeatable) [default: the run's list].
     #[arg(long, value_name = "PATTERN")]
@@ -54,17 +58,14 @@ pub struct EvalArgs {
     /// Use only the first N test examples [default: the run's limit, else all].
     #[arg(long, value_name = "N")]
     pub limit_test: Option<usize>,
-    #[command(
-        flatten,
-        next_help_heading = "Model (only for checkpoints without a stored configuration)"
-    )]
+    #[command(flatten)]
     pub model: ModelArgs,
     #[command(flatten)]
     pub data: DataArgs,
     #[command(flatten)]
     pub device: DeviceArgs,
     /// Print the result as JSON instead of a table.
-    #[arg(long)]
+    #[arg(long, help_heading = "Output")]
     pub json: bool,
 }
 
@@ -217,10 +218,7 @@ fn load_data(args: &EvalArgs, run: Option<&RunConfig>) -> Result<(ImageData, Dat
         limit_validation: recorded.and_then(|d| d.limit_validation),
         limit_test: args.limit_test.or(recorded.and_then(|d| d.limit_test)),
     };
-    let seed = args
-        .seed
-        .or(recorded.map(|d| d.split_seed))
-        .unwrap_or(0);
+    let seed = args.seed.or(recorded.map(|d| d.split_seed)).unwrap_or(0);
     load_split_data(&source, &split, seed)
 }
 
@@ -314,9 +312,15 @@ fn print_table(r: &EvalReport) {
             format!(", excluding {}", r.exclude.join(" "))
         }
     );
-    let bn = r.bn_reestimate_batches.is_some() && r.per_bit.iter().any(|b| b.accuracy_bn_reestimated.is_some());
+    let bn = r.bn_reestimate_batches.is_some()
+        && r.per_bit
+            .iter()
+            .any(|b| b.accuracy_bn_reestimated.is_some());
     if bn {
-        println!("{:<5}  {:>9}  {:>16}", "bits", "accuracy", "BN re-estimated");
+        println!(
+            "{:<5}  {:>9}  {:>16}",
+            "bits", "accuracy", "BN re-estimated"
+        );
     } else {
         println!("{:<5}  {:>9}", "bits", "accuracy");
     }

@@ -32,6 +32,7 @@ pub enum DataFormat {
 /// Where the images come from: `--data embedded-fashion-mnist` (the default) or
 /// `--data-format FORMAT --data-path DIR`.
 #[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "Data")]
 pub struct DataArgs {
     /// Built-in data set [default: embedded-fashion-mnist, unless --data-format is given].
     #[arg(long, value_enum, value_name = "NAME", conflicts_with_all = ["data_format", "data_path"])]
@@ -141,6 +142,7 @@ impl DataSource {
 
 /// How the training set is split into train and validation, and optional caps for quick runs.
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Data")]
 pub struct SplitArgs {
     /// Fraction of the training set held out (stratified) for validation, early stopping and
     /// model selection.
@@ -257,6 +259,7 @@ pub enum DeviceKind {
 
 /// `--device cpu|cuda`.
 #[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "Device")]
 pub struct DeviceArgs {
     /// Where the model runs: cpu, or cuda (GPU 0; needs a binary built with `--features cuda`).
     #[arg(long, value_enum, default_value = "cpu")]
@@ -264,6 +267,14 @@ pub struct DeviceArgs {
 }
 
 impl DeviceArgs {
+    /// `cpu` or `cuda`.
+    pub fn label(&self) -> &'static str {
+        match self.device {
+            DeviceKind::Cpu => "cpu",
+            DeviceKind::Cuda => "cuda",
+        }
+    }
+
     /// Opens the device.
     pub fn open(&self) -> Result<Device> {
         match self.device {

@@ -10,5 +10,6 @@ pub mod model_args;
 pub mod pepr;
 pub mod pepr_plot;
 pub mod quantize;
+pub mod reproduce;
 pub mod run_files;
 pub mod train;

@@ -15,6 +15,7 @@ fn model_names() -> Vec<&'static str> {
 
 /// Which model to build.
 #[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "Model")]
 pub struct ModelArgs {
     /// Architecture [default: small-cnn].
     #[arg(long, value_name = "NAME", value_parser = clap::builder::PossibleValuesParser::new(model_names()))]

@@ -60,7 +60,12 @@ impl RunConfig {
             .with_context(|| format!("cannot create the run directory {}", dir.display()))?;
         if let Some(previous) = Self::read(dir)? {
             let mut differences = Vec::new();
-            diff("", &previous.identity()?, &self.identity()?, &mut differences);
+            diff(
+                "",
+                &previous.identity()?,
+                &self.identity()?,
+                &mut differences,
+            );
             if !differences.is_empty() {
                 differences.truncate(8);
                 bail!(

@@ -15,8 +15,8 @@ use smallscale_osc_reg::{
 use super::experiment_args::{DataArgs, DeviceArgs, SplitArgs, load_split_data};
 use super::model_args::ModelArgs;
 use super::run_files::{
-    BEST_FILE, CONFIG_FILE, RESULT_FILE, RunConfig, RunResult, RunStatus, STATE_FILE,
-    TestAccuracy, status_before, write_json,
+    BEST_FILE, CONFIG_FILE, RESULT_FILE, RunConfig, RunResult, RunStatus, STATE_FILE, TestAccuracy,
+    status_before, write_json,
 };
 
 /// Batch size of the test evaluations (does not change the result; `eval` uses the same).
@@ -279,7 +279,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     model.quant().set(selection);
     if !args.json {
         eprintln!(
-            "{} ({} parameters), {} on {} ({} train / {} validation / {} test), {:?}",
+            "{} ({} parameters), {} on {} ({} train / {} validation / {} test), {}",
             model_config.architecture(),
             model.num_parameters(),
             config.params().method.label(),
@@ -287,7 +287,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             description.train_examples,
             description.validation_examples,
             description.test_examples,
-            args.device.device
+            args.device.label()
         );
     }
 
@@ -359,7 +359,7 @@ fn print_epoch(record: &EpochRecord, epochs: usize, target: Option<u32>, json: b
             line.push_str(&format!("  val {b}-bit {:.2}%", 100.0 * q));
         }
         if let Some(r) = record.regularizer {
-            line.push_str(&format!("  R {r:.4}"));
+            line.push_str(&format!("  R {r:.3e}"));
         }
         if let Some(o) = &record.oscillations {
             line.push_str(&format!(

@@ -1,0 +1,472 @@
+//! `smallscale train` and `smallscale eval` end to end, on quick runs.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+use smallscale_datasets::cifar::{CIFAR10_SHAPE, CIFAR10_TEST_FILE, CIFAR10_TRAIN_FILES};
+use smallscale_datasets::{ImageDataset, cifar::encode_cifar10_batch};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_smallscale"))
+}
+
+fn run(args: &[&str], extra: &[&Path]) -> Output {
+    let mut cmd = bin();
+    cmd.args(args);
+    for p in extra {
+        cmd.arg(p);
+    }
+    cmd.output().unwrap()
+}
+
+fn ok(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "stdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Exit code 2 and `error: ...` containing every fragment.
+fn fails_with(out: &Output, fragments: &[&str]) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    for f in fragments {
+        assert!(stderr.contains(f), "expected {f:?} in {stderr}");
+    }
+}
+
+fn json_lines(stdout: &str) -> Vec<Value> {
+    stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn read_json(path: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+const REG_RUN: &[&str] = &[
+    "train",
+    "--model",
+    "mlp",
+    "--method",
+    "reg",
+    "--bits",
+    "4",
+    "--lambda",
+    "2",
+    "--epochs",
+    "2",
+    "--batch-size",
+    "64",
+    "--limit-train",
+    "256",
+    "--json",
+    "--out",
+];
+
+#[test]
+fn trains_resumes_and_evaluates_across_bits() {
+    let dir = tempfile::tempdir().unwrap();
+    let run_dir = dir.path().join("run");
+
+    let lines = json_lines(&ok(&run(REG_RUN, &[&run_dir])));
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    for (epoch, line) in lines[..2].iter().enumerate() {
+        assert_eq!(line["type"], "epoch");
+        assert_eq!(line["epoch"], epoch);
+        assert!(line["validation_accuracy_quantized"].is_f64());
+        assert!(line["regularizer"].is_f64());
+    }
+    let result = &lines[2];
+    assert_eq!(result["type"], "result");
+    assert_eq!(result["status"], "trained");
+    assert_eq!(result["method"], "reg-b4-l2");
+    assert_eq!(result["test"]["bits"], 4);
+    for file in [
+        "best.safetensors",
+        "config.json",
+        "result.json",
+        "state.json",
+        "metrics.jsonl",
+    ] {
+        assert!(run_dir.join(file).is_file(), "{file} missing");
+    }
+    let config = read_json(&run_dir.join("config.json"));
+    assert_eq!(config["model"]["model"], "mlp");
+    assert_eq!(config["train"]["epochs"], 2);
+    assert_eq!(config["data"]["source"], "embedded-fashion-mnist");
+    assert_eq!(config["data"]["train_examples"], 256);
+    let saved = read_json(&run_dir.join("result.json"));
+    assert_eq!(saved["test"], result["test"]);
+    assert_eq!(read_json(&run_dir.join("state.json"))["finished"], true);
+    let metrics = std::fs::read_to_string(run_dir.join("metrics.jsonl")).unwrap();
+    assert_eq!(metrics.lines().count(), 2);
+
+    // The same command again: the run is finished, nothing is retrained.
+    let again = json_lines(&ok(&run(REG_RUN, &[&run_dir])));
+    assert_eq!(again.len(), 1, "{again:?}");
+    assert_eq!(again[0]["status"], "already-finished");
+    assert_eq!(again[0]["test"], result["test"]);
+    assert_eq!(again[0]["outcome"]["history"], result["outcome"]["history"]);
+
+    // Another configuration in the same directory is refused.
+    let mut other: Vec<&str> = REG_RUN.to_vec();
+    let lambda = other.iter().position(|a| *a == "--lambda").unwrap();
+    other[lambda + 1] = "3";
+    fails_with(
+        &run(&other, &[&run_dir]),
+        &["different configuration", "lambda", "--out"],
+    );
+
+    // Cross-bit evaluation of the best checkpoint, on the run's data (from config.json).
+    let best = run_dir.join("best.safetensors");
+    let eval: Value =
+        serde_json::from_str(&ok(&run(&["eval", "--json", "--checkpoint"], &[&best]))).unwrap();
+    assert_eq!(eval["fp"], result["test"]["fp"]);
+    let per_bit = eval["per_bit"].as_array().unwrap();
+    let bits: Vec<u64> = per_bit
+        .iter()
+        .map(|b| b["bits"].as_u64().unwrap())
+        .collect();
+    assert_eq!(bits, [2, 3, 4, 5, 6, 7, 8]);
+    assert_eq!(per_bit[2]["accuracy"], result["test"]["quantized"]);
+    assert_eq!(eval["data"]["test_examples"], 2000);
+
+    // Human table, a subset of bits, and BN re-estimation on a model without BatchNorm.
+    let table = ok(&run(
+        &[
+            "eval",
+            "--bits",
+            "8,2",
+            "--bn-reestimate",
+            "2",
+            "--checkpoint",
+        ],
+        &[&best],
+    ));
+    assert!(table.contains("FP"), "{table}");
+    assert!(table.contains("no BatchNorm"), "{table}");
+}
+
+#[test]
+fn qat_small_cnn_prints_a_human_summary_and_bn_reestimation_works() {
+    let dir = tempfile::tempdir().unwrap();
+    let run_dir = dir.path().join("qat");
+    let stdout = ok(&run(
+        &[
+            "train",
+            "--method",
+            "qat",
+            "--bits",
+            "3",
+            "--epochs",
+            "1",
+            "--limit-train",
+            "128",
+            "--limit-validation",
+            "64",
+            "--limit-test",
+            "64",
+            "--batch-size",
+            "32",
+            "--width",
+            "8",
+            "--exclude",
+            "fc.*",
+            "--optimizer",
+            "sgd",
+            "--lr",
+            "0.05",
+            "--schedule",
+            "cosine",
+            "--out",
+        ],
+        &[&run_dir],
+    ));
+    assert!(stdout.contains("epoch   1/1"), "{stdout}");
+    assert!(stdout.contains("test accuracy: FP"), "{stdout}");
+    assert!(stdout.contains("3-bit (PTQ)"), "{stdout}");
+    let config = read_json(&run_dir.join("config.json"));
+    assert_eq!(config["model"]["channels"], serde_json::json!([8, 16]));
+    assert_eq!(config["exclude"], serde_json::json!(["fc.*"]));
+    assert_eq!(config["train"]["optimizer"]["optimizer"], "sgd");
+
+    let eval: Value = serde_json::from_str(&ok(&run(
+        &[
+            "eval",
+            "--json",
+            "--bits",
+            "3,8",
+            "--bn-reestimate",
+            "2",
+            "--bn-batch-size",
+            "32",
+            "--checkpoint",
+        ],
+        &[&run_dir.join("best.safetensors")],
+    )))
+    .unwrap();
+    assert_eq!(eval["exclude"], serde_json::json!(["fc.*"]));
+    assert_eq!(eval["data"]["test_examples"], 64);
+    for b in eval["per_bit"].as_array().unwrap() {
+        assert!(b["accuracy_bn_reestimated"].is_f64(), "{eval}");
+    }
+    let result = read_json(&run_dir.join("result.json"));
+    assert_eq!(eval["fp"], result["test"]["fp"]);
+    assert_eq!(eval["per_bit"][0]["accuracy"], result["test"]["quantized"]);
+}
+
+#[test]
+fn invalid_options_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    fails_with(
+        &run(&["train", "--method", "qat"], &[]),
+        &["error:", "--method qat needs --bits"],
+    );
+    fails_with(
+        &run(&["train", "--method", "reg"], &[]),
+        &["--method reg needs --bits"],
+    );
+    fails_with(
+        &run(&["train", "--lambda", "2"], &[]),
+        &["--lambda", "only to --method reg"],
+    );
+    fails_with(
+        &run(&["train", "--method", "qat", "--bits", "1"], &[]),
+        &["--bits"],
+    );
+    fails_with(
+        &run(&["train", "--momentum", "0.5"], &[]),
+        &["--optimizer sgd"],
+    );
+    fails_with(&run(&["train", "--epochs", "0"], &[]), &["epochs"]);
+    let missing = dir.path().join("no-such-dir");
+    fails_with(
+        &run(
+            &["train", "--data-format", "cifar10", "--data-path"],
+            &[&missing],
+        ),
+        &["--data-path", "no-such-dir"],
+    );
+    fails_with(
+        &run(
+            &["train", "--data-format", "mnist", "--data-path"],
+            &[dir.path()],
+        ),
+        &["cannot load the data set", "MNIST"],
+    );
+    fails_with(
+        &run(
+            &[
+                "train",
+                "--model-config",
+                r#"{"model":"small-cnn","in_channels":3}"#,
+            ],
+            &[],
+        ),
+        &["3-channel", "1 channel"],
+    );
+    fails_with(
+        &run(&["train", "--model-config", r#"{"no_such_field":1}"#], &[]),
+        &["not a valid small-cnn configuration"],
+    );
+    if !cfg!(feature = "cuda") {
+        fails_with(
+            &run(&["train", "--device", "cuda"], &[]),
+            &["--features cuda"],
+        );
+    }
+    // eval: missing file, a checkpoint without a stored configuration.
+    fails_with(
+        &run(
+            &["eval", "--checkpoint"],
+            &[&dir.path().join("none.safetensors")],
+        ),
+        &["no such file"],
+    );
+    let bare = dir.path().join("bare.safetensors");
+    let mut tensors = smallscale_quant_core::NamedTensors::default();
+    tensors.tensors.insert(
+        "fc1.weight".into(),
+        smallscale_quant_core::StoredTensor::Tensor(
+            candle_core::Tensor::zeros((2, 2), candle_core::DType::F32, &candle_core::Device::Cpu)
+                .unwrap(),
+        ),
+    );
+    smallscale_quant_core::write_safetensors(&bare, &tensors).unwrap();
+    fails_with(
+        &run(&["eval", "--checkpoint"], &[&bare]),
+        &["no model configuration", "--model"],
+    );
+    fails_with(
+        &run(&["eval", "--model", "mlp", "--checkpoint"], &[&bare]),
+        &["cannot load the checkpoint", "does not match"],
+    );
+}
+
+/// A CIFAR-10 directory with `per_batch` random images in each of the six batch files.
+fn fake_cifar10(dir: &Path, per_batch: usize) {
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut next = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let names: Vec<String> = smallscale_datasets::cifar::CIFAR10_CLASS_NAMES
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    for file in CIFAR10_TRAIN_FILES.iter().chain([&CIFAR10_TEST_FILE]) {
+        let labels: Vec<u32> = (0..per_batch).map(|i| (i % 10) as u32).collect();
+        let pixels: Vec<u8> = (0..per_batch * CIFAR10_SHAPE.values_per_image())
+            .map(|_| (next() >> 56) as u8)
+            .collect();
+        let batch = ImageDataset::new(pixels, labels, CIFAR10_SHAPE, names.clone()).unwrap();
+        std::fs::write(dir.join(file), encode_cifar10_batch(&batch).unwrap()).unwrap();
+    }
+}
+
+#[test]
+fn resnet18_on_cifar10_files_trains_and_evaluates() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("cifar-10-batches-bin");
+    std::fs::create_dir(&data).unwrap();
+    fake_cifar10(&data, 10);
+    let run_dir = dir.path().join("r18");
+    let stdout = ok(&run(
+        &[
+            "train",
+            "--model",
+            "resnet18",
+            "--model-config",
+            r#"{"model":"resnet18","in_channels":3,"num_classes":10,"base_width":4,"blocks":[1,1,1,1]}"#,
+            "--method",
+            "reg",
+            "--bits",
+            "4",
+            "--epochs",
+            "1",
+            "--batch-size",
+            "16",
+            "--validation-fraction",
+            "0.2",
+            "--augment",
+            "--json",
+            "--data-format",
+            "cifar10",
+            "--data-path",
+        ],
+        &[&data, Path::new("--out"), &run_dir],
+    ));
+    let lines = json_lines(&stdout);
+    assert_eq!(lines.len(), 2, "{stdout}");
+    let result = &lines[1];
+    assert_eq!(result["model"], "resnet18");
+    let config = read_json(&run_dir.join("config.json"));
+    assert_eq!(config["data"]["source"], "cifar10");
+    assert_eq!(config["data"]["shape"], serde_json::json!([3, 32, 32]));
+    assert_eq!(config["data"]["test_examples"], 10);
+    assert_eq!(config["model"]["base_width"], 4);
+    let stored =
+        smallscale_models::read_checkpoint_config(run_dir.join("best.safetensors")).unwrap();
+    assert_eq!(
+        stored.map(|c| c.architecture()),
+        Some("resnet18"),
+        "the model configuration is in the checkpoint"
+    );
+
+    let best = run_dir.join("best.safetensors");
+    let eval: Value = serde_json::from_str(&ok(&run(
+        &["eval", "--json", "--bn-reestimate", "1", "--checkpoint"],
+        &[&best],
+    )))
+    .unwrap();
+    assert_eq!(eval["fp"], result["test"]["fp"]);
+    assert_eq!(eval["per_bit"].as_array().unwrap().len(), 7);
+    assert!(eval["per_bit"][0]["accuracy_bn_reestimated"].is_f64());
+
+    // The same checkpoint on 1x28x28 data is refused with the reason.
+    fails_with(
+        &run(
+            &[
+                "eval",
+                "--data",
+                "embedded-fashion-mnist",
+                "--limit-test",
+                "10",
+                "--checkpoint",
+            ],
+            &[&best],
+        ),
+        &["does not fit the data", "3-channel"],
+    );
+}
+
+#[test]
+fn an_interrupted_run_resumes_where_it_stopped() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let run_dir = dir.path().join("interrupted");
+    let args = [
+        "train",
+        "--model",
+        "mlp",
+        "--width",
+        "32",
+        "--method",
+        "qat",
+        "--bits",
+        "4",
+        "--epochs",
+        "100",
+        "--no-early-stopping",
+        "--limit-train",
+        "128",
+        "--limit-validation",
+        "64",
+        "--limit-test",
+        "64",
+        "--json",
+        "--out",
+    ];
+    let mut child = bin()
+        .args(args)
+        .arg(&run_dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    // After the second epoch line, the first epoch's state is on disk: stop the run there.
+    let mut lines = BufReader::new(stdout).lines();
+    for _ in 0..2 {
+        let line = lines.next().unwrap().unwrap();
+        assert!(line.contains(r#""type":"epoch""#), "{line}");
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let state = read_json(&run_dir.join("state.json"));
+    assert_eq!(
+        state["finished"], false,
+        "the run finished before it was stopped"
+    );
+    let done = state["epochs_done"].as_u64().unwrap();
+    assert!(done >= 1);
+
+    let resumed = json_lines(&ok(&run(&args, &[&run_dir])));
+    let result = resumed.last().unwrap();
+    assert_eq!(result["status"], "resumed");
+    assert_eq!(result["outcome"]["resumed_at_epoch"], done);
+    assert_eq!(
+        resumed[0]["epoch"], done,
+        "training continued at the next epoch"
+    );
+    assert_eq!(result["outcome"]["history"].as_array().unwrap().len(), 100);
+}
