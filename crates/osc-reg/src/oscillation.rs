@@ -153,16 +153,21 @@ impl OscillationTracker {
                     });
                 }
                 let mut switches = 0;
-                for i in 0..codes.len() {
-                    let delta = state.codes[i] - codes[i];
-                    let sign = delta.signum() as i8;
-                    let oscillated = sign != 0 && state.last_switch[i] == -sign;
+                let weights = state
+                    .codes
+                    .iter()
+                    .zip(codes)
+                    .zip(state.last_switch.iter_mut())
+                    .zip(state.frequency.iter_mut());
+                for (((&old, &new), last), freq) in weights {
+                    let sign = (old - new).signum() as i8;
+                    let oscillated = sign != 0 && *last == -sign;
                     if sign != 0 {
-                        state.last_switch[i] = sign;
+                        *last = sign;
                         switches += 1;
                     }
                     let event = if oscillated { 1.0 } else { 0.0 };
-                    state.frequency[i] = m * event + (1.0 - m) * state.frequency[i];
+                    *freq = m * event + (1.0 - m) * *freq;
                 }
                 state.last_switches = switches;
                 state.codes.copy_from_slice(codes);

@@ -346,7 +346,7 @@ pub fn accuracy_plot(results: &ReproduceResults) -> Result<String> {
             .x_labels(bits.len())
             .draw()
             .map_err(plot_err)?;
-        let mut series: Vec<(String, Vec<(f64, f64)>, RGBColor, bool)> = Vec::new();
+        let mut series: Vec<Series> = Vec::new();
         if let Some(fp) = results.fp() {
             series.push((
                 "FP".into(),
@@ -436,6 +436,9 @@ pub fn accuracy_plot(results: &ReproduceResults) -> Result<String> {
     }
     Ok(svg)
 }
+
+/// One curve of the accuracy plot: name, points, colour, dashed.
+type Series = (String, Vec<(f64, f64)>, RGBColor, bool);
 
 /// A heat map of the cross-bit matrix of QAT (`qat = true`) or Reg: rows target bits, columns
 /// evaluation bits, cells coloured and labelled with the accuracy.

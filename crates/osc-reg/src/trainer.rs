@@ -98,6 +98,9 @@ const STATE_FILE: &str = "state.json";
 const METRICS_FILE: &str = "metrics.jsonl";
 const BEST_FILE: &str = "best.safetensors";
 
+/// A function called with every epoch's record.
+type EpochCallback<'a> = Box<dyn FnMut(&EpochRecord) + 'a>;
+
 /// Trains a model with one of the paper's methods.
 ///
 /// ```
@@ -124,7 +127,7 @@ pub struct Trainer<'a> {
     progress: bool,
     eval_batch_size: usize,
     oscillation: OscillationParams,
-    on_epoch: Option<Box<dyn FnMut(&EpochRecord) + 'a>>,
+    on_epoch: Option<EpochCallback<'a>>,
 }
 
 impl<'a> Trainer<'a> {
@@ -239,7 +242,7 @@ impl<'a> Trainer<'a> {
                 state = previous;
             }
         }
-        let mut best_in_memory: Option<(BTreeMap<String, Tensor>, BTreeMap<String, Tensor>)> = None;
+        let mut best_in_memory: Option<Snapshot> = None;
         let regularizer = match p.method {
             Method::Reg { regularizer } => Some(OscillationRegularizer::new(regularizer)),
             _ => None,
@@ -478,7 +481,10 @@ fn tensors_of(file: &NamedTensors) -> BTreeMap<String, Tensor> {
         .collect()
 }
 
-fn snapshot(model: &dyn Model) -> Result<(BTreeMap<String, Tensor>, BTreeMap<String, Tensor>)> {
+/// Deep copies of a model's parameters and buffers.
+type Snapshot = (BTreeMap<String, Tensor>, BTreeMap<String, Tensor>);
+
+fn snapshot(model: &dyn Model) -> Result<Snapshot> {
     let params = model
         .named_parameters()
         .into_iter()
