@@ -10,17 +10,46 @@ fn bin() -> Command {
 fn quick_reproduce_writes_the_report_and_resumes() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("r");
-    let args = ["reproduce", "--quick", "--epochs", "1", "--bits", "2,3", "--width", "4", "--no-progress", "--out"];
+    let args = [
+        "reproduce",
+        "--quick",
+        "--epochs",
+        "1",
+        "--bits",
+        "2,3",
+        "--width",
+        "4",
+        "--no-progress",
+        "--out",
+    ];
     let first = bin().args(args).arg(&out).output().unwrap();
-    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
     let stdout = String::from_utf8_lossy(&first.stdout);
-    for row in ["FP ", "PTQ", "QAT", "Reg", "Reg + PTQ matches QAT", "Total time"] {
+    for row in [
+        "FP ",
+        "PTQ",
+        "QAT",
+        "Reg",
+        "Reg + PTQ matches QAT",
+        "Total time",
+    ] {
         assert!(stdout.contains(row), "missing {row:?} in\n{stdout}");
     }
-    for file in ["results.json", "report.md", "accuracy_vs_bits.svg", "cross_bit_qat.svg", "cross_bit_reg.svg"] {
+    for file in [
+        "results.json",
+        "report.md",
+        "accuracy_vs_bits.svg",
+        "cross_bit_qat.svg",
+        "cross_bit_reg.svg",
+    ] {
         assert!(out.join(file).exists(), "{file}");
     }
-    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("results.json")).unwrap()).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("results.json")).unwrap()).unwrap();
     let runs = json["results"]["runs"].as_array().unwrap();
     assert_eq!(runs.len(), 5); // FP, QAT at 2 and 3, Reg at 2 and 3
     for run in runs {
@@ -33,8 +62,14 @@ fn quick_reproduce_writes_the_report_and_resumes() {
     // The same command again finds every run finished and reports the same numbers.
     let second = bin().args(args).arg(&out).output().unwrap();
     assert!(second.status.success());
-    let again: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("results.json")).unwrap()).unwrap();
-    for (a, b) in again["results"]["runs"].as_array().unwrap().iter().zip(runs) {
+    let again: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("results.json")).unwrap()).unwrap();
+    for (a, b) in again["results"]["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(runs)
+    {
         assert_eq!(a["test"], b["test"]);
     }
 }
@@ -42,12 +77,24 @@ fn quick_reproduce_writes_the_report_and_resumes() {
 #[test]
 fn invalid_settings_fail_clearly() {
     let dir = tempfile::tempdir().unwrap();
-    let out = bin().args(["reproduce", "--quick", "--bits", "1", "--out"]).arg(dir.path()).output().unwrap();
+    let out = bin()
+        .args(["reproduce", "--quick", "--bits", "1", "--out"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("from 2 to 16"));
-    let out = bin().args(["reproduce", "--model", "mlp", "--width", "4", "--out"]).arg(dir.path()).output().unwrap();
+    let out = bin()
+        .args(["reproduce", "--model", "mlp", "--width", "4", "--out"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--width"));
-    let out = bin().args(["reproduce", "--data", "/nonexistent/fashion", "--out"]).arg(dir.path()).output().unwrap();
+    let out = bin()
+        .args(["reproduce", "--data", "/nonexistent/fashion", "--out"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
