@@ -1,46 +1,11 @@
 //! `smallscale fairness` end to end.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
+
+use common::{fails_with, ok_json, run, write};
 
 use serde_json::Value;
 use smallscale_fairness_memo::{AnalysisOptions, BootstrapOptions, Rows, Target, analyze};
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_smallscale"))
-}
-
-/// Runs the binary; returns (exit code, stdout, stderr).
-fn run(args: &[&str]) -> (i32, String, String) {
-    let out = bin().args(args).output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-fn ok_json(args: &[&str]) -> Value {
-    let (code, stdout, stderr) = run(args);
-    assert_eq!(code, 0, "{stderr}");
-    serde_json::from_str(&stdout).unwrap()
-}
-
-/// Asserts exit code 2 and a message on stderr containing every piece of `needles`.
-fn fails_with(args: &[&str], needles: &[&str]) {
-    let (code, _, stderr) = run(args);
-    assert_eq!(code, 2, "{stderr}");
-    assert!(stderr.starts_with("error:"), "{stderr}");
-    for n in needles {
-        assert!(stderr.contains(n), "missing `{n}` in: {stderr}");
-    }
-}
-
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, text).unwrap();
-    path
-}
 
 /// Binary rows with text values: unprotected `M` (base rate 0.6, TPR 0.8, TNR 0.8) and
 /// protected `F` (base rate 0.5, TPR 0.6, TNR 0.9), 20 rows each.

@@ -1,40 +1,11 @@
 //! `smallscale pepr` end to end.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
+
+use common::{fails_with, ok_json, run, write};
 
 use serde_json::Value;
 use smallscale_pepr_score::{ScoreParams, TableSpec, load_pools};
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_smallscale"))
-}
-
-/// Runs the binary; returns (exit code, stdout, stderr).
-fn run(args: &[&str]) -> (i32, String, String) {
-    let out = bin().args(args).output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-fn ok_json(args: &[&str]) -> Value {
-    let (code, stdout, stderr) = run(args);
-    assert_eq!(code, 0, "{stderr}");
-    serde_json::from_str(&stdout).unwrap()
-}
-
-/// Asserts exit code 2 and an `error:` message containing every piece of `needles`.
-fn fails_with(args: &[&str], needles: &[&str]) {
-    let (code, _, stderr) = run(args);
-    assert_eq!(code, 2, "{stderr}");
-    assert!(stderr.starts_with("error:"), "{stderr}");
-    for n in needles {
-        assert!(stderr.contains(n), "missing `{n}` in: {stderr}");
-    }
-}
 
 const RUNS: &str = "model,acc,energy,memory,dataset\n\
     tiny,0.80,1.0,2.0,a\n\
@@ -43,12 +14,6 @@ const RUNS: &str = "model,acc,energy,memory,dataset\n\
     waste,0.79,4.0,9.0,a\n\
     tiny,0.60,0.5,1.0,b\n\
     big,0.95,3.0,4.0,b\n";
-
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, text).unwrap();
-    path
-}
 
 fn golden() -> String {
     format!(
