@@ -29,7 +29,7 @@ pub use smallscale_models as models;
 #[cfg(feature = "osc-reg")]
 pub use smallscale_osc_reg as osc_reg;
 
-/// The guides in `docs/`, compiled as doctests so their examples stay true.
+/// The quantization guide (`docs/quantization.md`), compiled as a doctest so its example stays true.
 #[cfg(doctest)]
 mod guides {
     #[doc = include_str!("../docs/quantization.md")]

@@ -5,10 +5,10 @@ use std::collections::BTreeMap;
 use candle_core::{D, Tensor};
 use serde::{Deserialize, Serialize};
 use smallscale_datasets::{BatchParams, ChannelNormalization, ImageBatcher, ImageDataset};
-use smallscale_models::{Model, QuantizationState};
+use smallscale_models::{BN_MOMENTUM, Model, QuantizationState};
 
 use crate::data::{batch_tensors, eval_batcher};
-use crate::errors::Result;
+use crate::errors::{OscRegError, Result};
 
 /// Top-1 accuracy of `model` on `data` with the quantization state `state` (switched on for the
 /// evaluation and restored afterwards, even on error), BatchNorm in eval mode.
@@ -92,9 +92,11 @@ pub fn cross_bit_evaluation(
 }
 
 /// Re-estimates the BatchNorm running statistics with the quantization state `state` on (an extension
-/// beyond the paper, which keeps the FP statistics for Reg): the running statistics are reset and
-/// `batches` training batches (no augmentation, no gradient) are passed through in train mode.
-/// Returns the previous buffers so the caller can restore them with [`restore_buffers`].
+/// beyond the paper, which keeps the FP statistics for Reg): `batches` training batches (no
+/// augmentation, no gradient) are passed through in train mode and each running statistic is set to
+/// the plain average of the per-batch statistics (recovered exactly from the layers' momentum
+/// updates), so nothing of the old statistics remains. Returns the previous buffers so the caller
+/// can restore them with [`restore_buffers`]; on error they are restored before returning.
 pub fn reestimate_batch_norm(
     model: &dyn Model,
     data: &ImageDataset,
@@ -104,23 +106,53 @@ pub fn reestimate_batch_norm(
     batch_size: usize,
 ) -> Result<BTreeMap<String, Tensor>> {
     let previous = copy_buffers(model)?;
-    for (name, t) in &previous {
-        if name.ends_with("running_mean") {
-            model.buffers().set(name, t.zeros_like()?);
-        } else if name.ends_with("running_var") {
-            model.buffers().set(name, t.ones_like()?);
-        }
-    }
-    model.quant().with_state(state, || -> Result<()> {
+    let result = model.quant().with_state(state, || -> Result<()> {
         let params = BatchParams::new(batch_size)?.with_seed(0x5eed);
         let batcher = ImageBatcher::new(data, params).with_normalization(normalization.clone());
+        let running: Vec<String> = previous
+            .keys()
+            .filter(|n| n.contains("running_"))
+            .cloned()
+            .collect();
+        let mut sums: BTreeMap<String, Tensor> = BTreeMap::new();
+        let mut seen = 0usize;
         for batch in batcher.epoch(0).take(batches) {
             let (x, _) = batch_tensors(&batch?, model.context().device())?;
+            let before = copy_buffers(model)?;
             model.forward_t(&x.detach(), true)?;
+            // running = (1 - m) running + m batch  =>  batch = (running_new - (1 - m) running_old) / m
+            let m = BN_MOMENTUM;
+            for name in &running {
+                let (Some(old), Some(new)) = (before.get(name), model.buffers().get(name)) else {
+                    continue;
+                };
+                let batch_stat = ((new - (old * (1.0 - m))?)? / m)?;
+                let sum = match sums.remove(name) {
+                    Some(s) => (s + batch_stat)?,
+                    None => batch_stat,
+                };
+                sums.insert(name.clone(), sum);
+            }
+            seen += 1;
+        }
+        if seen == 0 {
+            return Err(OscRegError::InvalidParameter {
+                parameter: "BatchNorm re-estimation",
+                reason: "no training batch was available".into(),
+            });
+        }
+        for (name, sum) in sums {
+            model.buffers().set(&name, (sum / seen as f64)?);
         }
         Ok(())
-    })?;
-    Ok(previous)
+    });
+    match result {
+        Ok(()) => Ok(previous),
+        Err(e) => {
+            restore_buffers(model, &previous);
+            Err(e)
+        }
+    }
 }
 
 /// Deep copies of every buffer (BatchNorm running statistics).

@@ -71,6 +71,10 @@ impl Optimizer {
             let Some(grad) = grads.get(var.as_tensor()) else {
                 continue;
             };
+            // Work on detached values: an op on a `Var` is tracked by autograd, and keeping such
+            // tensors in the optimizer state would chain every step's graph to the next.
+            let grad = grad.detach();
+            let param = var.as_tensor().detach();
             match self.config {
                 OptimizerConfig::Adam {
                     beta1,
@@ -80,7 +84,7 @@ impl Optimizer {
                     ..
                 } => {
                     let g = if weight_decay > 0.0 {
-                        (grad + (var.as_tensor() * weight_decay)?)?
+                        (&grad + (&param * weight_decay)?)?
                     } else {
                         grad.clone()
                     };
@@ -96,7 +100,7 @@ impl Optimizer {
                     let bias2 = 1.0 - beta2.powi(t);
                     let denom = ((v.sqrt()? / bias2.sqrt())? + eps)?;
                     let update = ((&m / &denom)? * (self.lr / bias1))?;
-                    var.set(&(var.as_tensor() - update)?)?;
+                    var.set(&(&param - update)?)?;
                     self.first.insert(name.clone(), m);
                     self.second.insert(name.clone(), v);
                 }
@@ -107,7 +111,7 @@ impl Optimizer {
                     ..
                 } => {
                     let mut g = if weight_decay > 0.0 {
-                        (grad + (var.as_tensor() * weight_decay)?)?
+                        (&grad + (&param * weight_decay)?)?
                     } else {
                         grad.clone()
                     };
@@ -123,7 +127,7 @@ impl Optimizer {
                         };
                         self.first.insert(name.clone(), buf);
                     }
-                    var.set(&(var.as_tensor() - (g * self.lr)?)?)?;
+                    var.set(&(&param - (g * self.lr)?)?)?;
                 }
             }
         }

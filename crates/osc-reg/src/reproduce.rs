@@ -84,6 +84,33 @@ impl ReproduceParams {
                 reason: "give at least one target bit and one evaluation bit".into(),
             });
         }
+        for (name, list) in [
+            ("target bits", &self.target_bits),
+            ("evaluation bits", &self.eval_bits),
+        ] {
+            let mut sorted = list.clone();
+            sorted.sort_unstable();
+            sorted.dedup();
+            if sorted.len() != list.len() {
+                return Err(OscRegError::InvalidParameter {
+                    parameter: "bits",
+                    reason: format!("the {name} {list:?} repeat a value: list each bit-width once"),
+                });
+            }
+        }
+        if let Some(b) = self
+            .target_bits
+            .iter()
+            .find(|b| !self.eval_bits.contains(b))
+        {
+            return Err(OscRegError::InvalidParameter {
+                parameter: "bits",
+                reason: format!(
+                    "target bit {b} is not among the evaluation bits {:?}: add it",
+                    self.eval_bits
+                ),
+            });
+        }
         RegularizerParams::new(self.target_bits[0], self.lambda)?;
         TrainParams::new(Method::Fp)
             .optimizer(OptimizerConfig::adam(self.lr))
@@ -235,13 +262,20 @@ pub fn reproduce(
         )?;
         let config = params.train_params(method).check()?;
         let run_dir = out_dir.join("runs").join(&label);
-        let (training, resources) = meter.measure(|| {
+        let identity = serde_json::json!({
+            "model": params.model,
+            "data": data_description,
+            "sizes": [data.train.len(), data.validation.len(), data.test.len()],
+        });
+        let (training, measured) = meter.measure(|| {
             Trainer::new(model.as_ref(), data, config)
                 .with_run_dir(&run_dir)
+                .with_run_identity(identity)
                 .with_progress(progress)
                 .fit()
         });
         let training = training?;
+        let resources = run_resources(&run_dir, &training, measured)?;
         let test = cross_bit_evaluation(
             model.as_ref(),
             &data.test,
@@ -279,6 +313,39 @@ pub fn reproduce(
     results.pepr = pepr_per_bit(&results)?;
     results.seconds = started.elapsed().as_secs_f64();
     Ok(results)
+}
+
+const RESOURCES_FILE: &str = "resources.json";
+
+/// The resources of a training run across calls: a run finished earlier keeps the measurement saved
+/// with it; a run resumed after an interruption is metered only for the part that ran in this call
+/// (said in its notes); a fresh run is saved for later calls.
+fn run_resources(
+    run_dir: &Path,
+    training: &TrainOutcome,
+    measured: Measurement,
+) -> Result<Measurement> {
+    let path = run_dir.join(RESOURCES_FILE);
+    if training.already_finished
+        && let Ok(bytes) = std::fs::read(&path)
+        && let Ok(saved) = serde_json::from_slice::<Measurement>(&bytes)
+    {
+        return Ok(saved);
+    }
+    let mut m = measured;
+    if training.already_finished {
+        m.notes.push("the run had finished earlier and its measurement was not found: these figures cover only loading it".into());
+    } else if let Some(epoch) = training.resumed_at_epoch {
+        m.notes.push(format!(
+            "the run was resumed at epoch {epoch}: these figures cover only the epochs trained after the interruption"
+        ));
+    }
+    let bytes = serde_json::to_vec_pretty(&m).map_err(|e| OscRegError::File {
+        path: path.clone(),
+        reason: e.to_string(),
+    })?;
+    smallscale_quant_core::write_atomic(&path, &bytes)?;
+    Ok(m)
 }
 
 fn pepr_per_bit(results: &ReproduceResults) -> Result<Vec<PeprAtBit>> {

@@ -56,7 +56,8 @@ pub struct EpochRecord {
     pub monitored: f64,
     /// Whether this epoch is the best so far.
     pub best: bool,
-    /// Oscillation statistics (QAT, Reg, when tracked).
+    /// Oscillation statistics (QAT, Reg, when tracked). The tracker lives in memory: after a run is
+    /// resumed, its averages start again from zero.
     pub oscillations: Option<OscillationSummary>,
     /// Wall time of the epoch (training and validation), seconds.
     pub seconds: f64,
@@ -77,6 +78,8 @@ pub struct TrainOutcome {
     pub stopped_early: bool,
     /// The epoch this call resumed from, if it continued an interrupted run.
     pub resumed_at_epoch: Option<usize>,
+    /// Whether the run had already finished in its run directory, so this call trained nothing.
+    pub already_finished: bool,
     /// Wall time of this call, seconds.
     pub seconds: f64,
 }
@@ -128,6 +131,7 @@ pub struct Trainer<'a> {
     eval_batch_size: usize,
     oscillation: OscillationParams,
     on_epoch: Option<EpochCallback<'a>>,
+    identity: serde_json::Value,
 }
 
 impl<'a> Trainer<'a> {
@@ -143,6 +147,7 @@ impl<'a> Trainer<'a> {
             eval_batch_size: 512,
             oscillation: OscillationParams::default(),
             on_epoch: None,
+            identity: serde_json::Value::Null,
         }
     }
 
@@ -150,6 +155,13 @@ impl<'a> Trainer<'a> {
     /// from it if it holds an interrupted run of the same configuration.
     pub fn with_run_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.run_dir = Some(dir.into());
+        self
+    }
+
+    /// Describes what else defines the run besides its training parameters (the model configuration,
+    /// the data): a run directory holding a run with another identity is refused instead of resumed.
+    pub fn with_run_identity(mut self, identity: serde_json::Value) -> Self {
+        self.identity = identity;
         self
     }
 
@@ -201,10 +213,15 @@ impl<'a> Trainer<'a> {
     fn fit_inner(&mut self) -> Result<TrainOutcome> {
         let started = Instant::now();
         let p = self.config.params().clone();
-        let config_json = serde_json::to_value(&p).map_err(|e| OscRegError::InvalidParameter {
+        let params_json = serde_json::to_value(&p).map_err(|e| OscRegError::InvalidParameter {
             parameter: "configuration",
             reason: e.to_string(),
         })?;
+        let config_json = if self.identity.is_null() {
+            params_json
+        } else {
+            serde_json::json!({ "train": params_json, "run": self.identity.clone() })
+        };
         let params: Vec<(String, candle_core::Var)> = self.model.named_parameters();
         let mut optimizer = Optimizer::new(p.optimizer, params);
         let mut state = RunState {
@@ -230,7 +247,9 @@ impl<'a> Trainer<'a> {
                 }
                 if previous.finished {
                     self.model.load_checkpoint(&dir.join(BEST_FILE))?;
-                    return Ok(outcome(&p.method, previous, None, started));
+                    let mut done = outcome(&p.method, previous, None, started);
+                    done.already_finished = true;
+                    return Ok(done);
                 }
                 if previous.epochs_done > 0 {
                     let e = previous.epochs_done - 1;
@@ -522,6 +541,7 @@ fn outcome(
         stopped_early: state.stopped_early,
         history: state.history,
         resumed_at_epoch,
+        already_finished: false,
         seconds: started.elapsed().as_secs_f64(),
     }
 }

@@ -1,4 +1,4 @@
-//! Arguments shared by the experiment commands (`train`, `eval`, and later `reproduce`): where the
+//! Arguments shared by the experiment commands (`train`, `eval`; `reproduce` uses the device arguments): where the
 //! images come from, how the training set is split, and which device runs the model. Flatten them
 //! into a command with `#[command(flatten)]`.
 

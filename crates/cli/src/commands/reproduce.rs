@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
+use super::experiment_args::DeviceArgs;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use smallscale_datasets::{fashion_mnist_embedded, fashion_mnist_from_dir};
@@ -15,7 +16,7 @@ use smallscale_osc_reg::{
 #[derive(Debug, Args)]
 #[command(
     after_help = "Examples:\n  smallscale reproduce                       # embedded Fashion-MNIST subset, small CNN, bits 2, 3, 4\n  \
-    smallscale reproduce --quick               # about a minute: fewer epochs on a slice of the data\n  \
+    smallscale reproduce --quick               # about 30 seconds: 2 epochs on a slice of the data\n  \
     smallscale reproduce --data /usr/share/datasets/fashion-mnist --epochs 30 --out full\n\n\
     Rerunning the same command with the same --out resumes: finished runs are loaded, an interrupted one continues."
 )]
@@ -23,7 +24,7 @@ pub struct ReproduceArgs {
     /// Output directory: results.json, report.md, plots, and one run directory per training run.
     #[arg(long, value_name = "DIR", default_value = "reproduce-out")]
     pub out: PathBuf,
-    /// A fast smoke run (about a minute on 2 cores): 2 epochs on 2,000 training images.
+    /// A fast smoke run (about 30 seconds on 2 cores): 2 epochs on 2,000 training images.
     #[arg(long)]
     pub quick: bool,
     /// Use the full Fashion-MNIST from this directory (the four IDX files, raw or .gz) instead of the
@@ -61,6 +62,33 @@ pub struct ReproduceArgs {
     /// Hide the progress bars.
     #[arg(long)]
     pub no_progress: bool,
+    /// Where the models train.
+    #[command(flatten)]
+    pub device: DeviceArgs,
+}
+
+/// Fits an architecture's default configuration to the data's channels, image size and classes.
+fn fit_to_data(config: &mut ModelConfig, channels: usize, size: usize, classes: usize) {
+    match config {
+        ModelConfig::SmallCnn(c) => {
+            c.in_channels = channels;
+            c.image_size = size;
+            c.num_classes = classes;
+        }
+        ModelConfig::Mlp(c) => {
+            c.input_dim = channels * size * size;
+            c.num_classes = classes;
+        }
+        ModelConfig::ResNet(c) => {
+            c.in_channels = channels;
+            c.num_classes = classes;
+        }
+        ModelConfig::Vit(c) => {
+            c.in_channels = channels;
+            c.image_size = size;
+            c.num_classes = classes;
+        }
+    }
 }
 
 /// Runs the subcommand.
@@ -106,13 +134,22 @@ pub fn run(args: &ReproduceArgs) -> Result<()> {
         data = data.truncated(2000, 500, 1000)?;
         description.push_str(" (quick: 2,000 / 500 / 1,000 images)");
     }
+    let shape = data.train.shape();
+    fit_to_data(
+        &mut params.model,
+        shape.channels,
+        shape.height,
+        data.num_classes(),
+    );
+    params.check().context("the model does not fit the data")?;
+    let device = args.device.open()?;
     let command = std::env::args().collect::<Vec<_>>().join(" ");
     let progress = !args.no_progress && std::io::IsTerminal::is_terminal(&std::io::stderr());
     let results = reproduce(
         &params,
         &data,
         &description,
-        &candle_core::Device::Cpu,
+        &device,
         &args.out,
         progress,
         |line| eprintln!("{line}"),
