@@ -115,6 +115,43 @@ fn sgd_with_momentum_and_weight_decay_follows_pytorchs_rule() {
 }
 
 #[test]
+fn optimizer_state_keeps_no_autograd_graph() {
+    // A model whose gradients come from tracked candle ops (a matmul), for Adam with weight decay and
+    // SGD with momentum: nothing the optimizer keeps may hold on to a step's graph.
+    for config in [
+        OptimizerConfig::Adam {
+            lr: 0.1,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 0.01,
+        },
+        OptimizerConfig::sgd(0.1),
+    ] {
+        let w = Var::new(&[[1.0f32, 2.0], [3.0, 4.0]], &Device::Cpu).unwrap();
+        let x = Tensor::new(&[[0.5f32], [-1.0]], &Device::Cpu).unwrap();
+        let mut opt = Optimizer::new(config, vec![("w".into(), w.clone())]);
+        for _ in 0..3 {
+            let y = w
+                .as_tensor()
+                .matmul(&x)
+                .unwrap()
+                .sqr()
+                .unwrap()
+                .sum_all()
+                .unwrap();
+            opt.step(&y.backward().unwrap()).unwrap();
+        }
+        for (name, t) in opt.state().unwrap() {
+            assert!(
+                !t.track_op(),
+                "{name} is still attached to an autograd graph ({config:?})"
+            );
+        }
+    }
+}
+
+#[test]
 fn optimizer_state_round_trips() {
     let w = Var::new(&[1.0f32, 2.0], &Device::Cpu).unwrap();
     let mut opt = Optimizer::new(OptimizerConfig::adam(0.1), vec![("w".into(), w.clone())]);

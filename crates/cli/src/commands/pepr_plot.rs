@@ -44,8 +44,10 @@ pub fn draw(path: &Path, report: &Report) -> Result<()> {
     let cols = (n as f64).sqrt().ceil() as usize;
     let rows = n.div_ceil(cols);
     let size = (PANEL.0 * cols as u32, PANEL.1 * rows as u32);
-    let root = SVGBackend::new(path, size).into_drawing_area();
+    // Render in memory, then write atomically: a failed drawing leaves no partial file.
+    let mut svg = String::new();
     let result = (|| -> Result<()> {
+        let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
         root.fill(&WHITE)?;
         let panels = root.split_evenly((rows, cols));
         for (panel, group) in panels.iter().zip(&report.groups) {
@@ -56,7 +58,9 @@ pub fn draw(path: &Path, report: &Report) -> Result<()> {
         root.present()?;
         Ok(())
     })();
-    result.with_context(|| format!("cannot write the plot {}", path.display()))
+    result.with_context(|| format!("cannot draw the plot {}", path.display()))?;
+    smallscale_quant_core::write_atomic(path, svg.as_bytes())?;
+    Ok(())
 }
 
 fn draw_panel<DB: DrawingBackend>(

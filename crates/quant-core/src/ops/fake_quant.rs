@@ -38,6 +38,11 @@ fn non_finite(at: NonFiniteAt) -> candle_core::Error {
 
 impl MaxAbsFakeQuant {
     fn check_len(&self, len: usize) -> candle_core::Result<()> {
+        if self.max_level == 0 {
+            candle_core::bail!(
+                "max-abs fake quant: max_level (K = 2^(b-1) - 1) must be at least 1; use b >= 2"
+            );
+        }
         if self.group_len == 0 || !len.is_multiple_of(self.group_len) {
             candle_core::bail!(
                 "max-abs fake quant: group length {} does not divide the element count {len}",
