@@ -428,11 +428,15 @@ fn an_interrupted_run_resumes_where_it_stopped() {
         "100",
         "--no-early-stopping",
         "--limit-train",
-        "128",
+        "256",
         "--limit-validation",
         "64",
         "--limit-test",
         "64",
+        // Small batches make every epoch take tens of milliseconds, so the run is still going when
+        // the test stops it, even on a loaded machine (seconds of margin over 100 epochs).
+        "--batch-size",
+        "2",
         "--json",
         "--out",
     ];
