@@ -56,7 +56,8 @@ fn rapl_energy_with_wrap_around_is_measured() {
         for (p, d) in [(900, 400), (50, 20), (300, 20)] {
             set_counter(&pkg, p);
             set_counter(&dram, d);
-            std::thread::sleep(Duration::from_millis(60));
+            // Many sampling intervals per value, so a loaded machine cannot skip one.
+            std::thread::sleep(Duration::from_millis(150));
         }
     });
     let names: Vec<&str> = m
@@ -103,7 +104,7 @@ fn sampler_accumulates_several_wraps() {
     // Three full wraps of 1000 uJ plus 200: 100 -> 600 -> 100 -> 600 -> 100 -> 600 -> 100 -> 300.
     for v in [600, 100, 600, 100, 600, 100, 300] {
         set_counter(&pkg, v);
-        std::thread::sleep(Duration::from_millis(40));
+        std::thread::sleep(Duration::from_millis(150));
     }
     let totals = sampler.stop().unwrap();
     assert_eq!(totals.domains[0].wraps, 3);
