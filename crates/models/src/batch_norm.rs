@@ -6,6 +6,7 @@ use crate::buffers::BufferStore;
 use crate::context::ModelContext;
 use crate::errors::{ModelError, Result};
 use crate::init::Init;
+use crate::kernels::{BatchNormMode, ChannelStats, batch_norm, channel_stats};
 use crate::quant_state::QuantHandle;
 
 /// PyTorch's default momentum of the running statistics.
@@ -98,21 +99,69 @@ impl BatchNorm2d {
 
     /// Normalises `x: [batch, channels, h, w]` (see the type's documentation for `train`).
     pub fn forward_t(&self, x: &Tensor, train: bool) -> Result<Tensor> {
+        self.normalize(x, train, false)
+    }
+
+    /// `relu(self.forward_t(x, train))`, fused into one pass forward and one backward on the CPU.
+    ///
+    /// ```
+    /// use candle_core::{Device, Tensor};
+    /// use smallscale_models::{BatchNorm2d, ModelContext};
+    /// let ctx = ModelContext::new(Device::Cpu);
+    /// let bn = BatchNorm2d::new(&ctx.pp("bn1"), 1)?;
+    /// let x = Tensor::new(&[1.0f32, 3.0], &Device::Cpu)?.reshape((2, 1, 1, 1))?;
+    /// let y = bn.forward_relu_t(&x, true)?.flatten_all()?.to_vec1::<f32>()?;
+    /// assert_eq!(y[0], 0.0);
+    /// assert!((y[1] - 1.0).abs() < 1e-4);
+    /// # Ok::<(), smallscale_models::ModelError>(())
+    /// ```
+    pub fn forward_relu_t(&self, x: &Tensor, train: bool) -> Result<Tensor> {
+        self.normalize(x, train, true)
+    }
+
+    fn normalize(&self, x: &Tensor, train: bool, relu: bool) -> Result<Tensor> {
+        let (n, c, h, w) = x.dims4()?;
+        let count = n * h * w;
+        if train && count < 2 {
+            return Err(ModelError::BatchTooSmall {
+                layer: self.prefix.clone(),
+                count,
+            });
+        }
+        let gamma = self.quant.apply(&self.weight_name, &self.weight)?;
+        let fused = x.device().is_cpu() && matches!(x.dtype(), DType::F32 | DType::F64);
+        if !fused {
+            let y = self.normalize_with_tensor_ops(x, &gamma, train)?;
+            return Ok(if relu { y.relu()? } else { y });
+        }
+        let (stats, mode) = if train {
+            (channel_stats(x)?, BatchNormMode::BatchStatistics)
+        } else {
+            let stats = ChannelStats {
+                mean: self.running_mean()?.to_dtype(DType::F64)?.to_vec1()?,
+                var: self.running_var()?.to_dtype(DType::F64)?.to_vec1()?,
+            };
+            (stats, BatchNormMode::FixedStatistics)
+        };
+        let gamma = gamma.to_dtype(x.dtype())?;
+        let beta = self.bias.to_dtype(x.dtype())?;
+        let y = batch_norm(x, &gamma, &beta, &stats, self.eps, mode, relu)?;
+        if train {
+            let dev = x.device();
+            let mean = Tensor::new(stats.mean.as_slice(), dev)?.reshape((1, c, 1, 1))?;
+            let var = Tensor::new(stats.var.as_slice(), dev)?.reshape((1, c, 1, 1))?;
+            self.update_running_stats(&mean, &var, count)?;
+        }
+        Ok(y)
+    }
+
+    /// The same normalisation as candle tensor operations (any device and dtype).
+    fn normalize_with_tensor_ops(&self, x: &Tensor, gamma: &Tensor, train: bool) -> Result<Tensor> {
         let (n, c, h, w) = x.dims4()?;
         let shape = (1, c, 1, 1);
-        let gamma = self
-            .quant
-            .apply(&self.weight_name, &self.weight)?
-            .reshape(shape)?;
+        let gamma = gamma.reshape(shape)?;
         let beta = self.bias.reshape(shape)?;
         if train {
-            let count = n * h * w;
-            if count < 2 {
-                return Err(ModelError::BatchTooSmall {
-                    layer: self.prefix.clone(),
-                    count,
-                });
-            }
             let mean = x.mean_keepdim((0, 2, 3))?;
             let centered = x.broadcast_sub(&mean)?;
             let var = centered.sqr()?.mean_keepdim((0, 2, 3))?;
@@ -121,7 +170,7 @@ impl BatchNorm2d {
                 .recip()?
                 .broadcast_mul(&gamma)?;
             let y = centered.broadcast_mul(&scale)?.broadcast_add(&beta)?;
-            self.update_running_stats(&mean, &var, count)?;
+            self.update_running_stats(&mean, &var, n * h * w)?;
             Ok(y)
         } else {
             let mean = self.running_mean()?.reshape(shape)?;

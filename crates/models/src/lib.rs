@@ -9,6 +9,7 @@ mod context;
 mod conv;
 mod errors;
 mod init;
+pub mod kernels;
 mod layer_norm;
 mod linear;
 mod mlp;

@@ -153,7 +153,7 @@ impl Model for SmallCnn {
         check_image_input(NAME, x, c.in_channels, Some(c.image_size))?;
         let mut y = x.clone();
         for (conv, bn) in &self.blocks {
-            y = max_pool2x2(&bn.forward_t(&conv.forward(&y)?, train)?.relu()?)?;
+            y = max_pool2x2(&bn.forward_relu_t(&conv.forward(&y)?, train)?)?;
         }
         self.fc.forward(&y.flatten_from(1)?)
     }

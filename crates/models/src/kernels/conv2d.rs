@@ -1,0 +1,338 @@
+//! 2-D convolution on the CPU as patch matrices (im2col) and matrix products (`gemm`), with both
+//! gradients, as a candle custom op.
+
+use candle_core::{CpuStorage, CustomOp2, DType, Layout, Shape, Tensor};
+use rayon::prelude::*;
+
+use super::element::{Element, contiguous_slice, with_cpu_slice};
+use super::im2col::{ConvGeometry, col2im, im2col};
+use super::matmul::{MatRef, matmul};
+use crate::errors::{ModelError, Result};
+
+/// Output columns (samples x output pixels) one matrix product should cover: enough for the
+/// product to run near its peak, small enough for the patch matrix to stay in cache.
+const TARGET_COLUMNS: usize = 1024;
+
+/// 2-D convolution of `x: [n, c, h, w]` with `weight: [o, c, kh, kw]` (zero padding on every side,
+/// one stride for both axes, no dilation or groups), differentiable in both arguments.
+///
+/// On the CPU with `f32` or `f64` tensors this runs our own kernel: patch matrices and
+/// multithreaded matrix products from the `gemm` crate, for the forward pass and for both
+/// gradients. Anywhere else (CUDA, other dtypes) it is candle's `conv2d`. The two agree to float
+/// rounding; `tests/conv_kernel.rs` checks it over many shapes.
+///
+/// ```
+/// use candle_core::{Device, Tensor};
+/// let x = Tensor::arange(0f32, 16.0, &Device::Cpu)?.reshape((1, 1, 4, 4))?;
+/// let w = Tensor::ones((1, 1, 3, 3), candle_core::DType::F32, &Device::Cpu)?;
+/// let y = smallscale_models::kernels::conv2d(&x, &w, 0, 1)?;
+/// assert_eq!(y.flatten_all()?.to_vec1::<f32>()?, [45.0, 54.0, 81.0, 90.0]);
+/// // the same as candle's reference convolution
+/// let reference = x.conv2d(&w, 0, 1, 1, 1)?;
+/// assert_eq!(reference.flatten_all()?.to_vec1::<f32>()?, [45.0, 54.0, 81.0, 90.0]);
+/// # Ok::<(), smallscale_models::ModelError>(())
+/// ```
+pub fn conv2d(x: &Tensor, weight: &Tensor, padding: usize, stride: usize) -> Result<Tensor> {
+    let uses_kernel = x.device().is_cpu()
+        && matches!(x.dtype(), DType::F32 | DType::F64)
+        && weight.dtype() == x.dtype();
+    if !uses_kernel {
+        return Ok(x.conv2d(weight, padding, stride, 1, 1)?);
+    }
+    let geometry = ConvGeometry::new(x.dims4()?, weight.dims4()?, stride, padding)
+        .map_err(|m| ModelError::Candle(candle_core::Error::Msg(m)))?;
+    let op = Conv2dOp { geometry };
+    Ok(x.contiguous()?.apply_op2(&weight.contiguous()?, op)?)
+}
+
+/// The custom op; its geometry was validated when it was built.
+struct Conv2dOp {
+    geometry: ConvGeometry,
+}
+
+impl CustomOp2 for Conv2dOp {
+    fn name(&self) -> &'static str {
+        "smallscale-conv2d"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let g = &self.geometry;
+        let shape = Shape::from((g.n, g.o, g.ho, g.wo));
+        let out = match (s1, s2) {
+            (CpuStorage::F32(_), CpuStorage::F32(_)) => f32::into_storage(forward(
+                contiguous_slice(s1, l1, "conv input")?,
+                contiguous_slice(s2, l2, "conv weight")?,
+                g,
+            )),
+            (CpuStorage::F64(_), CpuStorage::F64(_)) => f64::into_storage(forward(
+                contiguous_slice(s1, l1, "conv input")?,
+                contiguous_slice(s2, l2, "conv weight")?,
+                g,
+            )),
+            _ => {
+                return Err(candle_core::Error::Msg(
+                    "the CPU convolution kernel takes f32 or f64 input and weight of one dtype"
+                        .into(),
+                ));
+            }
+        };
+        Ok((out, shape))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        weight: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>)> {
+        let g = self.geometry;
+        let need = Needs {
+            input: x.track_op(),
+            weight: weight.track_op(),
+        };
+        let (dx, dw) = match x.dtype() {
+            DType::F32 => grads_as_tensors::<f32>(x, weight, grad, &g, need)?,
+            DType::F64 => grads_as_tensors::<f64>(x, weight, grad, &g, need)?,
+            dtype => {
+                return Err(candle_core::Error::Msg(format!(
+                    "the CPU convolution kernel has no backward for {dtype:?}"
+                )));
+            }
+        };
+        Ok((dx, dw))
+    }
+}
+
+/// Which gradients the backward pass must compute.
+#[derive(Debug, Clone, Copy)]
+struct Needs {
+    input: bool,
+    weight: bool,
+}
+
+fn grads_as_tensors<T: Element>(
+    x: &Tensor,
+    weight: &Tensor,
+    grad: &Tensor,
+    g: &ConvGeometry,
+    need: Needs,
+) -> candle_core::Result<(Option<Tensor>, Option<Tensor>)> {
+    let (dx, dw) = with_cpu_slice::<T, _>(x, "conv input", |xs| {
+        with_cpu_slice::<T, _>(weight, "conv weight", |ws| {
+            with_cpu_slice::<T, _>(grad, "conv output gradient", |gs| {
+                Ok(backward(xs, ws, gs, g, need))
+            })
+        })
+    })?;
+    let device = x.device();
+    let dx = dx
+        .map(|d| Tensor::from_vec(d, (g.n, g.c, g.h, g.w), device))
+        .transpose()?;
+    let dw = dw
+        .map(|d| Tensor::from_vec(d, (g.o, g.c, g.kh, g.kw), device))
+        .transpose()?;
+    Ok((dx, dw))
+}
+
+/// Samples per matrix product.
+fn samples_per_product(g: &ConvGeometry) -> usize {
+    TARGET_COLUMNS.div_ceil(g.out_pixels()).clamp(1, g.n.max(1))
+}
+
+/// How the work is split: over sample groups (one thread per group, each product on one thread)
+/// when there are enough groups for every thread, else group by group with threaded products.
+fn split(g: &ConvGeometry) -> (usize, bool) {
+    let per_group = samples_per_product(g);
+    let groups = g.n.div_ceil(per_group);
+    let threads = rayon::current_num_threads();
+    (per_group, threads > 1 && groups >= threads)
+}
+
+/// The weight as a row-major `[o, c * kh * kw]` matrix.
+fn weight_matrix<'a, T>(weight: &'a [T], g: &ConvGeometry) -> MatRef<'a, T> {
+    MatRef::row_major(weight, g.o, g.patch_len())
+}
+
+/// `y = conv(x, weight)`, `[n, o, ho, wo]`.
+fn forward<T: Element>(x: &[T], weight: &[T], g: &ConvGeometry) -> Vec<T> {
+    let (o, p) = (g.o, g.out_pixels());
+    let mut y = vec![T::zero(); g.n * o * p];
+    if y.is_empty() {
+        return y;
+    }
+    let (per_group, over_groups) = split(g);
+    let run_group = |first: usize, yg: &mut [T], threads: usize, scratch: &mut Scratch<T>| {
+        let count = yg.len() / (o * p);
+        let width = count * p;
+        let rhs = if g.is_pointwise() && count == 1 {
+            MatRef::row_major(&x[first * g.c * p..(first + 1) * g.c * p], g.c, p)
+        } else {
+            let cols = grow(&mut scratch.cols, g.patch_len() * width);
+            im2col(x, g, first, count, cols, threads > 1);
+            MatRef::row_major(&*cols, g.patch_len(), width)
+        };
+        if count == 1 {
+            matmul(yg, weight_matrix(weight, g), rhs, false, threads);
+        } else {
+            let mut product = vec![T::zero(); o * width];
+            matmul(&mut product, weight_matrix(weight, g), rhs, false, threads);
+            // [o, (sample, pixel)] -> [sample, o, pixel]
+            for (s, ys) in yg.chunks_mut(o * p).enumerate() {
+                for (oc, row) in ys.chunks_mut(p).enumerate() {
+                    row.copy_from_slice(&product[oc * width + s * p..][..p]);
+                }
+            }
+        }
+    };
+    if over_groups {
+        y.par_chunks_mut(per_group * o * p)
+            .enumerate()
+            .for_each_init(Scratch::default, |scratch, (i, yg)| {
+                run_group(i * per_group, yg, 1, scratch)
+            });
+    } else {
+        let threads = rayon::current_num_threads();
+        let mut scratch = Scratch::default();
+        for (i, yg) in y.chunks_mut(per_group * o * p).enumerate() {
+            run_group(i * per_group, yg, threads, &mut scratch);
+        }
+    }
+    y
+}
+
+/// Reusable buffers of one worker.
+struct Scratch<T> {
+    cols: Vec<T>,
+    grad: Vec<T>,
+}
+
+impl<T> Default for Scratch<T> {
+    fn default() -> Self {
+        Self {
+            cols: Vec::new(),
+            grad: Vec::new(),
+        }
+    }
+}
+
+/// The first `len` elements of `buf`, grown (with zeros) if it is shorter.
+fn grow<T: Element>(buf: &mut Vec<T>, len: usize) -> &mut [T] {
+    if buf.len() < len {
+        buf.resize(len, T::zero());
+    }
+    &mut buf[..len]
+}
+
+/// Gradients of `sum(grad * conv(x, weight))` with respect to `x` and `weight`.
+fn backward<T: Element>(
+    x: &[T],
+    weight: &[T],
+    grad: &[T],
+    g: &ConvGeometry,
+    need: Needs,
+) -> (Option<Vec<T>>, Option<Vec<T>>) {
+    let (o, p, k) = (g.o, g.out_pixels(), g.patch_len());
+    let in_len = g.c * g.in_pixels();
+    let mut dx = vec![T::zero(); if need.input { g.n * in_len } else { 0 }];
+    if g.n == 0 || (!need.input && !need.weight) {
+        return (
+            need.input.then_some(dx),
+            need.weight.then(|| vec![T::zero(); o * k]),
+        );
+    }
+    let (per_group, over_groups) = split(g);
+    // One group: accumulates its weight gradient into `dw` and writes its input gradient `dxg`.
+    let run_group = |first: usize,
+                     count: usize,
+                     dxg: &mut [T],
+                     dw: &mut [T],
+                     threads: usize,
+                     scratch: &mut Scratch<T>| {
+        let width = count * p;
+        let gy = &grad[first * o * p..(first + count) * o * p];
+        // The output gradient as [o, (sample, pixel)].
+        let gy: &[T] = if count == 1 {
+            gy
+        } else {
+            let buf = grow(&mut scratch.grad, o * width);
+            for (s, gs) in gy.chunks(o * p).enumerate() {
+                for (oc, row) in gs.chunks(p).enumerate() {
+                    buf[oc * width + s * p..][..p].copy_from_slice(row);
+                }
+            }
+            &*buf
+        };
+        let gy = MatRef::row_major(gy, o, width);
+        if need.weight {
+            let cols: &[T] = if g.is_pointwise() && count == 1 {
+                &x[first * in_len..(first + 1) * in_len]
+            } else {
+                let cols = grow(&mut scratch.cols, k * width);
+                im2col(x, g, first, count, cols, threads > 1);
+                &*cols
+            };
+            // dW[o, k] += gy[o, cols] @ patches[k, cols]^T
+            matmul(dw, gy, MatRef::row_major(cols, k, width).t(), true, threads);
+        }
+        if need.input {
+            let wt = weight_matrix(weight, g).t();
+            if g.is_pointwise() && count == 1 {
+                matmul(dxg, wt, gy, false, threads);
+            } else {
+                let mut dcols = vec![T::zero(); k * width];
+                matmul(&mut dcols, wt, gy, false, threads);
+                col2im(&dcols, g, count, dxg, threads > 1);
+            }
+        }
+    };
+    let group_len = if need.input { per_group * in_len } else { 0 };
+    let dw = if over_groups {
+        let zeros = || vec![T::zero(); o * k];
+        let groups: Vec<(usize, &mut [T])> = if need.input {
+            dx.chunks_mut(group_len).enumerate().collect()
+        } else {
+            (0..g.n.div_ceil(per_group))
+                .map(|i| (i, &mut [][..]))
+                .collect()
+        };
+        groups
+            .into_par_iter()
+            .fold(
+                || (zeros(), Scratch::default()),
+                |(mut dw, mut scratch), (i, dxg)| {
+                    let first = i * per_group;
+                    let count = per_group.min(g.n - first);
+                    run_group(first, count, dxg, &mut dw, 1, &mut scratch);
+                    (dw, scratch)
+                },
+            )
+            .map(|(dw, _)| dw)
+            .reduce(zeros, |mut a, b| {
+                a.iter_mut().zip(&b).for_each(|(a, &b)| *a += b);
+                a
+            })
+    } else {
+        let threads = rayon::current_num_threads();
+        let mut dw = vec![T::zero(); o * k];
+        let mut scratch = Scratch::default();
+        for i in 0..g.n.div_ceil(per_group) {
+            let first = i * per_group;
+            let count = per_group.min(g.n - first);
+            let dxg: &mut [T] = if need.input {
+                &mut dx[first * in_len..(first + count) * in_len]
+            } else {
+                &mut []
+            };
+            run_group(first, count, dxg, &mut dw, threads, &mut scratch);
+        }
+        dw
+    };
+    (need.input.then_some(dx), need.weight.then_some(dw))
+}
