@@ -129,7 +129,9 @@ impl BatchNorm2d {
             });
         }
         let gamma = self.quant.apply(&self.weight_name, &self.weight)?;
-        let fused = x.device().is_cpu() && matches!(x.dtype(), DType::F32 | DType::F64);
+        let fused = crate::kernels::cpu_kernels_enabled()
+            && x.device().is_cpu()
+            && matches!(x.dtype(), DType::F32 | DType::F64);
         if !fused {
             let y = self.normalize_with_tensor_ops(x, &gamma, train)?;
             return Ok(if relu { y.relu()? } else { y });

@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 use candle_core::backprop::GradStore;
 use candle_core::{Tensor, Var};
 
+use smallscale_models::kernels::{AdamStep, SgdStep, adam_update, sgd_update};
+
 use crate::errors::{OscRegError, Result};
 use crate::hyperparams::OptimizerConfig;
 
@@ -66,7 +68,6 @@ impl Optimizer {
     /// One update from the gradients in `grads`; variables without a gradient are left alone.
     pub fn step(&mut self, grads: &GradStore) -> Result<()> {
         self.step += 1;
-        let t = self.step as i32;
         for (name, var) in &self.params {
             let Some(grad) = grads.get(var.as_tensor()) else {
                 continue;
@@ -83,24 +84,20 @@ impl Optimizer {
                     weight_decay,
                     ..
                 } => {
-                    let g = if weight_decay > 0.0 {
-                        (&grad + (&param * weight_decay)?)?
-                    } else {
-                        grad.clone()
+                    let step = AdamStep {
+                        lr: self.lr,
+                        beta1,
+                        beta2,
+                        eps,
+                        weight_decay,
+                        step: self.step,
                     };
-                    let m = match self.first.get(name) {
-                        Some(m) => ((m * beta1)? + (&g * (1.0 - beta1))?)?,
-                        None => (&g * (1.0 - beta1))?,
+                    let moments = self.first.get(name).zip(self.second.get(name));
+                    let (p, m, v) = match adam_update(&param, &grad, moments, &step)? {
+                        Some(fused) => fused,
+                        None => adam_with_tensor_ops(&param, &grad, moments, &step)?,
                     };
-                    let v = match self.second.get(name) {
-                        Some(v) => ((v * beta2)? + (g.sqr()? * (1.0 - beta2))?)?,
-                        None => (g.sqr()? * (1.0 - beta2))?,
-                    };
-                    let bias1 = 1.0 - beta1.powi(t);
-                    let bias2 = 1.0 - beta2.powi(t);
-                    let denom = ((v.sqrt()? / bias2.sqrt())? + eps)?;
-                    let update = ((&m / &denom)? * (self.lr / bias1))?;
-                    var.set(&(&param - update)?)?;
+                    var.set(&p)?;
                     self.first.insert(name.clone(), m);
                     self.second.insert(name.clone(), v);
                 }
@@ -110,24 +107,21 @@ impl Optimizer {
                     nesterov,
                     ..
                 } => {
-                    let mut g = if weight_decay > 0.0 {
-                        (&grad + (&param * weight_decay)?)?
-                    } else {
-                        grad.clone()
+                    let step = SgdStep {
+                        lr: self.lr,
+                        momentum,
+                        weight_decay,
+                        nesterov,
                     };
+                    let buffer = self.first.get(name);
+                    let (p, b) = match sgd_update(&param, &grad, buffer, &step)? {
+                        Some(fused) => fused,
+                        None => sgd_with_tensor_ops(&param, &grad, buffer, &step)?,
+                    };
+                    var.set(&p)?;
                     if momentum > 0.0 {
-                        let buf = match self.first.get(name) {
-                            Some(b) => ((b * momentum)? + &g)?,
-                            None => g.clone(),
-                        };
-                        g = if nesterov {
-                            (g + (&buf * momentum)?)?
-                        } else {
-                            buf.clone()
-                        };
-                        self.first.insert(name.clone(), buf);
+                        self.first.insert(name.clone(), b);
                     }
-                    var.set(&(&param - (g * self.lr)?)?)?;
                 }
             }
         }
@@ -185,5 +179,134 @@ impl Optimizer {
             }
         }
         Ok(())
+    }
+}
+
+/// Adam's rule as tensor operations, for devices and dtypes the one-pass kernel does not cover;
+/// `(param, m, v)` after the step.
+pub(crate) fn adam_with_tensor_ops(
+    param: &Tensor,
+    grad: &Tensor,
+    moments: Option<(&Tensor, &Tensor)>,
+    s: &AdamStep,
+) -> Result<(Tensor, Tensor, Tensor)> {
+    let g = if s.weight_decay > 0.0 {
+        (grad + (param * s.weight_decay)?)?
+    } else {
+        grad.clone()
+    };
+    let (m, v) = match moments {
+        Some((m, v)) => (
+            ((m * s.beta1)? + (&g * (1.0 - s.beta1))?)?,
+            ((v * s.beta2)? + (g.sqr()? * (1.0 - s.beta2))?)?,
+        ),
+        None => ((&g * (1.0 - s.beta1))?, (g.sqr()? * (1.0 - s.beta2))?),
+    };
+    let t = s.step.min(i32::MAX as u64) as i32;
+    let bias1 = 1.0 - s.beta1.powi(t);
+    let bias2 = 1.0 - s.beta2.powi(t);
+    let denom = ((v.sqrt()? / bias2.sqrt())? + s.eps)?;
+    let update = ((&m / &denom)? * (s.lr / bias1))?;
+    Ok(((param - update)?, m, v))
+}
+
+/// SGD's rule as tensor operations (see [`adam_with_tensor_ops`]); `(param, buffer)`.
+pub(crate) fn sgd_with_tensor_ops(
+    param: &Tensor,
+    grad: &Tensor,
+    buffer: Option<&Tensor>,
+    s: &SgdStep,
+) -> Result<(Tensor, Tensor)> {
+    let g = if s.weight_decay > 0.0 {
+        (grad + (param * s.weight_decay)?)?
+    } else {
+        grad.clone()
+    };
+    if s.momentum <= 0.0 {
+        return Ok(((param - (&g * s.lr)?)?, g));
+    }
+    let buf = match buffer {
+        Some(b) => ((b * s.momentum)? + &g)?,
+        None => g.clone(),
+    };
+    let dir = if s.nesterov {
+        (&g + (&buf * s.momentum)?)?
+    } else {
+        buf.clone()
+    };
+    Ok(((param - (dir * s.lr)?)?, buf))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::{DType, Device};
+
+    fn close(a: &Tensor, b: &Tensor, tol: f64) {
+        let a = a.to_dtype(DType::F64).unwrap().to_vec1::<f64>().unwrap();
+        let b = b.to_dtype(DType::F64).unwrap().to_vec1::<f64>().unwrap();
+        for (x, y) in a.iter().zip(&b) {
+            assert!((x - y).abs() <= tol * (1.0 + y.abs()), "{x} vs {y}");
+        }
+    }
+
+    fn data(seed: u64, dtype: DType) -> Tensor {
+        let v: Vec<f64> = (0..1000)
+            .map(|i| ((i as f64 + 0.5) * (seed as f64 + 1.3)).sin() * 2.0)
+            .collect();
+        Tensor::new(v, &Device::Cpu)
+            .unwrap()
+            .to_dtype(dtype)
+            .unwrap()
+    }
+
+    /// The one-pass kernels follow the same rule as the tensor operations, step after step, with
+    /// and without weight decay, momentum and Nesterov, in f32 and f64.
+    #[test]
+    fn one_pass_updates_equal_the_tensor_operation_rule() {
+        for (dtype, tol) in [(DType::F64, 1e-12), (DType::F32, 1e-5)] {
+            for weight_decay in [0.0, 0.01] {
+                let (mut p1, mut p2) = (data(0, dtype), data(0, dtype));
+                let mut moments1: Option<(Tensor, Tensor)> = None;
+                let mut moments2: Option<(Tensor, Tensor)> = None;
+                for step in 1..=4 {
+                    let g = data(step, dtype);
+                    let s = AdamStep {
+                        lr: 0.01,
+                        beta1: 0.9,
+                        beta2: 0.999,
+                        eps: 1e-8,
+                        weight_decay,
+                        step,
+                    };
+                    let m1 = moments1.as_ref().map(|(m, v)| (m, v));
+                    let (a, m, v) = adam_update(&p1, &g, m1, &s).unwrap().expect("CPU kernel");
+                    let m2 = moments2.as_ref().map(|(m, v)| (m, v));
+                    let (b, mm, vv) = adam_with_tensor_ops(&p2, &g, m2, &s).unwrap();
+                    close(&a, &b, tol);
+                    close(&m, &mm, tol);
+                    close(&v, &vv, tol);
+                    (p1, p2, moments1, moments2) = (a, b, Some((m, v)), Some((mm, vv)));
+                }
+                for (momentum, nesterov) in [(0.0, false), (0.9, false), (0.9, true)] {
+                    let (mut p1, mut p2) = (data(0, dtype), data(0, dtype));
+                    let (mut b1, mut b2): (Option<Tensor>, Option<Tensor>) = (None, None);
+                    for step in 1..=4 {
+                        let g = data(step, dtype);
+                        let s = SgdStep {
+                            lr: 0.1,
+                            momentum,
+                            weight_decay,
+                            nesterov,
+                        };
+                        let (a, ba) = sgd_update(&p1, &g, b1.as_ref(), &s).unwrap().expect("CPU");
+                        let (b, bb) = sgd_with_tensor_ops(&p2, &g, b2.as_ref(), &s).unwrap();
+                        close(&a, &b, tol);
+                        close(&ba, &bb, tol);
+                        (p1, p2, b1, b2) = (a, b, Some(ba), Some(bb));
+                    }
+                }
+            }
+        }
     }
 }

@@ -99,7 +99,8 @@ pub fn batch_norm(
         ))));
     }
     let inv_std: Vec<f64> = stats.var.iter().map(|v| 1.0 / (v + eps).sqrt()).collect();
-    let uses_kernel = x.device().is_cpu()
+    let uses_kernel = super::cpu_kernels_enabled()
+        && x.device().is_cpu()
         && matches!(x.dtype(), DType::F32 | DType::F64)
         && gamma.dtype() == x.dtype()
         && beta.dtype() == x.dtype();

@@ -33,7 +33,8 @@ const TARGET_COLUMNS: usize = 1024;
 /// # Ok::<(), smallscale_models::ModelError>(())
 /// ```
 pub fn conv2d(x: &Tensor, weight: &Tensor, padding: usize, stride: usize) -> Result<Tensor> {
-    let uses_kernel = x.device().is_cpu()
+    let uses_kernel = super::cpu_kernels_enabled()
+        && x.device().is_cpu()
         && matches!(x.dtype(), DType::F32 | DType::F64)
         && weight.dtype() == x.dtype();
     if !uses_kernel {
@@ -230,6 +231,64 @@ fn grow<T: Element>(buf: &mut Vec<T>, len: usize) -> &mut [T] {
     &mut buf[..len]
 }
 
+/// For stride 1, a square kernel and `padding < kernel`, the geometry of the convolution that
+/// gives the input gradient: the output gradient `[n, o, ho, wo]` convolved with
+/// [`flipped_weight`] `[c, o, k, k]` at padding `k - 1 - padding` (its output is `[n, c, h, w]`).
+fn transposed_geometry(g: &ConvGeometry) -> Option<ConvGeometry> {
+    if g.stride != 1 || g.kh != g.kw || g.padding >= g.kh {
+        return None;
+    }
+    let gt = ConvGeometry::new(
+        (g.n, g.o, g.ho, g.wo),
+        (g.c, g.o, g.kh, g.kw),
+        1,
+        g.kh - 1 - g.padding,
+    )
+    .ok()?;
+    (gt.ho == g.h && gt.wo == g.w).then_some(gt)
+}
+
+/// The weight with its channel axes swapped and its kernel rotated by 180 degrees:
+/// `out[ci, oc, i, j] = weight[oc, ci, kh - 1 - i, kw - 1 - j]`.
+fn flipped_weight<T: Element>(weight: &[T], g: &ConvGeometry) -> Vec<T> {
+    let kk = g.kh * g.kw;
+    let mut out = vec![T::zero(); weight.len()];
+    out.par_chunks_mut(g.o * kk)
+        .enumerate()
+        .for_each(|(ci, row)| {
+            for (oc, dst) in row.chunks_mut(kk).enumerate() {
+                let src = &weight[(oc * g.c + ci) * kk..][..kk];
+                for (d, &v) in dst.iter_mut().zip(src.iter().rev()) {
+                    *d = v;
+                }
+            }
+        });
+    out
+}
+
+/// The transpose of a row-major `rows x cols` matrix, in tiles of 16 output rows so every read
+/// uses a whole cache line.
+fn transpose<T: Element>(src: &[T], rows: usize, cols: usize) -> Vec<T> {
+    const TILE: usize = 16;
+    let mut out = vec![T::zero(); rows * cols];
+    if rows == 0 {
+        return out;
+    }
+    out.par_chunks_mut(TILE * rows)
+        .enumerate()
+        .for_each(|(t, tile)| {
+            let c0 = t * TILE;
+            let width = tile.len() / rows;
+            for r in 0..rows {
+                let line = &src[r * cols + c0..][..width];
+                for (j, &v) in line.iter().enumerate() {
+                    tile[j * rows + r] = v;
+                }
+            }
+        });
+    out
+}
+
 /// Gradients of `sum(grad * conv(x, weight))` with respect to `x` and `weight`.
 fn backward<T: Element>(
     x: &[T],
@@ -238,6 +297,17 @@ fn backward<T: Element>(
     g: &ConvGeometry,
     need: Needs,
 ) -> (Option<Vec<T>>, Option<Vec<T>>) {
+    // Stride 1: the input gradient is a forward convolution of the output gradient, whose matrix
+    // products have the good shape (a long inner dimension) and need no col2im scatter.
+    if let Some(gt) = need.input.then(|| transposed_geometry(g)).flatten() {
+        let dx = forward(grad, &flipped_weight(weight, g), &gt);
+        let only_weight = Needs {
+            input: false,
+            weight: need.weight,
+        };
+        let (_, dw) = backward(x, weight, grad, g, only_weight);
+        return (Some(dx), dw);
+    }
     let (o, p, k) = (g.o, g.out_pixels(), g.patch_len());
     let in_len = g.c * g.in_pixels();
     let mut dx = vec![T::zero(); if need.input { g.n * in_len } else { 0 }];
@@ -248,11 +318,12 @@ fn backward<T: Element>(
         );
     }
     let (per_group, over_groups) = split(g);
-    // One group: accumulates its weight gradient into `dw` and writes its input gradient `dxg`.
+    // One group: accumulates its weight gradient, transposed (`[k, o]`), into `dwt` and writes
+    // its input gradient `dxg`.
     let run_group = |first: usize,
                      count: usize,
                      dxg: &mut [T],
-                     dw: &mut [T],
+                     dwt: &mut [T],
                      threads: usize,
                      scratch: &mut Scratch<T>| {
         let width = count * p;
@@ -278,8 +349,16 @@ fn backward<T: Element>(
                 im2col(x, g, first, count, cols, threads > 1);
                 &*cols
             };
-            // dW[o, k] += gy[o, cols] @ patches[k, cols]^T
-            matmul(dw, gy, MatRef::row_major(cols, k, width).t(), true, threads);
+            // dW^T[k, o] += patches[k, cols] @ gy[o, cols]^T. Computing the transpose keeps the
+            // long inner dimension contiguous in the left operand, which gemm runs about 3x
+            // faster than dW = gy @ patches^T (measured: 194 against 62 GFLOPS at 64x576x1024).
+            matmul(
+                dwt,
+                MatRef::row_major(cols, k, width),
+                gy.t(),
+                true,
+                threads,
+            );
         }
         if need.input {
             let wt = weight_matrix(weight, g).t();
@@ -334,5 +413,6 @@ fn backward<T: Element>(
         }
         dw
     };
-    (need.input.then_some(dx), need.weight.then_some(dw))
+    let dw = need.weight.then(|| transpose(&dw, k, o));
+    (need.input.then_some(dx), dw)
 }
