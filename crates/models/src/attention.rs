@@ -1,27 +1,10 @@
-//! Multi-head self-attention and a differentiable softmax.
+//! Multi-head self-attention.
 
-use candle_core::{D, Tensor};
+use candle_core::Tensor;
 
 use crate::context::ModelContext;
 use crate::errors::Result;
 use crate::linear::QuantLinear;
-
-/// Softmax over the last dimension from plain tensor operations (candle-nn's fused
-/// `softmax_last_dim` has no gradient). The row maximum is subtracted, detached, for stability;
-/// softmax is invariant to that shift, so the gradient is exact.
-///
-/// ```
-/// use candle_core::{Device, Tensor};
-/// let p = smallscale_models::softmax_last_dim(&Tensor::new(&[[0.0f32, 0.0], [1000.0, 1000.0]], &Device::Cpu)?)?;
-/// assert_eq!(p.to_vec2::<f32>()?, [[0.5, 0.5], [0.5, 0.5]]);
-/// # Ok::<(), candle_core::Error>(())
-/// ```
-pub fn softmax_last_dim(x: &Tensor) -> candle_core::Result<Tensor> {
-    let max = x.max_keepdim(D::Minus1)?.detach();
-    let e = x.broadcast_sub(&max)?.exp()?;
-    let sum = e.sum_keepdim(D::Minus1)?;
-    e.broadcast_div(&sum)
-}
 
 /// Multi-head self-attention as in ViT (timm naming): `qkv: Linear(dim, 3 dim)`, scaled dot-product
 /// attention per head, `proj: Linear(dim, dim)`. Input and output `[batch, tokens, dim]`.
@@ -70,7 +53,7 @@ impl MultiHeadSelfAttention {
         let k = qkv.get(1)?.contiguous()?;
         let v = qkv.get(2)?.contiguous()?;
         let scores = (q.matmul(&k.t()?.contiguous()?)? * self.scale)?;
-        let attn = softmax_last_dim(&scores)?;
+        let attn = crate::kernels::softmax_last_dim(&scores)?;
         let out = attn
             .matmul(&v)?
             .transpose(1, 2)?

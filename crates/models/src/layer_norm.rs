@@ -1,6 +1,6 @@
 //! Layer normalisation built from differentiable tensor operations.
 
-use candle_core::{D, Tensor};
+use candle_core::Tensor;
 
 use crate::context::ModelContext;
 use crate::errors::Result;
@@ -46,11 +46,7 @@ impl LayerNorm {
     /// Normalises `x: [..., dim]`.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let gamma = self.quant.apply(&self.weight_name, &self.weight)?;
-        let mean = x.mean_keepdim(D::Minus1)?;
-        let centered = x.broadcast_sub(&mean)?;
-        let var = centered.sqr()?.mean_keepdim(D::Minus1)?;
-        let normed = centered.broadcast_div(&(var + self.eps)?.sqrt()?)?;
-        Ok(normed.broadcast_mul(&gamma)?.broadcast_add(&self.bias)?)
+        crate::kernels::layer_norm(x, &gamma, &self.bias, self.eps)
     }
 
     /// Gamma's full name, e.g. `blocks.0.norm1.weight`.

@@ -21,7 +21,7 @@ mod resnet;
 mod small_cnn;
 mod vit;
 
-pub use attention::{MultiHeadSelfAttention, softmax_last_dim};
+pub use attention::MultiHeadSelfAttention;
 pub use batch_norm::{BN_EPS, BN_MOMENTUM, BatchNorm2d};
 pub use buffers::BufferStore;
 pub use checkpoint::{load_checkpoint, read_checkpoint_config, save_checkpoint};
@@ -29,6 +29,7 @@ pub use context::ModelContext;
 pub use conv::{Conv2dSpec, QuantConv2d};
 pub use errors::{ModelError, Result, TensorMismatch};
 pub use init::Init;
+pub use kernels::softmax_last_dim;
 pub use layer_norm::LayerNorm;
 pub use linear::QuantLinear;
 pub use mlp::{Mlp, MlpConfig};

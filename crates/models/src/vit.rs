@@ -160,7 +160,7 @@ impl Block {
 
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let x = (x + self.attn.forward(&self.norm1.forward(x)?)?)?;
-        let h = self.fc1.forward(&self.norm2.forward(&x)?)?.gelu_erf()?;
+        let h = crate::kernels::gelu_erf(&self.fc1.forward(&self.norm2.forward(&x)?)?)?;
         Ok((&x + self.fc2.forward(&h)?)?)
     }
 }

@@ -83,23 +83,36 @@ fn main() -> Res<()> {
         let x = Tensor::randn(0f32, 1.0, (args.batch, 3, 32, 32), &Device::Cpu)?;
         let labels: Vec<u32> = (0..args.batch as u32).map(|i| i % 10).collect();
         let y = Tensor::from_vec(labels, args.batch, &Device::Cpu)?;
-        let mut times = Vec::new();
+        // Per timed step: total, forward (with the loss), backward, optimizer.
+        let mut times: [Vec<f64>; 4] = Default::default();
         for step in 0..args.steps + 2 {
-            let t = Instant::now();
+            let t0 = Instant::now();
             let loss = candle_nn::loss::cross_entropy(&model.forward_t(&x, true)?, &y)?;
+            let t1 = Instant::now();
             let grads = loss.backward()?;
+            let t2 = Instant::now();
             opt.step(&grads)?;
+            let t3 = Instant::now();
             if step >= 2 {
-                times.push(t.elapsed().as_secs_f64());
+                for (v, d) in times.iter_mut().zip([t3 - t0, t1 - t0, t2 - t1, t3 - t2]) {
+                    v.push(d.as_secs_f64());
+                }
             }
         }
-        times.sort_by(f64::total_cmp);
-        let median = times[times.len() / 2];
+        let [total, fwd, bwd, optim] = times.map(|mut v| {
+            v.sort_by(f64::total_cmp);
+            v
+        });
+        let median = |v: &[f64]| v[v.len() / 2];
         println!(
-            "{{\"framework\":\"smallscale\",\"model\":\"{name}\",\"batch\":{},\"steps\":{},\"median_s\":{median:.4},\"min_s\":{:.4},\"kernels\":{},\"threads\":{}}}",
+            "{{\"framework\":\"smallscale\",\"model\":\"{name}\",\"batch\":{},\"steps\":{},\"median_s\":{:.4},\"min_s\":{:.4},\"forward_s\":{:.4},\"backward_s\":{:.4},\"optimizer_s\":{:.4},\"kernels\":{},\"threads\":{}}}",
             args.batch,
             args.steps,
-            times[0],
+            median(&total),
+            total[0],
+            median(&fwd),
+            median(&bwd),
+            median(&optim),
             smallscale_models::kernels::cpu_kernels_enabled(),
             rayon::current_num_threads()
         );

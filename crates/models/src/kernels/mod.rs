@@ -14,10 +14,12 @@ mod element;
 mod im2col;
 mod matmul;
 mod optimizer;
+mod rows;
 
 pub use batch_norm::{BatchNormMode, ChannelStats, batch_norm, channel_stats};
 pub use conv2d::conv2d;
 pub use optimizer::{AdamStep, SgdStep, adam_update, sgd_update};
+pub use rows::{gelu_erf, layer_norm, softmax_last_dim};
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
