@@ -174,3 +174,27 @@ fn row_kernels_report_bad_shapes() {
             .contains("non-empty last dimension")
     );
 }
+
+#[test]
+fn layer_norm_parameter_gradients_are_bitwise_reproducible() {
+    let run = || {
+        let x = common::randn(1, &[40, 65, 32]);
+        let g = Var::from_tensor(&common::randn(2, &[32])).unwrap();
+        let b = Var::from_tensor(&common::randn(3, &[32])).unwrap();
+        let y = layer_norm(&x, g.as_tensor(), b.as_tensor(), 1e-6).unwrap();
+        let grads = (y * common::randn(4, &[40, 65, 32]))
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
+        (
+            to_f64(grads.get(&g).unwrap()),
+            to_f64(grads.get(&b).unwrap()),
+        )
+    };
+    let first = run();
+    for _ in 0..5 {
+        assert!(run() == first, "a rerun gave different gradient bits");
+    }
+}

@@ -381,22 +381,24 @@ fn backward<T: Element>(
                 .map(|i| (i, &mut [][..]))
                 .collect()
         };
-        groups
+        // One partial weight gradient per group, summed in group order: the result does not
+        // depend on which thread ran which group, so training is reproducible run to run.
+        let partials: Vec<Vec<T>> = groups
             .into_par_iter()
-            .fold(
-                || (zeros(), Scratch::default()),
-                |(mut dw, mut scratch), (i, dxg)| {
-                    let first = i * per_group;
-                    let count = per_group.min(g.n - first);
-                    run_group(first, count, dxg, &mut dw, 1, &mut scratch);
-                    (dw, scratch)
-                },
-            )
-            .map(|(dw, _)| dw)
-            .reduce(zeros, |mut a, b| {
-                a.iter_mut().zip(&b).for_each(|(a, &b)| *a += b);
-                a
+            .map_init(Scratch::default, |scratch, (i, dxg)| {
+                let first = i * per_group;
+                let count = per_group.min(g.n - first);
+                let mut part = zeros();
+                run_group(first, count, dxg, &mut part, 1, scratch);
+                part
             })
+            .collect();
+        let mut partials = partials.into_iter();
+        let mut dw = partials.next().unwrap_or_else(zeros);
+        for part in partials {
+            dw.iter_mut().zip(&part).for_each(|(a, &b)| *a += b);
+        }
+        dw
     } else {
         let threads = rayon::current_num_threads();
         let mut dw = vec![T::zero(); o * k];

@@ -126,45 +126,43 @@ impl LayerNormOp {
     fn backward<T: Element>(&self, x: &[T], gamma: &[T], gy: &[T]) -> (Vec<T>, Vec<T>, Vec<T>) {
         let d = gamma.len();
         let mut dx = vec![T::zero(); x.len()];
-        let (dgamma, dbeta) = dx
+        // Per task of ROWS_PER_TASK rows: its share of dgamma and dbeta; the shares are summed
+        // in row order, so the result does not depend on the thread schedule.
+        let partials: Vec<(Vec<f64>, Vec<f64>)> = dx
             .par_chunks_mut(d * ROWS_PER_TASK)
             .zip(x.par_chunks(d * ROWS_PER_TASK))
             .zip(gy.par_chunks(d * ROWS_PER_TASK))
-            .fold(
-                || (vec![0.0f64; d], vec![0.0f64; d]),
-                |(mut dg, mut db), ((dxc, xc), gc)| {
-                    for ((dxr, xr), gr) in dxc.chunks_mut(d).zip(xc.chunks(d)).zip(gc.chunks(d)) {
-                        let (mean, rstd) = row_moments(xr, self.eps);
-                        // g = dy * gamma; dx = rstd * (g - mean(g) - xhat * mean(g * xhat))
-                        let mut sum_g = 0.0;
-                        let mut sum_gx = 0.0;
-                        for j in 0..d {
-                            let xhat = (xr[j].widen() - mean) * rstd;
-                            let dy = gr[j].widen();
-                            let g = dy * gamma[j].widen();
-                            sum_g += g;
-                            sum_gx += g * xhat;
-                            dg[j] += dy * xhat;
-                            db[j] += dy;
-                        }
-                        let (mg, mgx) = (sum_g / d as f64, sum_gx / d as f64);
-                        for j in 0..d {
-                            let xhat = (xr[j].widen() - mean) * rstd;
-                            let g = gr[j].widen() * gamma[j].widen();
-                            dxr[j] = T::narrow(rstd * (g - mg - xhat * mgx));
-                        }
+            .map(|((dxc, xc), gc)| {
+                let (mut dg, mut db) = (vec![0.0f64; d], vec![0.0f64; d]);
+                for ((dxr, xr), gr) in dxc.chunks_mut(d).zip(xc.chunks(d)).zip(gc.chunks(d)) {
+                    let (mean, rstd) = row_moments(xr, self.eps);
+                    // g = dy * gamma; dx = rstd * (g - mean(g) - xhat * mean(g * xhat))
+                    let mut sum_g = 0.0;
+                    let mut sum_gx = 0.0;
+                    for j in 0..d {
+                        let xhat = (xr[j].widen() - mean) * rstd;
+                        let dy = gr[j].widen();
+                        let g = dy * gamma[j].widen();
+                        sum_g += g;
+                        sum_gx += g * xhat;
+                        dg[j] += dy * xhat;
+                        db[j] += dy;
                     }
-                    (dg, db)
-                },
-            )
-            .reduce(
-                || (vec![0.0f64; d], vec![0.0f64; d]),
-                |(mut a, mut b), (c, e)| {
-                    a.iter_mut().zip(&c).for_each(|(a, c)| *a += c);
-                    b.iter_mut().zip(&e).for_each(|(b, e)| *b += e);
-                    (a, b)
-                },
-            );
+                    let (mg, mgx) = (sum_g / d as f64, sum_gx / d as f64);
+                    for j in 0..d {
+                        let xhat = (xr[j].widen() - mean) * rstd;
+                        let g = gr[j].widen() * gamma[j].widen();
+                        dxr[j] = T::narrow(rstd * (g - mg - xhat * mgx));
+                    }
+                }
+                (dg, db)
+            })
+            .collect();
+        let (mut dgamma, mut dbeta) = (vec![0.0f64; d], vec![0.0f64; d]);
+        for (dg, db) in partials {
+            dgamma.iter_mut().zip(&dg).for_each(|(a, b)| *a += b);
+            dbeta.iter_mut().zip(&db).for_each(|(a, b)| *a += b);
+        }
         let narrow = |v: Vec<f64>| v.into_iter().map(T::narrow).collect();
         (dx, narrow(dgamma), narrow(dbeta))
     }

@@ -1,19 +1,20 @@
-//! Where the time of one ResNet-18 (CIFAR stem, width 64) Adam training step goes on the CPU.
+//! Where the time of one ResNet-18 (CIFAR stem, width 64) Adam training step goes on the CPU
+//! (the trainer's optimizer; the layers run the CPU kernels unless `--reference-ops` is given).
 //!
 //! Part 1 times the phases of whole steps (forward, backward, optimizer) with quantization off and
 //! with the 4-bit reference quantizer. Part 2 times each layer type in isolation at the shapes of
 //! ResNet-18 (forward, and backward of that layer alone) and sums over the layers of the network.
 //!
-//! `cargo run --release -p smallscale-models --example profile_step -- [steps] [batch]`
+//! `cargo run -p smallscale-osc-reg --example profile_step -- [steps] [batch] [--reference-ops]`
 
 use std::time::Instant;
 
 use candle_core::{DType, Device, Tensor};
-use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use smallscale_models::{
     BatchNorm2d, Conv2dSpec, Init, ModelConfig, ModelContext, QuantConv2d, QuantHandle,
     QuantLinear, ResNetConfig, build_model,
 };
+use smallscale_osc_reg::{Optimizer, OptimizerConfig};
 
 type Res<T> = Result<T, Box<dyn std::error::Error>>;
 /// One layer's forward pass on an input.
@@ -35,12 +36,7 @@ fn step_phases(quant_bits: Option<u32>, steps: usize, batch: usize) -> Res<[f64;
         .with_quant(quant)
         .with_seed(0);
     let model = build_model(&ModelConfig::ResNet(ResNetConfig::cifar10()), &ctx)?;
-    let params = ParamsAdamW {
-        lr: 1e-3,
-        weight_decay: 0.0,
-        ..Default::default()
-    };
-    let mut opt = AdamW::new(model.varmap().all_vars(), params)?;
+    let mut opt = Optimizer::new(OptimizerConfig::adam(1e-3), model.named_parameters());
     let x = Tensor::randn(0f32, 1.0, (batch, 3, 32, 32), &Device::Cpu)?;
     let labels: Vec<u32> = (0..batch as u32).map(|i| i % 10).collect();
     let y = Tensor::from_vec(labels, batch, &Device::Cpu)?;
@@ -175,7 +171,11 @@ fn time_layer(layer: &Layer, batch: usize, reps: usize) -> Res<(&'static str, f6
 }
 
 fn main() -> Res<()> {
-    let args: Vec<String> = std::env::args().collect();
+    let mut args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--reference-ops") {
+        args.remove(i);
+        smallscale_models::kernels::set_cpu_kernels_enabled(false);
+    }
     let steps: usize = args.get(1).map(|s| s.parse()).transpose()?.unwrap_or(3);
     let batch: usize = args.get(2).map(|s| s.parse()).transpose()?.unwrap_or(32);
     println!(
