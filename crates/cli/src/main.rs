@@ -34,6 +34,9 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Training reuses the same big buffers every step; keep freed pages instead of faulting in
+    // fresh ones (see `smallscale_models::kernels::retain_freed_memory`).
+    smallscale_models::kernels::retain_freed_memory();
     let result = match cli.command {
         Command::Reproduce(args) => commands::reproduce::run(&args),
         Command::Train(args) => commands::train::run(&args),

@@ -99,10 +99,7 @@ impl QuantLinear {
         let dims = x.dims().to_vec();
         let rows = x.elem_count() / self.in_features.max(1);
         let x2 = x.reshape((rows, self.in_features))?;
-        let mut y = x2.matmul(&w.t()?)?;
-        if let Some(b) = &self.bias {
-            y = y.broadcast_add(b)?;
-        }
+        let y = crate::kernels::linear(&x2, &w, self.bias.as_ref())?;
         let mut out_dims = dims;
         if let Some(last) = out_dims.last_mut() {
             *last = self.out_features;

@@ -52,6 +52,7 @@ impl Step {
 }
 
 fn training_step(c: &mut Criterion) {
+    smallscale_models::kernels::retain_freed_memory();
     let mut group = c.benchmark_group("training_step_batch32_cpu");
     group
         .sample_size(10)

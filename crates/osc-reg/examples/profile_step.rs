@@ -172,6 +172,7 @@ fn time_layer(layer: &Layer, batch: usize, reps: usize) -> Res<(&'static str, f6
 
 fn main() -> Res<()> {
     let mut args: Vec<String> = std::env::args().collect();
+    smallscale_models::kernels::retain_freed_memory();
     if let Some(i) = args.iter().position(|a| a == "--reference-ops") {
         args.remove(i);
         smallscale_models::kernels::set_cpu_kernels_enabled(false);

@@ -66,6 +66,7 @@ fn parse() -> Res<Args> {
 
 fn main() -> Res<()> {
     let args = parse()?;
+    smallscale_models::kernels::retain_freed_memory();
     for name in &args.models {
         let config = match *name {
             "resnet18" => ModelConfig::ResNet(ResNetConfig::cifar10()),

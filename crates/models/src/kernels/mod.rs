@@ -8,16 +8,20 @@
 //! operations, so calling them is always correct. [`set_cpu_kernels_enabled`] switches them off
 //! process-wide (candle's operations everywhere), to compare or to rule them out when debugging.
 
+mod allocator;
 mod batch_norm;
 mod conv2d;
 mod element;
 mod im2col;
+mod linear;
 mod matmul;
 mod optimizer;
 mod rows;
 
+pub use allocator::retain_freed_memory;
 pub use batch_norm::{BatchNormMode, ChannelStats, batch_norm, channel_stats};
 pub use conv2d::conv2d;
+pub use linear::linear;
 pub use optimizer::{AdamStep, SgdStep, adam_update, sgd_update};
 pub use rows::{gelu_erf, layer_norm, softmax_last_dim};
 
