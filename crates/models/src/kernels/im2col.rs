@@ -125,6 +125,10 @@ pub(crate) fn im2col<T: Element>(
         for s in 0..count {
             let plane = &x[((first + s) * g.c + ci) * g.in_pixels()..][..g.in_pixels()];
             let out = &mut row[s * p..(s + 1) * p];
+            if g.stride == 1 && g.wo == g.w {
+                shifted_plane(plane, out, g, ki, kj, (lo, hi));
+                continue;
+            }
             for oy in 0..g.ho {
                 let orow = &mut out[oy * g.wo..(oy + 1) * g.wo];
                 let Some(iy) = g.input_row(oy, ki) else {
@@ -149,6 +153,43 @@ pub(crate) fn im2col<T: Element>(
         cols.par_chunks_mut(width).enumerate().for_each(fill_row);
     } else {
         cols.chunks_mut(width).enumerate().for_each(fill_row);
+    }
+}
+
+/// One patch-matrix row of one sample for stride 1 and an output as wide as the input (the
+/// "same" padding of 3x3 convolutions): the output is the input plane shifted by
+/// `(ki - padding, kj - padding)`, so it is one contiguous copy, then the rows outside the image
+/// and the columns that wrapped around a row edge are zeroed.
+fn shifted_plane<T: Element>(
+    plane: &[T],
+    out: &mut [T],
+    g: &ConvGeometry,
+    ki: usize,
+    kj: usize,
+    (lo, hi): (usize, usize),
+) {
+    let w = g.w;
+    // Output rows whose input row is inside the image.
+    let oy_lo = g.padding.saturating_sub(ki).min(g.ho);
+    let oy_hi = (g.h + g.padding).saturating_sub(ki).min(g.ho).max(oy_lo);
+    out[..oy_lo * w].fill(T::zero());
+    out[oy_hi * w..].fill(T::zero());
+    if oy_lo == oy_hi {
+        return;
+    }
+    // out[d] = plane[d + offset] for d in the valid rows, clipped to the plane.
+    let offset = (ki * w + kj) as isize - (g.padding * w + g.padding) as isize;
+    let d_lo = ((oy_lo * w) as isize).max(-offset) as usize;
+    let d_hi = ((oy_hi * w) as isize).min(plane.len() as isize - offset) as usize;
+    if d_lo < d_hi {
+        let src = (d_lo as isize + offset) as usize;
+        out[d_lo..d_hi].copy_from_slice(&plane[src..src + (d_hi - d_lo)]);
+    }
+    out[oy_lo * w..d_lo.max(oy_lo * w)].fill(T::zero());
+    out[d_hi.min(oy_hi * w)..oy_hi * w].fill(T::zero());
+    for orow in out[oy_lo * w..oy_hi * w].chunks_mut(w) {
+        orow[..lo].fill(T::zero());
+        orow[hi..].fill(T::zero());
     }
 }
 
