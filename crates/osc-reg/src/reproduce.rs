@@ -50,7 +50,7 @@ pub struct ReproduceParams {
 }
 
 impl Default for ReproduceParams {
-    /// The defaults of `smallscale reproduce`, sized to finish in minutes on 2 CPU cores: the small CNN
+    /// The defaults of `smallscale reproduce`, sized to finish in about a minute on 2 CPU cores: the small CNN
     /// with blocks of 8 and 16 channels (BatchNorm, ReLU, max-pool), target bits {2, 3, 4}, evaluation at
     /// 2..=8, lambda 1, 8 epochs with patience 3, batch 128, Adam at 1e-3, seed 0.
     fn default() -> Self {

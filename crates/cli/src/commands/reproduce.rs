@@ -16,7 +16,7 @@ use smallscale_osc_reg::{
 #[derive(Debug, Args)]
 #[command(
     after_help = "Examples:\n  smallscale reproduce                       # embedded Fashion-MNIST subset, small CNN, bits 2, 3, 4\n  \
-    smallscale reproduce --quick               # about 30 seconds: 2 epochs on a slice of the data\n  \
+    smallscale reproduce --quick               # about 5 seconds: 2 epochs on a slice of the data\n  \
     smallscale reproduce --data /usr/share/datasets/fashion-mnist --epochs 30 --out full\n\n\
     Rerunning the same command with the same --out resumes: finished runs are loaded, an interrupted one continues."
 )]
@@ -24,7 +24,7 @@ pub struct ReproduceArgs {
     /// Output directory: results.json, report.md, plots, and one run directory per training run.
     #[arg(long, value_name = "DIR", default_value = "reproduce-out")]
     pub out: PathBuf,
-    /// A fast smoke run (about 30 seconds on 2 cores): 2 epochs on 2,000 training images.
+    /// A fast smoke run (about 5 seconds on 2 cores): 2 epochs on 2,000 training images.
     #[arg(long)]
     pub quick: bool,
     /// Use the full Fashion-MNIST from this directory (the four IDX files, raw or .gz) instead of the
