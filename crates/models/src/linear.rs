@@ -97,6 +97,14 @@ impl QuantLinear {
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let w = self.quant.apply(&self.weight_name, &self.weight)?;
         let dims = x.dims().to_vec();
+        if dims.last() != Some(&self.in_features) {
+            return Err(crate::errors::ModelError::InvalidInput {
+                model: "linear layer",
+                expected: format!("[..., {}]", self.in_features),
+                found: dims,
+                hint: "the last dimension must be the layer's input features",
+            });
+        }
         let rows = x.elem_count() / self.in_features.max(1);
         let x2 = x.reshape((rows, self.in_features))?;
         let y = crate::kernels::linear(&x2, &w, self.bias.as_ref())?;

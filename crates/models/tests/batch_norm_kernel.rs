@@ -182,3 +182,31 @@ fn batch_norm_kernel_reports_mismatched_parameters() {
         "{err}"
     );
 }
+
+#[test]
+fn batch_norm_fallback_keeps_the_batch_statistics_gradient() {
+    // gamma and beta in f64 with an f32 input: the kernel does not apply and the tensor-operation
+    // path runs; in batch mode its gradient must still flow through the mean and the variance.
+    let x = Var::from_tensor(&common::randn(1, &[4, 3, 5, 5]).affine(2.0, 1.0).unwrap()).unwrap();
+    let gamma = common::randn(2, &[3]).to_dtype(DType::F64).unwrap();
+    let beta = common::randn(3, &[3]).to_dtype(DType::F64).unwrap();
+    let stats = channel_stats(x.as_tensor()).unwrap();
+    let y = batch_norm(
+        x.as_tensor(),
+        &gamma,
+        &beta,
+        &stats,
+        EPS,
+        BatchNormMode::BatchStatistics,
+        true,
+    )
+    .unwrap();
+    let g32 = gamma.to_dtype(DType::F32).unwrap();
+    let b32 = beta.to_dtype(DType::F32).unwrap();
+    let want = reference(x.as_tensor(), &g32, &b32, None, true);
+    assert!(rel_diff(&y, &want) < 3e-5);
+    let r = common::randn(4, &[4, 3, 5, 5]);
+    let g1 = (y * &r).unwrap().sum_all().unwrap().backward().unwrap();
+    let g2 = (want * &r).unwrap().sum_all().unwrap().backward().unwrap();
+    assert!(rel_diff(g1.get(&x).unwrap(), g2.get(&x).unwrap()) < 3e-5);
+}

@@ -60,7 +60,9 @@ pub enum BatchNormMode {
 /// gradient is the full batch-norm gradient (through the mean and the variance); with
 /// [`BatchNormMode::FixedStatistics`] the statistics are constants. On the CPU with `f32`/`f64`
 /// this is one fused kernel for the forward pass and one for the backward pass; elsewhere it is
-/// the same formula as candle tensor operations.
+/// the same formula as candle tensor operations (in batch mode with the statistics recomputed
+/// from `x` by tensor operations, so the gradient is the same). The ReLU passes the gradient
+/// where its output is positive, as PyTorch's does.
 ///
 /// ```
 /// use candle_core::{Device, Tensor};
@@ -107,17 +109,28 @@ pub fn batch_norm(
     if !uses_kernel {
         let dev = x.device();
         let shape = (1, c, 1, 1);
-        let mean = Tensor::new(stats.mean.as_slice(), dev)?
-            .to_dtype(x.dtype())?
-            .reshape(shape)?;
-        let scale = Tensor::new(inv_std.as_slice(), dev)?
-            .to_dtype(x.dtype())?
-            .reshape(shape)?
-            .broadcast_mul(&gamma.reshape(shape)?)?;
+        let (mean, inv_std) = match mode {
+            // The statistics of this batch, as tensor operations, so the gradient flows through
+            // them as in the kernel.
+            BatchNormMode::BatchStatistics => {
+                let mean = x.mean_keepdim((0, 2, 3))?;
+                let var = x.broadcast_sub(&mean)?.sqr()?.mean_keepdim((0, 2, 3))?;
+                (mean, (var + eps)?.sqrt()?.recip()?)
+            }
+            BatchNormMode::FixedStatistics => (
+                Tensor::new(stats.mean.as_slice(), dev)?
+                    .to_dtype(x.dtype())?
+                    .reshape(shape)?,
+                Tensor::new(inv_std.as_slice(), dev)?
+                    .to_dtype(x.dtype())?
+                    .reshape(shape)?,
+            ),
+        };
+        let scale = inv_std.broadcast_mul(&gamma.reshape(shape)?.to_dtype(x.dtype())?)?;
         let y = x
             .broadcast_sub(&mean)?
             .broadcast_mul(&scale)?
-            .broadcast_add(&beta.reshape(shape)?)?;
+            .broadcast_add(&beta.reshape(shape)?.to_dtype(x.dtype())?)?;
         return Ok(if relu { y.relu()? } else { y });
     }
     let op = BatchNormOp {

@@ -37,7 +37,7 @@ pub fn conv2d(x: &Tensor, weight: &Tensor, padding: usize, stride: usize) -> Res
         && x.device().is_cpu()
         && matches!(x.dtype(), DType::F32 | DType::F64)
         && weight.dtype() == x.dtype();
-    if !uses_kernel {
+    if !uses_kernel || x.elem_count() == 0 || weight.elem_count() == 0 {
         return Ok(x.conv2d(weight, padding, stride, 1, 1)?);
     }
     let geometry = ConvGeometry::new(x.dims4()?, weight.dims4()?, stride, padding)
@@ -400,8 +400,11 @@ fn backward<T: Element>(
         }
         dw
     } else {
+        // Group by group with threaded products; the same per-group parts, summed in the same
+        // order, as the threaded branch above.
         let threads = rayon::current_num_threads();
         let mut dw = vec![T::zero(); o * k];
+        let mut part = vec![T::zero(); o * k];
         let mut scratch = Scratch::default();
         for i in 0..g.n.div_ceil(per_group) {
             let first = i * per_group;
@@ -411,7 +414,9 @@ fn backward<T: Element>(
             } else {
                 &mut []
             };
-            run_group(first, count, dxg, &mut dw, threads, &mut scratch);
+            part.fill(T::zero());
+            run_group(first, count, dxg, &mut part, threads, &mut scratch);
+            dw.iter_mut().zip(&part).for_each(|(a, &b)| *a += b);
         }
         dw
     };

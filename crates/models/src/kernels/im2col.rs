@@ -39,7 +39,17 @@ impl ConvGeometry {
                 "input has {c} channels but the weight expects {cw} (weight shape [{o}, {cw}, {kh}, {kw}])"
             ));
         }
-        if kh == 0 || kw == 0 || h + 2 * padding < kh || w + 2 * padding < kw {
+        if [n, c, h, w, o].contains(&0) {
+            return Err(format!(
+                "the CPU convolution kernel needs non-empty shapes, got input [{n}, {c}, {h}, {w}] \
+                 and {o} output channels"
+            ));
+        }
+        let padded = |side: usize| padding.checked_mul(2).and_then(|p| p.checked_add(side));
+        let (Some(ph), Some(pw)) = (padded(h), padded(w)) else {
+            return Err(format!("padding {padding} is too large"));
+        };
+        if kh == 0 || kw == 0 || ph < kh || pw < kw {
             return Err(format!(
                 "a {kh}x{kw} kernel does not fit a {h}x{w} input with padding {padding}"
             ));
@@ -54,8 +64,8 @@ impl ConvGeometry {
             kw,
             stride,
             padding,
-            ho: (h + 2 * padding - kh) / stride + 1,
-            wo: (w + 2 * padding - kw) / stride + 1,
+            ho: (ph - kh) / stride + 1,
+            wo: (pw - kw) / stride + 1,
         })
     }
 
@@ -138,7 +148,9 @@ pub(crate) fn im2col<T: Element>(
                 let xrow = &plane[iy * g.w..(iy + 1) * g.w];
                 orow[..lo].fill(T::zero());
                 orow[hi..].fill(T::zero());
-                if g.stride == 1 {
+                if lo >= hi {
+                    // No column of this kernel offset lands inside the image.
+                } else if g.stride == 1 {
                     let start = lo + kj - g.padding;
                     orow[lo..hi].copy_from_slice(&xrow[start..start + (hi - lo)]);
                 } else {
@@ -179,14 +191,16 @@ fn shifted_plane<T: Element>(
     }
     // out[d] = plane[d + offset] for d in the valid rows, clipped to the plane.
     let offset = (ki * w + kj) as isize - (g.padding * w + g.padding) as isize;
-    let d_lo = ((oy_lo * w) as isize).max(-offset) as usize;
-    let d_hi = ((oy_hi * w) as isize).min(plane.len() as isize - offset) as usize;
+    let (rows_lo, rows_hi) = ((oy_lo * w) as isize, (oy_hi * w) as isize);
+    let d_lo = rows_lo.max(-offset).min(rows_hi);
+    let d_hi = rows_hi.min(plane.len() as isize - offset).max(d_lo);
+    let (d_lo, d_hi) = (d_lo as usize, d_hi as usize);
     if d_lo < d_hi {
         let src = (d_lo as isize + offset) as usize;
         out[d_lo..d_hi].copy_from_slice(&plane[src..src + (d_hi - d_lo)]);
     }
-    out[oy_lo * w..d_lo.max(oy_lo * w)].fill(T::zero());
-    out[d_hi.min(oy_hi * w)..oy_hi * w].fill(T::zero());
+    out[oy_lo * w..d_lo].fill(T::zero());
+    out[d_hi..oy_hi * w].fill(T::zero());
     for orow in out[oy_lo * w..oy_hi * w].chunks_mut(w) {
         orow[..lo].fill(T::zero());
         orow[hi..].fill(T::zero());
@@ -219,6 +233,9 @@ pub(crate) fn col2im<T: Element>(
                     };
                     let srow = &src[oy * g.wo..(oy + 1) * g.wo];
                     let drow = &mut dxp[iy * g.w..(iy + 1) * g.w];
+                    if lo >= hi {
+                        continue;
+                    }
                     if g.stride == 1 {
                         let start = lo + kj - g.padding;
                         for (d, &v) in drow[start..start + (hi - lo)].iter_mut().zip(&srow[lo..hi])
@@ -273,6 +290,10 @@ mod tests {
             (7, 5, 1, 2, 0),
             (4, 4, 3, 3, 2),
             (3, 8, 2, 1, 0),
+            // kernels wider than the padded image minus one: clipped column ranges
+            (1, 1, 5, 1, 2),
+            (2, 2, 6, 1, 2),
+            (2, 3, 5, 2, 2),
         ] {
             let g = ConvGeometry::new((3, 2, h, w), (4, 2, k, k), stride, padding).unwrap();
             let x: Vec<f64> = (0..3 * 2 * h * w)
@@ -308,6 +329,9 @@ mod tests {
         assert!(ConvGeometry::new((1, 3, 4, 4), (2, 2, 3, 3), 1, 1).is_err());
         assert!(ConvGeometry::new((1, 3, 2, 2), (2, 3, 5, 5), 1, 1).is_err());
         assert!(ConvGeometry::new((1, 3, 4, 4), (2, 3, 3, 3), 0, 1).is_err());
+        assert!(ConvGeometry::new((1, 3, 0, 4), (2, 3, 1, 1), 1, 1).is_err());
+        assert!(ConvGeometry::new((1, 3, 4, 4), (0, 3, 1, 1), 1, 0).is_err());
+        assert!(ConvGeometry::new((1, 3, 4, 4), (2, 3, 3, 3), 1, usize::MAX).is_err());
         let g = ConvGeometry::new((1, 3, 32, 32), (8, 3, 3, 3), 2, 1).unwrap();
         assert_eq!((g.ho, g.wo), (16, 16));
     }

@@ -48,7 +48,7 @@ pub fn linear(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>) -> Result<Tens
         && tensors
             .iter()
             .all(|t| t.device().is_cpu() && t.dtype() == x.dtype());
-    if !uses_kernel {
+    if !uses_kernel || rows == 0 || inputs == 0 || outputs == 0 {
         let y = x.matmul(&weight.t()?)?;
         return Ok(match bias {
             Some(b) => y.broadcast_add(&b.flatten_all()?)?,

@@ -37,13 +37,21 @@ impl<'a, T> MatRef<'a, T> {
         }
     }
 
-    /// Panics unless every element of the view lies inside `data`.
+    /// Panics unless every element of the view lies inside `data` (with overflow-checked index
+    /// arithmetic, and strides that fit the `isize` the product takes).
     fn check(&self, what: &str) {
+        assert!(
+            self.row_stride <= isize::MAX as usize && self.col_stride <= isize::MAX as usize,
+            "{what} view has a stride beyond isize::MAX"
+        );
         if self.rows > 0 && self.cols > 0 {
-            let last = (self.rows - 1) * self.row_stride + (self.cols - 1) * self.col_stride;
+            let last = (self.rows - 1)
+                .checked_mul(self.row_stride)
+                .zip((self.cols - 1).checked_mul(self.col_stride))
+                .and_then(|(a, b)| a.checked_add(b));
             assert!(
-                last < self.data.len(),
-                "{what} view reaches element {last} of a slice of {}",
+                last.is_some_and(|l| l < self.data.len()),
+                "{what} view reaches past its slice of {} elements",
                 self.data.len()
             );
         }
@@ -70,7 +78,10 @@ pub(crate) fn matmul<T: Element>(
 ) {
     let (m, k, n) = (lhs.rows, lhs.cols, rhs.cols);
     assert_eq!(rhs.rows, k, "inner dimensions of a product differ");
-    assert!(dst.len() >= m * n, "product destination is too small");
+    assert!(
+        m.checked_mul(n).is_some_and(|len| dst.len() >= len),
+        "product destination is too small"
+    );
     lhs.check("left operand");
     rhs.check("right operand");
     if m == 0 || n == 0 {
