@@ -129,7 +129,7 @@ impl BasicBlock {
             Some((conv, bn)) => bn.forward_t(&conv.forward(x)?, train)?,
             None => x.clone(),
         };
-        Ok((y + shortcut)?.relu()?)
+        crate::kernels::add_relu(&y, &shortcut)
     }
 }
 

@@ -198,3 +198,28 @@ fn layer_norm_parameter_gradients_are_bitwise_reproducible() {
         assert!(run() == first, "a rerun gave different gradient bits");
     }
 }
+
+#[test]
+fn add_relu_kernel_matches_tensor_operations() {
+    use smallscale_models::kernels::add_relu;
+    for dtype in [DType::F64, DType::F32] {
+        let a =
+            Var::from_tensor(&common::randn(1, &[4, 3, 7, 5]).to_dtype(dtype).unwrap()).unwrap();
+        let b =
+            Var::from_tensor(&common::randn(2, &[4, 3, 7, 5]).to_dtype(dtype).unwrap()).unwrap();
+        let r = common::randn(3, &[4, 3, 7, 5]).to_dtype(dtype).unwrap();
+        let ours = add_relu(a.as_tensor(), b.as_tensor()).unwrap();
+        let reference = (a.as_tensor() + b.as_tensor()).unwrap().relu().unwrap();
+        let (y1, g1) = value_and_grads(ours, &r, &[&a, &b]);
+        let (y2, g2) = value_and_grads(reference, &r, &[&a, &b]);
+        assert_eq!(to_f64(&y1), to_f64(&y2), "{dtype:?} forward");
+        for (x, e) in g1.iter().zip(&g2) {
+            // Random inputs never sum to exactly 0, where the two ReLU conventions differ.
+            assert_eq!(to_f64(x), to_f64(e), "{dtype:?} gradient");
+        }
+    }
+    let err = add_relu(&common::randn(1, &[2, 3]), &common::randn(2, &[3, 2]))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("one shape"), "{err}");
+}

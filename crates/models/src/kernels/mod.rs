@@ -16,6 +16,7 @@ mod im2col;
 mod linear;
 mod matmul;
 mod optimizer;
+mod residual;
 mod rows;
 
 pub use allocator::retain_freed_memory;
@@ -23,6 +24,7 @@ pub use batch_norm::{BatchNormMode, ChannelStats, batch_norm, channel_stats};
 pub use conv2d::conv2d;
 pub use linear::linear;
 pub use optimizer::{AdamStep, SgdStep, adam_update, sgd_update};
+pub use residual::add_relu;
 pub use rows::{gelu_erf, layer_norm, softmax_last_dim};
 
 use std::sync::atomic::{AtomicBool, Ordering};
