@@ -1,12 +1,33 @@
-//! CPU training kernels: convolution and batch normalisation (with an optional fused ReLU) as
-//! candle custom ops with their own backward passes, and one-pass Adam and SGD updates.
+//! CPU training kernels: each a candle custom op with its own backward pass, so that a training
+//! step on the CPU runs at the speed of its matrix products.
 //!
-//! candle's CPU convolution computes its gradients on one core and batch norm written as tensor
-//! operations makes several passes over every activation. These kernels do the same mathematics
-//! with patch matrices and multithreaded matrix products (`gemm`) and with one fused pass per
-//! direction. The models use them on the CPU; on other devices the functions fall back to candle's
-//! operations, so calling them is always correct. [`set_cpu_kernels_enabled`] switches them off
-//! process-wide (candle's operations everywhere), to compare or to rule them out when debugging.
+//! ```
+//! use candle_core::{Device, Tensor, Var};
+//! use smallscale_models::kernels::{add_relu, conv2d};
+//! let x = Var::from_tensor(&Tensor::randn(0f32, 1.0, (2, 3, 8, 8), &Device::Cpu)?)?;
+//! let w = Var::from_tensor(&Tensor::randn(0f32, 0.2, (4, 3, 3, 3), &Device::Cpu)?)?;
+//! let y = conv2d(x.as_tensor(), w.as_tensor(), 1, 1)?; // padding 1, stride 1
+//! let y = add_relu(&y, &y.ones_like()?)?;
+//! let grads = y.sum_all()?.backward()?; // both gradients from the kernel's own backward
+//! assert_eq!(grads.get(&w).expect("weight gradient").dims(), [4, 3, 3, 3]);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! | kernel | replaces |
+//! | --- | --- |
+//! | [`conv2d`]: patch matrices and `gemm` products for the forward pass and both gradients | candle's `conv2d` (gradients on one core) |
+//! | [`batch_norm`] with [`channel_stats`], optionally with a fused ReLU | batch norm as broadcast tensor operations |
+//! | [`add_relu`] | a residual addition and its ReLU |
+//! | [`linear`] | transpose, `matmul`, broadcast bias add |
+//! | [`layer_norm`], [`softmax_last_dim`], [`gelu_erf`] | their tensor-operation forms |
+//! | [`adam_update`], [`sgd_update`] | about ten tensor operations per parameter and step |
+//! | [`retain_freed_memory`] | glibc's default of unmapping large freed blocks |
+//!
+//! The models use them on the CPU for `f32` and `f64`; on other devices and dtypes every function
+//! falls back to candle's operations, so calling them is always correct.
+//! [`set_cpu_kernels_enabled`] switches them off process-wide (candle's operations everywhere), to
+//! compare or to rule them out when debugging. The workspace's `docs/performance.md` has the
+//! measurements.
 
 mod allocator;
 mod batch_norm;
