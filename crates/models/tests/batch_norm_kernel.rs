@@ -9,25 +9,6 @@ use smallscale_models::kernels::{BatchNormMode, ChannelStats, batch_norm, channe
 
 const EPS: f64 = 1e-5;
 
-fn to_f64(t: &Tensor) -> Vec<f64> {
-    t.flatten_all()
-        .unwrap()
-        .to_dtype(DType::F64)
-        .unwrap()
-        .to_vec1::<f64>()
-        .unwrap()
-}
-
-fn rel_diff(a: &Tensor, b: &Tensor) -> f64 {
-    let (a, b) = (to_f64(a), to_f64(b));
-    assert_eq!(a.len(), b.len());
-    let scale = b.iter().fold(1.0f64, |m, v| m.max(v.abs()));
-    a.iter()
-        .zip(&b)
-        .fold(0.0f64, |m, (x, y)| m.max((x - y).abs()))
-        / scale
-}
-
 /// The reference: tensor operations, statistics from the tensor itself in batch mode.
 fn reference(
     x: &Tensor,
@@ -133,14 +114,14 @@ fn batch_norm_kernel_matches_tensor_operations_and_their_gradients() {
                         relu,
                     );
                     let what = format!("{dtype:?} {:?} relu={relu} fixed={fixed}", (n, c, h, w));
-                    assert!(rel_diff(&ours, &want) < tol, "{what}: forward");
+                    assert!(common::rel_diff(&ours, &want) < tol, "{what}: forward");
                     let r = common::randn(seed + 3, &[n, c, h, w])
                         .to_dtype(dtype)
                         .unwrap();
                     let g1 = (ours * &r).unwrap().sum_all().unwrap().backward().unwrap();
                     let g2 = (want * &r).unwrap().sum_all().unwrap().backward().unwrap();
                     for (name, v) in [("x", &x), ("gamma", &gamma), ("beta", &beta)] {
-                        let d = rel_diff(g1.get(v).unwrap(), g2.get(v).unwrap());
+                        let d = common::rel_diff(g1.get(v).unwrap(), g2.get(v).unwrap());
                         assert!(d < tol, "{what}: gradient of {name} differs by {d:e}");
                     }
                 }
@@ -204,9 +185,9 @@ fn batch_norm_fallback_keeps_the_batch_statistics_gradient() {
     let g32 = gamma.to_dtype(DType::F32).unwrap();
     let b32 = beta.to_dtype(DType::F32).unwrap();
     let want = reference(x.as_tensor(), &g32, &b32, None, true);
-    assert!(rel_diff(&y, &want) < 3e-5);
+    assert!(common::rel_diff(&y, &want) < 3e-5);
     let r = common::randn(4, &[4, 3, 5, 5]);
     let g1 = (y * &r).unwrap().sum_all().unwrap().backward().unwrap();
     let g2 = (want * &r).unwrap().sum_all().unwrap().backward().unwrap();
-    assert!(rel_diff(g1.get(&x).unwrap(), g2.get(&x).unwrap()) < 3e-5);
+    assert!(common::rel_diff(g1.get(&x).unwrap(), g2.get(&x).unwrap()) < 3e-5);
 }

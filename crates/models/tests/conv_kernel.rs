@@ -5,33 +5,9 @@
 
 mod common;
 
-use candle_core::{DType, Tensor, Var};
+use candle_core::{DType, Var};
 use proptest::prelude::*;
 use smallscale_models::kernels::conv2d;
-
-/// Largest absolute difference, relative to the largest magnitude of `b` (at least 1).
-fn rel_diff(a: &Tensor, b: &Tensor) -> f64 {
-    let a = a
-        .flatten_all()
-        .unwrap()
-        .to_dtype(DType::F64)
-        .unwrap()
-        .to_vec1::<f64>()
-        .unwrap();
-    let b = b
-        .flatten_all()
-        .unwrap()
-        .to_dtype(DType::F64)
-        .unwrap()
-        .to_vec1::<f64>()
-        .unwrap();
-    assert_eq!(a.len(), b.len());
-    let scale = b.iter().fold(1.0f64, |m, v| m.max(v.abs()));
-    a.iter()
-        .zip(&b)
-        .fold(0.0f64, |m, (x, y)| m.max((x - y).abs()))
-        / scale
-}
 
 #[derive(Debug, Clone, Copy)]
 struct Case {
@@ -90,26 +66,6 @@ fn brute_force(x: &[f64], w: &[f64], r: &[f64], case: Case) -> [Vec<f64>; 3] {
     [y, dx, dw]
 }
 
-fn to_f64(t: &Tensor) -> Vec<f64> {
-    t.flatten_all()
-        .unwrap()
-        .to_dtype(DType::F64)
-        .unwrap()
-        .to_vec1::<f64>()
-        .unwrap()
-}
-
-/// Largest absolute difference between two vectors, relative to the largest magnitude of `b`
-/// (at least 1).
-fn rel_diff_vec(a: &[f64], b: &[f64]) -> f64 {
-    assert_eq!(a.len(), b.len());
-    let scale = b.iter().fold(1.0f64, |m, v| m.max(v.abs()));
-    a.iter()
-        .zip(b)
-        .fold(0.0f64, |m, (x, y)| m.max((x - y).abs()))
-        / scale
-}
-
 /// Our forward and gradients against the direct loops (always) and against candle's `conv2d`
 /// (forward always; gradients where candle's backward supports the shape). Returns the largest relative
 /// differences for (forward, input gradient, weight gradient).
@@ -148,16 +104,21 @@ fn compare(case: Case, dtype: DType, seed: u64) -> [f64; 3] {
         .backward()
         .unwrap();
     let ours = [
-        to_f64(&ours),
-        to_f64(g_ours.get(&x).unwrap()),
-        to_f64(g_ours.get(&wt).unwrap()),
+        common::to_f64(&ours),
+        common::to_f64(g_ours.get(&x).unwrap()),
+        common::to_f64(g_ours.get(&wt).unwrap()),
     ];
-    let exact = brute_force(&to_f64(&x), &to_f64(&wt), &to_f64(&r), case);
+    let exact = brute_force(
+        &common::to_f64(&x),
+        &common::to_f64(&wt),
+        &common::to_f64(&r),
+        case,
+    );
     let mut diffs = [0.0f64; 3];
     for i in 0..3 {
-        diffs[i] = rel_diff_vec(&ours[i], &exact[i]);
+        diffs[i] = common::rel_diff_vec(&ours[i], &exact[i]);
     }
-    diffs[0] = diffs[0].max(rel_diff_vec(&ours[0], &to_f64(&reference)));
+    diffs[0] = diffs[0].max(common::rel_diff_vec(&ours[0], &common::to_f64(&reference)));
     // candle computes the input gradient with a transposed convolution whose output size is
     // `(ho - 1) * stride + k - 2 * padding`; where that is not the input size its backward fails
     // (or, with negative sizes, panics), so it is only a reference where the sizes agree.
@@ -172,8 +133,14 @@ fn compare(case: Case, dtype: DType, seed: u64) -> [f64; 3] {
             .unwrap()
             .backward()
             .unwrap();
-        diffs[1] = diffs[1].max(rel_diff_vec(&ours[1], &to_f64(g_ref.get(&x).unwrap())));
-        diffs[2] = diffs[2].max(rel_diff_vec(&ours[2], &to_f64(g_ref.get(&wt).unwrap())));
+        diffs[1] = diffs[1].max(common::rel_diff_vec(
+            &ours[1],
+            &common::to_f64(g_ref.get(&x).unwrap()),
+        ));
+        diffs[2] = diffs[2].max(common::rel_diff_vec(
+            &ours[2],
+            &common::to_f64(g_ref.get(&wt).unwrap()),
+        ));
     }
     diffs
 }
@@ -357,7 +324,7 @@ fn conv_kernel_only_computes_the_gradients_that_are_needed() {
         .unwrap()
         .backward()
         .unwrap();
-    assert!(rel_diff(grads.get(&w).unwrap(), reference.get(&w).unwrap()) < 2e-5);
+    assert!(common::rel_diff(grads.get(&w).unwrap(), reference.get(&w).unwrap()) < 2e-5);
 }
 
 #[test]
@@ -386,7 +353,7 @@ fn conv_kernel_reads_non_contiguous_input() {
     let w = common::randn(5, &[4, 3, 3, 3]);
     let ours = conv2d(&x, &w, 1, 1).unwrap();
     let reference = x.conv2d(&w, 1, 1, 1, 1).unwrap();
-    assert!(rel_diff(&ours, &reference) < 2e-5);
+    assert!(common::rel_diff(&ours, &reference) < 2e-5);
 }
 
 proptest! {
@@ -415,7 +382,10 @@ fn conv_kernel_gradients_are_bitwise_reproducible() {
         let y = conv2d(x.as_tensor(), w.as_tensor(), 1, 1).unwrap();
         let r = common::randn(9, y.dims());
         let g = (y * r).unwrap().sum_all().unwrap().backward().unwrap();
-        (to_f64(g.get(&x).unwrap()), to_f64(g.get(&w).unwrap()))
+        (
+            common::to_f64(g.get(&x).unwrap()),
+            common::to_f64(g.get(&w).unwrap()),
+        )
     };
     let first = run();
     for _ in 0..5 {

@@ -3,27 +3,8 @@
 
 mod common;
 
-use candle_core::{DType, Tensor, Var};
+use candle_core::{DType, Var};
 use smallscale_models::kernels::linear;
-
-fn to_f64(t: &Tensor) -> Vec<f64> {
-    t.flatten_all()
-        .unwrap()
-        .to_dtype(DType::F64)
-        .unwrap()
-        .to_vec1::<f64>()
-        .unwrap()
-}
-
-fn rel_diff(a: &Tensor, b: &Tensor) -> f64 {
-    let (a, b) = (to_f64(a), to_f64(b));
-    assert_eq!(a.len(), b.len());
-    let scale = b.iter().fold(1.0f64, |m, v| m.max(v.abs()));
-    a.iter()
-        .zip(&b)
-        .fold(0.0f64, |m, (x, y)| m.max((x - y).abs()))
-        / scale
-}
 
 #[test]
 fn linear_kernel_matches_candle_and_its_gradients() {
@@ -65,7 +46,7 @@ fn linear_kernel_matches_candle_and_its_gradients() {
                     reference = reference.broadcast_add(b.as_tensor()).unwrap();
                 }
                 let what = format!("{dtype:?} {rows}x{inputs}->{outputs} bias={with_bias}");
-                assert!(rel_diff(&ours, &reference) < tol, "{what}: forward");
+                assert!(common::rel_diff(&ours, &reference) < tol, "{what}: forward");
                 let g1 = (ours * &r).unwrap().sum_all().unwrap().backward().unwrap();
                 let g2 = (reference * &r)
                     .unwrap()
@@ -80,7 +61,7 @@ fn linear_kernel_matches_candle_and_its_gradients() {
                     assert!(g1.get(&b).is_none());
                 }
                 for (name, v) in vars {
-                    let d = rel_diff(g1.get(v).unwrap(), g2.get(v).unwrap());
+                    let d = common::rel_diff(g1.get(v).unwrap(), g2.get(v).unwrap());
                     assert!(d < tol, "{what}: gradient of {name} differs by {d:e}");
                 }
             }

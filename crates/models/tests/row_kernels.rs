@@ -7,25 +7,6 @@ mod common;
 use candle_core::{D, DType, Tensor, Var};
 use smallscale_models::kernels::{gelu_erf, layer_norm, softmax_last_dim};
 
-fn to_f64(t: &Tensor) -> Vec<f64> {
-    t.flatten_all()
-        .unwrap()
-        .to_dtype(DType::F64)
-        .unwrap()
-        .to_vec1::<f64>()
-        .unwrap()
-}
-
-fn rel_diff(a: &Tensor, b: &Tensor) -> f64 {
-    let (a, b) = (to_f64(a), to_f64(b));
-    assert_eq!(a.len(), b.len());
-    let scale = b.iter().fold(1.0f64, |m, v| m.max(v.abs()));
-    a.iter()
-        .zip(&b)
-        .fold(0.0f64, |m, (x, y)| m.max((x - y).abs()))
-        / scale
-}
-
 /// Value and gradients (for `vars`) of `sum(r * f())`.
 fn value_and_grads(y: Tensor, r: &Tensor, vars: &[&Var]) -> (Tensor, Vec<Tensor>) {
     let grads = (y.clone() * r)
@@ -76,9 +57,12 @@ fn layer_norm_kernel_matches_tensor_operations() {
                 .unwrap();
             let (y1, g1) = value_and_grads(ours, &r, &[&x, &g, &b]);
             let (y2, g2) = value_and_grads(reference, &r, &[&x, &g, &b]);
-            assert!(rel_diff(&y1, &y2) < tol, "{dtype:?} {shape:?} forward");
+            assert!(
+                common::rel_diff(&y1, &y2) < tol,
+                "{dtype:?} {shape:?} forward"
+            );
             for (name, (a, e)) in ["x", "gamma", "beta"].iter().zip(g1.iter().zip(&g2)) {
-                let diff = rel_diff(a, e);
+                let diff = common::rel_diff(a, e);
                 assert!(
                     diff < tol,
                     "{dtype:?} {shape:?} gradient of {name}: {diff:e}"
@@ -107,8 +91,11 @@ fn softmax_kernel_matches_tensor_operations() {
             let reference = e.broadcast_div(&e.sum_keepdim(D::Minus1).unwrap()).unwrap();
             let (y1, g1) = value_and_grads(ours, &r, &[&x]);
             let (y2, g2) = value_and_grads(reference, &r, &[&x]);
-            assert!(rel_diff(&y1, &y2) < tol, "{dtype:?} {shape:?} forward");
-            let diff = rel_diff(&g1[0], &g2[0]);
+            assert!(
+                common::rel_diff(&y1, &y2) < tol,
+                "{dtype:?} {shape:?} forward"
+            );
+            let diff = common::rel_diff(&g1[0], &g2[0]);
             assert!(diff < tol, "{dtype:?} {shape:?} gradient: {diff:e}");
         }
     }
@@ -133,11 +120,11 @@ fn gelu_kernel_matches_candle_and_finite_differences() {
     let r = common::randn(6, &[3, 50]).to_dtype(DType::F64).unwrap();
     let (y1, g1) = value_and_grads(gelu_erf(x.as_tensor()).unwrap(), &r, &[&x]);
     let (y2, g2) = value_and_grads(x.as_tensor().gelu_erf().unwrap(), &r, &[&x]);
-    assert!(rel_diff(&y1, &y2) < 1e-12, "forward");
+    assert!(common::rel_diff(&y1, &y2) < 1e-12, "forward");
     // candle's backward rounds 1/sqrt(2 pi) to 0.398942, so it is only close.
-    assert!(rel_diff(&g1[0], &g2[0]) < 1e-6, "candle's gradient");
-    let xs = to_f64(x.as_tensor());
-    let rs = to_f64(&r);
+    assert!(common::rel_diff(&g1[0], &g2[0]) < 1e-6, "candle's gradient");
+    let xs = common::to_f64(x.as_tensor());
+    let rs = common::to_f64(&r);
     let h = 1e-6;
     let f = |v: f64| {
         let t = Tensor::new(&[v], &candle_core::Device::Cpu).unwrap();
@@ -145,7 +132,7 @@ fn gelu_kernel_matches_candle_and_finite_differences() {
     };
     for (j, (&v, &rj)) in xs.iter().zip(&rs).enumerate() {
         let fd = (f(v + h) - f(v - h)) / (2.0 * h) * rj;
-        let analytic = to_f64(&g1[0])[j];
+        let analytic = common::to_f64(&g1[0])[j];
         assert!(
             (fd - analytic).abs() < 1e-7 * (1.0 + fd.abs()),
             "x = {v}: {analytic} vs {fd}"
@@ -153,7 +140,7 @@ fn gelu_kernel_matches_candle_and_finite_differences() {
     }
     // f32 agrees with f64 to f32 rounding.
     let x32 = x.as_tensor().to_dtype(DType::F32).unwrap();
-    assert!(rel_diff(&gelu_erf(&x32).unwrap(), &y1) < 1e-6);
+    assert!(common::rel_diff(&gelu_erf(&x32).unwrap(), &y1) < 1e-6);
 }
 
 #[test]
@@ -189,8 +176,8 @@ fn layer_norm_parameter_gradients_are_bitwise_reproducible() {
             .backward()
             .unwrap();
         (
-            to_f64(grads.get(&g).unwrap()),
-            to_f64(grads.get(&b).unwrap()),
+            common::to_f64(grads.get(&g).unwrap()),
+            common::to_f64(grads.get(&b).unwrap()),
         )
     };
     let first = run();
@@ -212,10 +199,14 @@ fn add_relu_kernel_matches_tensor_operations() {
         let reference = (a.as_tensor() + b.as_tensor()).unwrap().relu().unwrap();
         let (y1, g1) = value_and_grads(ours, &r, &[&a, &b]);
         let (y2, g2) = value_and_grads(reference, &r, &[&a, &b]);
-        assert_eq!(to_f64(&y1), to_f64(&y2), "{dtype:?} forward");
+        assert_eq!(
+            common::to_f64(&y1),
+            common::to_f64(&y2),
+            "{dtype:?} forward"
+        );
         for (x, e) in g1.iter().zip(&g2) {
             // Random inputs never sum to exactly 0, where the two ReLU conventions differ.
-            assert_eq!(to_f64(x), to_f64(e), "{dtype:?} gradient");
+            assert_eq!(common::to_f64(x), common::to_f64(e), "{dtype:?} gradient");
         }
     }
     let err = add_relu(&common::randn(1, &[2, 3]), &common::randn(2, &[3, 2]))

@@ -90,3 +90,29 @@ pub fn tiny_models() -> Vec<(ModelConfig, Vec<usize>)> {
         (tiny_mlp(), vec![4, 12]),
     ]
 }
+
+/// The elements of `t` as `f64`, flattened.
+pub fn to_f64(t: &Tensor) -> Vec<f64> {
+    t.flatten_all()
+        .unwrap()
+        .to_dtype(candle_core::DType::F64)
+        .unwrap()
+        .to_vec1::<f64>()
+        .unwrap()
+}
+
+/// Largest absolute difference between two vectors, relative to the largest magnitude of `b`
+/// (at least 1).
+pub fn rel_diff_vec(a: &[f64], b: &[f64]) -> f64 {
+    assert_eq!(a.len(), b.len());
+    let scale = b.iter().fold(1.0f64, |m, v| m.max(v.abs()));
+    a.iter()
+        .zip(b)
+        .fold(0.0f64, |m, (x, y)| m.max((x - y).abs()))
+        / scale
+}
+
+/// [`rel_diff_vec`] of two tensors.
+pub fn rel_diff(a: &Tensor, b: &Tensor) -> f64 {
+    rel_diff_vec(&to_f64(a), &to_f64(b))
+}
