@@ -10,6 +10,8 @@ pub(crate) trait Element: WithDType + num_traits::Float + Send + Sync + 'static 
     fn widen(self) -> f64;
     /// The `f64` rounded to this type.
     fn narrow(v: f64) -> Self;
+    /// The error function at this precision (`libm`'s `erff` or `erf`).
+    fn erf(self) -> Self;
 }
 
 impl Element for f32 {
@@ -22,6 +24,9 @@ impl Element for f32 {
     fn narrow(v: f64) -> Self {
         v as f32
     }
+    fn erf(self) -> Self {
+        libm::erff(self)
+    }
 }
 
 impl Element for f64 {
@@ -33,6 +38,9 @@ impl Element for f64 {
     }
     fn narrow(v: f64) -> Self {
         v
+    }
+    fn erf(self) -> Self {
+        libm::erf(self)
     }
 }
 

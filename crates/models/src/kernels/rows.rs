@@ -346,8 +346,8 @@ impl CustomOp1 for SoftmaxOp {
 const INV_SQRT_2PI: f64 = 0.398_942_280_401_432_7;
 
 /// The exact (erf) GELU, `x * Phi(x) = 0.5 x (1 + erf(x / sqrt 2))`, differentiable. On the CPU
-/// (`f32`/`f64`) a fused kernel with derivative `Phi(x) + x phi(x)` computed in `f64`; elsewhere
-/// candle's `gelu_erf`.
+/// (`f32`/`f64`) a fused kernel with derivative `Phi(x) + x phi(x)`, computed at the tensor's
+/// precision (`libm`'s `erff` for `f32`, `erf` for `f64`); elsewhere candle's `gelu_erf`.
 ///
 /// ```
 /// use candle_core::{Device, Tensor};
@@ -366,18 +366,24 @@ pub fn gelu_erf(x: &Tensor) -> Result<Tensor> {
 
 struct GeluOp;
 
-/// `Phi(x)`, the standard normal distribution function.
-fn normal_cdf(x: f64) -> f64 {
-    0.5 * (1.0 + libm::erf(x * std::f64::consts::FRAC_1_SQRT_2))
+/// `Phi(x)`, the standard normal distribution function, at the precision of `T`.
+fn normal_cdf<T: Element>(x: T) -> T {
+    let half = T::narrow(0.5);
+    half * (T::one() + (x * T::narrow(std::f64::consts::FRAC_1_SQRT_2)).erf())
 }
 
-fn map_elements<T: Element>(x: &[T], f: impl Fn(f64) -> f64 + Sync) -> Vec<T> {
+/// `d/dx x Phi(x) = Phi(x) + x phi(x)`.
+fn gelu_slope<T: Element>(x: T) -> T {
+    normal_cdf(x) + x * T::narrow(INV_SQRT_2PI) * (T::narrow(-0.5) * x * x).exp()
+}
+
+fn map_elements<T: Element>(x: &[T], f: impl Fn(T) -> T + Sync) -> Vec<T> {
     let mut y = vec![T::zero(); x.len()];
     y.par_chunks_mut(1 << 14)
         .zip(x.par_chunks(1 << 14))
         .for_each(|(yc, xc)| {
             for (y, &x) in yc.iter_mut().zip(xc) {
-                *y = T::narrow(f(x.widen()));
+                *y = f(x);
             }
         });
     y
@@ -403,9 +409,7 @@ impl CustomOp1 for GeluOp {
                         .zip(gs.par_chunks(1 << 14))
                         .for_each(|((dc, xc), gc)| {
                             for ((d, &x), &g) in dc.iter_mut().zip(xc).zip(gc) {
-                                let v = x.widen();
-                                let slope = normal_cdf(v) + v * INV_SQRT_2PI * (-0.5 * v * v).exp();
-                                *d = T::narrow(g.widen() * slope);
+                                *d = g * gelu_slope(x);
                             }
                         });
                     Ok(dx)
