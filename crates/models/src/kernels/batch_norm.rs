@@ -4,7 +4,7 @@
 use candle_core::{CpuStorage, CustomOp3, DType, Layout, Shape, Tensor};
 use rayon::prelude::*;
 
-use super::element::{Element, contiguous_slice, with_cpu_slice};
+use super::element::{Element, SliceKernel, run_on_storages, with_cpu_slice};
 use crate::errors::{ModelError, Result};
 
 /// Per-channel statistics a batch-norm call normalises with.
@@ -290,6 +290,12 @@ impl BatchNormOp {
     }
 }
 
+impl SliceKernel for BatchNormOp {
+    fn run<T: Element>(&self, inputs: &[&[T]]) -> Vec<T> {
+        self.forward(inputs[0], inputs[1], inputs[2])
+    }
+}
+
 impl CustomOp3 for BatchNormOp {
     fn name(&self) -> &'static str {
         "smallscale-batch-norm"
@@ -304,25 +310,10 @@ impl CustomOp3 for BatchNormOp {
         s3: &CpuStorage,
         l3: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let shape = l1.shape().clone();
-        let out = match s1 {
-            CpuStorage::F32(_) => f32::into_storage(self.forward(
-                contiguous_slice(s1, l1, "batch-norm input")?,
-                contiguous_slice(s2, l2, "batch-norm gamma")?,
-                contiguous_slice(s3, l3, "batch-norm beta")?,
-            )),
-            CpuStorage::F64(_) => f64::into_storage(self.forward(
-                contiguous_slice(s1, l1, "batch-norm input")?,
-                contiguous_slice(s2, l2, "batch-norm gamma")?,
-                contiguous_slice(s3, l3, "batch-norm beta")?,
-            )),
-            _ => {
-                return Err(candle_core::Error::Msg(
-                    "the CPU batch-norm kernel takes f32 or f64 tensors".into(),
-                ));
-            }
-        };
-        Ok((out, shape))
+        let inputs = [(s1, l1), (s2, l2), (s3, l3)];
+        let names = ["batch-norm input", "batch-norm gamma", "batch-norm beta"];
+        let out = run_on_storages(self, &inputs, &names, "batch-norm")?;
+        Ok((out, l1.shape().clone()))
     }
 
     fn bwd(

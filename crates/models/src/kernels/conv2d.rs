@@ -4,7 +4,7 @@
 use candle_core::{CpuStorage, CustomOp2, DType, Layout, Shape, Tensor};
 use rayon::prelude::*;
 
-use super::element::{Element, contiguous_slice, with_cpu_slice};
+use super::element::{Element, SliceKernel, run_on_storages, with_cpu_slice};
 use super::im2col::{ConvGeometry, col2im, im2col};
 use super::matmul::{MatRef, matmul};
 use crate::errors::{ModelError, Result};
@@ -51,6 +51,12 @@ struct Conv2dOp {
     geometry: ConvGeometry,
 }
 
+impl SliceKernel for Conv2dOp {
+    fn run<T: Element>(&self, inputs: &[&[T]]) -> Vec<T> {
+        forward(inputs[0], inputs[1], &self.geometry)
+    }
+}
+
 impl CustomOp2 for Conv2dOp {
     fn name(&self) -> &'static str {
         "smallscale-conv2d"
@@ -64,26 +70,9 @@ impl CustomOp2 for Conv2dOp {
         l2: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
         let g = &self.geometry;
-        let shape = Shape::from((g.n, g.o, g.ho, g.wo));
-        let out = match (s1, s2) {
-            (CpuStorage::F32(_), CpuStorage::F32(_)) => f32::into_storage(forward(
-                contiguous_slice(s1, l1, "conv input")?,
-                contiguous_slice(s2, l2, "conv weight")?,
-                g,
-            )),
-            (CpuStorage::F64(_), CpuStorage::F64(_)) => f64::into_storage(forward(
-                contiguous_slice(s1, l1, "conv input")?,
-                contiguous_slice(s2, l2, "conv weight")?,
-                g,
-            )),
-            _ => {
-                return Err(candle_core::Error::Msg(
-                    "the CPU convolution kernel takes f32 or f64 input and weight of one dtype"
-                        .into(),
-                ));
-            }
-        };
-        Ok((out, shape))
+        let inputs = [(s1, l1), (s2, l2)];
+        let out = run_on_storages(self, &inputs, &["conv input", "conv weight"], "convolution")?;
+        Ok((out, Shape::from((g.n, g.o, g.ho, g.wo))))
     }
 
     fn bwd(

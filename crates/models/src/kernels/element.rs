@@ -74,3 +74,36 @@ pub(crate) fn with_cpu_slice<T: WithDType, R>(
         ))),
     }
 }
+
+/// The body of a CPU kernel's forward pass over contiguous input slices of one float type.
+pub(crate) trait SliceKernel {
+    /// The output for `inputs` (in the op's argument order).
+    fn run<T: Element>(&self, inputs: &[&[T]]) -> Vec<T>;
+}
+
+/// Runs `kernel` on the op's input storages, which must all be `f32` or all `f64`; `names` label
+/// the inputs in errors and `what` the kernel.
+pub(crate) fn run_on_storages<K: SliceKernel>(
+    kernel: &K,
+    inputs: &[(&CpuStorage, &Layout)],
+    names: &[&str],
+    what: &str,
+) -> candle_core::Result<CpuStorage> {
+    fn slices<'a, T: WithDType>(
+        inputs: &[(&'a CpuStorage, &Layout)],
+        names: &[&str],
+    ) -> candle_core::Result<Vec<&'a [T]>> {
+        inputs
+            .iter()
+            .zip(names)
+            .map(|(&(s, l), name)| contiguous_slice(s, l, name))
+            .collect()
+    }
+    match inputs.first().map(|i| i.0) {
+        Some(CpuStorage::F32(_)) => Ok(f32::into_storage(kernel.run(&slices(inputs, names)?))),
+        Some(CpuStorage::F64(_)) => Ok(f64::into_storage(kernel.run(&slices(inputs, names)?))),
+        _ => Err(candle_core::Error::Msg(format!(
+            "the CPU {what} kernel takes f32 or f64 tensors of one dtype"
+        ))),
+    }
+}

@@ -5,7 +5,7 @@
 use candle_core::{CpuStorage, CustomOp2, CustomOp3, DType, Layout, Shape, Tensor};
 use rayon::prelude::*;
 
-use super::element::{Element, contiguous_slice, with_cpu_slice};
+use super::element::{Element, SliceKernel, run_on_storages, with_cpu_slice};
 use super::matmul::{MatRef, matmul};
 use crate::errors::{ModelError, Result};
 
@@ -170,39 +170,10 @@ impl LinearOp {
         ))
     }
 
-    fn cpu(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-        bias: Option<(&CpuStorage, &Layout)>,
-    ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let shape = Shape::from((self.rows, self.outputs));
-        let out = match s1 {
-            CpuStorage::F32(_) => f32::into_storage(
-                self.forward(
-                    contiguous_slice(s1, l1, "linear input")?,
-                    contiguous_slice(s2, l2, "linear weight")?,
-                    bias.map(|(s, l)| contiguous_slice(s, l, "linear bias"))
-                        .transpose()?,
-                ),
-            ),
-            CpuStorage::F64(_) => f64::into_storage(
-                self.forward(
-                    contiguous_slice(s1, l1, "linear input")?,
-                    contiguous_slice(s2, l2, "linear weight")?,
-                    bias.map(|(s, l)| contiguous_slice(s, l, "linear bias"))
-                        .transpose()?,
-                ),
-            ),
-            _ => {
-                return Err(candle_core::Error::Msg(
-                    "the CPU linear kernel takes f32 or f64".into(),
-                ));
-            }
-        };
-        Ok((out, shape))
+    fn cpu(&self, inputs: &[(&CpuStorage, &Layout)]) -> candle_core::Result<(CpuStorage, Shape)> {
+        let names = ["linear input", "linear weight", "linear bias"];
+        let out = run_on_storages(self, inputs, &names[..inputs.len()], "linear")?;
+        Ok((out, Shape::from((self.rows, self.outputs))))
     }
 
     fn dispatch_grads(
@@ -219,6 +190,12 @@ impl LinearOp {
     }
 }
 
+impl SliceKernel for LinearOp {
+    fn run<T: Element>(&self, inputs: &[&[T]]) -> Vec<T> {
+        self.forward(inputs[0], inputs[1], inputs.get(2).copied())
+    }
+}
+
 impl CustomOp2 for LinearOp {
     fn name(&self) -> &'static str {
         "smallscale-linear"
@@ -231,7 +208,7 @@ impl CustomOp2 for LinearOp {
         s2: &CpuStorage,
         l2: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
-        self.cpu(s1, l1, s2, l2, None)
+        self.cpu(&[(s1, l1), (s2, l2)])
     }
 
     fn bwd(
@@ -260,7 +237,7 @@ impl CustomOp3 for LinearOp {
         s3: &CpuStorage,
         l3: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
-        self.cpu(s1, l1, s2, l2, Some((s3, l3)))
+        self.cpu(&[(s1, l1), (s2, l2), (s3, l3)])
     }
 
     fn bwd(

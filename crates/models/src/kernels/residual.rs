@@ -3,7 +3,7 @@
 use candle_core::{CpuStorage, CustomOp2, DType, Layout, Shape, Tensor};
 use rayon::prelude::*;
 
-use super::element::{Element, contiguous_slice, with_cpu_slice};
+use super::element::{Element, SliceKernel, run_on_storages, with_cpu_slice};
 use crate::errors::{ModelError, Result};
 
 /// Elements per parallel task.
@@ -67,6 +67,12 @@ fn backward<T: Element>(y: &[T], gy: &[T]) -> Vec<T> {
     dx
 }
 
+impl SliceKernel for AddReluOp {
+    fn run<T: Element>(&self, inputs: &[&[T]]) -> Vec<T> {
+        forward(inputs[0], inputs[1])
+    }
+}
+
 impl CustomOp2 for AddReluOp {
     fn name(&self) -> &'static str {
         "smallscale-add-relu"
@@ -79,21 +85,8 @@ impl CustomOp2 for AddReluOp {
         s2: &CpuStorage,
         l2: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let out = match (s1, s2) {
-            (CpuStorage::F32(_), CpuStorage::F32(_)) => f32::into_storage(forward(
-                contiguous_slice(s1, l1, "add_relu input")?,
-                contiguous_slice(s2, l2, "add_relu input")?,
-            )),
-            (CpuStorage::F64(_), CpuStorage::F64(_)) => f64::into_storage(forward(
-                contiguous_slice(s1, l1, "add_relu input")?,
-                contiguous_slice(s2, l2, "add_relu input")?,
-            )),
-            _ => {
-                return Err(candle_core::Error::Msg(
-                    "the CPU add_relu kernel takes two f32 or two f64 tensors".into(),
-                ));
-            }
-        };
+        let inputs = [(s1, l1), (s2, l2)];
+        let out = run_on_storages(self, &inputs, &["add_relu input"; 2], "add_relu")?;
         Ok((out, l1.shape().clone()))
     }
 

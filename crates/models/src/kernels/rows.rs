@@ -4,7 +4,7 @@
 use candle_core::{CpuStorage, CustomOp1, CustomOp3, DType, Layout, Shape, Tensor};
 use rayon::prelude::*;
 
-use super::element::{Element, contiguous_slice, with_cpu_slice};
+use super::element::{Element, SliceKernel, run_on_storages, with_cpu_slice};
 use crate::errors::{ModelError, Result};
 
 /// Rows per parallel task (rows are short: a token's features, an attention row).
@@ -27,28 +27,6 @@ fn kernel_applies(tensors: &[&Tensor]) -> bool {
         && tensors
             .iter()
             .all(|t| t.dtype() == first.dtype() && t.device().is_cpu())
-}
-
-/// Runs `f` on the contiguous slices of a one-input op's storage, as `f32` or `f64`.
-macro_rules! dispatch1 {
-    ($s:expr, $l:expr, $what:expr, |$x:ident| $body:expr) => {
-        match $s {
-            CpuStorage::F32(_) => {
-                let $x: &[f32] = contiguous_slice($s, $l, $what)?;
-                f32::into_storage($body)
-            }
-            CpuStorage::F64(_) => {
-                let $x: &[f64] = contiguous_slice($s, $l, $what)?;
-                f64::into_storage($body)
-            }
-            _ => {
-                return Err(candle_core::Error::Msg(format!(
-                    "the CPU {} kernel takes f32 or f64",
-                    $what
-                )))
-            }
-        }
-    };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -189,6 +167,12 @@ impl LayerNormOp {
     }
 }
 
+impl SliceKernel for LayerNormOp {
+    fn run<T: Element>(&self, inputs: &[&[T]]) -> Vec<T> {
+        self.forward(inputs[0], inputs[1], inputs[2])
+    }
+}
+
 impl CustomOp3 for LayerNormOp {
     fn name(&self) -> &'static str {
         "smallscale-layer-norm"
@@ -203,23 +187,9 @@ impl CustomOp3 for LayerNormOp {
         s3: &CpuStorage,
         l3: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let out = match s1 {
-            CpuStorage::F32(_) => f32::into_storage(self.forward(
-                contiguous_slice(s1, l1, "layer-norm input")?,
-                contiguous_slice(s2, l2, "layer-norm gamma")?,
-                contiguous_slice(s3, l3, "layer-norm beta")?,
-            )),
-            CpuStorage::F64(_) => f64::into_storage(self.forward(
-                contiguous_slice(s1, l1, "layer-norm input")?,
-                contiguous_slice(s2, l2, "layer-norm gamma")?,
-                contiguous_slice(s3, l3, "layer-norm beta")?,
-            )),
-            _ => {
-                return Err(candle_core::Error::Msg(
-                    "the CPU layer-norm kernel takes f32 or f64".into(),
-                ));
-            }
-        };
+        let inputs = [(s1, l1), (s2, l2), (s3, l3)];
+        let names = ["layer-norm input", "layer-norm gamma", "layer-norm beta"];
+        let out = run_on_storages(self, &inputs, &names, "layer-norm")?;
         Ok((out, l1.shape().clone()))
     }
 
@@ -304,13 +274,19 @@ fn softmax_grad<T: Element>(y: &[T], gy: &[T], d: usize) -> Vec<T> {
     dx
 }
 
+impl SliceKernel for SoftmaxOp {
+    fn run<T: Element>(&self, inputs: &[&[T]]) -> Vec<T> {
+        softmax_rows(inputs[0], self.d)
+    }
+}
+
 impl CustomOp1 for SoftmaxOp {
     fn name(&self) -> &'static str {
         "smallscale-softmax"
     }
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
-        let out = dispatch1!(s, l, "softmax", |x| softmax_rows(x, self.d));
+        let out = run_on_storages(self, &[(s, l)], &["softmax input"], "softmax")?;
         Ok((out, l.shape().clone()))
     }
 
@@ -389,13 +365,19 @@ fn map_elements<T: Element>(x: &[T], f: impl Fn(T) -> T + Sync) -> Vec<T> {
     y
 }
 
+impl SliceKernel for GeluOp {
+    fn run<T: Element>(&self, inputs: &[&[T]]) -> Vec<T> {
+        map_elements(inputs[0], |v| v * normal_cdf(v))
+    }
+}
+
 impl CustomOp1 for GeluOp {
     fn name(&self) -> &'static str {
         "smallscale-gelu-erf"
     }
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
-        let out = dispatch1!(s, l, "GELU", |x| map_elements(x, |v| v * normal_cdf(v)));
+        let out = run_on_storages(self, &[(s, l)], &["GELU input"], "GELU")?;
         Ok((out, l.shape().clone()))
     }
 
