@@ -332,6 +332,10 @@ struct BackwardPartial {
     argmax: Vec<usize>,
 }
 
+/// Lanes of the backward pass: independent f64 accumulators (so that the loop vectorises) and the
+/// block within which arg-max candidates are looked for.
+const BACKWARD_LANES: usize = 16;
+
 #[inline(always)]
 fn backward_run<T: KernelFloat>(
     x: &[T],
@@ -341,18 +345,79 @@ fn backward_run<T: KernelFloat>(
     m: T,
     offset: usize,
 ) -> BackwardPartial {
-    let mut scale_sum = 0.0f64;
+    const L: usize = BACKWARD_LANES;
+    let mut acc = [0.0f64; L];
     let mut argmax = Vec::new();
-    for (i, ((o, &xv), &gv)) in out.iter_mut().zip(x).zip(g).enumerate() {
+    let full = x.len() - x.len() % L;
+    for (b, ((xc, gc), oc)) in x[..full]
+        .chunks_exact(L)
+        .zip(g[..full].chunks_exact(L))
+        .zip(out[..full].chunks_exact_mut(L))
+        .enumerate()
+    {
+        let mut hits = 0u32;
+        for i in 0..L {
+            oc[i].write(gc[i]);
+            let z = xc[i] / s;
+            let r = round_half_even_small(z);
+            acc[i] += gc[i].to_f64() * (r - z).to_f64();
+            hits |= u32::from(xc[i].abs() == m) << i;
+        }
+        // Arg-max elements are rare: one test per block, the positions only when there is one.
+        while hits != 0 {
+            let i = hits.trailing_zeros() as usize;
+            argmax.push(offset + b * L + i);
+            hits &= hits - 1;
+        }
+    }
+    // Fixed summation order: lanes first, then the tail, so results do not depend on the path.
+    let mut scale_sum: f64 = acc.iter().sum();
+    for (i, ((o, &xv), &gv)) in out[full..]
+        .iter_mut()
+        .zip(&x[full..])
+        .zip(&g[full..])
+        .enumerate()
+    {
         o.write(gv);
         let z = xv / s;
         let r = round_half_even_small(z);
         scale_sum += gv.to_f64() * (r - z).to_f64();
         if xv.abs() == m {
-            argmax.push(offset + i);
+            argmax.push(offset + full + i);
         }
     }
     BackwardPartial { scale_sum, argmax }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn backward_run_avx2<T: KernelFloat>(
+    x: &[T],
+    g: &[T],
+    out: &mut [MaybeUninit<T>],
+    s: T,
+    m: T,
+    offset: usize,
+) -> BackwardPartial {
+    backward_run(x, g, out, s, m, offset)
+}
+
+/// One chunk of the faithful backward with the best instruction set available. Every path adds the
+/// same terms in the same order, so the result does not depend on the CPU.
+fn backward_run_dispatch<T: KernelFloat>(
+    x: &[T],
+    g: &[T],
+    out: &mut [MaybeUninit<T>],
+    s: T,
+    m: T,
+    offset: usize,
+) -> BackwardPartial {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2 (checked just above).
+        return unsafe { backward_run_avx2(x, g, out, s, m, offset) };
+    }
+    backward_run(x, g, out, s, m, offset)
 }
 
 /// Backward of max-abs fake quantization.
@@ -407,10 +472,10 @@ pub fn max_abs_fake_quant_backward<T: KernelFloat>(
                 .zip(gg.par_chunks(CHUNK))
                 .zip(og.par_chunks_mut(CHUNK))
                 .enumerate()
-                .map(|(c, ((xc, gc), oc))| backward_run(xc, gc, oc, s, m, c * CHUNK))
+                .map(|(c, ((xc, gc), oc))| backward_run_dispatch(xc, gc, oc, s, m, c * CHUNK))
                 .collect()
         } else {
-            vec![backward_run(xg, gg, og, s, m, 0)]
+            vec![backward_run_dispatch(xg, gg, og, s, m, 0)]
         };
         finish(og, xg, parts);
     };
@@ -485,6 +550,77 @@ mod tests {
         );
         let y = vec![1.0f32, -3.0, f32::NEG_INFINITY, 2.0];
         assert_eq!(group_max_abs_all(&y, 2), Err(NonFiniteAt { index: 2 }));
+    }
+
+    /// The faithful backward written the plain way: one f64 sum, the arg-max set by a scan.
+    fn naive_backward(x: &[f32], g: &[f32], group_len: usize, k: f32) -> Vec<f64> {
+        let mut out: Vec<f64> = g.iter().map(|&v| f64::from(v)).collect();
+        for (gi, (xg, gg)) in x.chunks(group_len).zip(g.chunks(group_len)).enumerate() {
+            let m = xg.iter().fold(0f32, |a, v| a.max(v.abs()));
+            if m == 0.0 {
+                continue;
+            }
+            let s = m / k;
+            let total: f64 = xg
+                .iter()
+                .zip(gg)
+                .map(|(&v, &d)| f64::from(d) * f64::from((v / s).round_ties_even() - v / s))
+                .sum();
+            let ties: Vec<usize> = (0..xg.len()).filter(|&j| xg[j].abs() == m).collect();
+            for &j in &ties {
+                out[gi * group_len + j] +=
+                    xg[j].signum() as f64 * total / f64::from(k) / ties.len() as f64;
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn faithful_backward_matches_the_naive_sum_and_finds_every_tie() {
+        // Ties of the maximum in the first block, across a block boundary, at the end of a parallel
+        // chunk, in the last partial block, and with both signs.
+        for (n, group_len) in [
+            (300_007usize, 300_007usize),
+            (4 * 1029, 1029),
+            (37, 37),
+            (15, 5),
+        ] {
+            let mut x: Vec<f32> = (0..n as u64)
+                .map(|i| ((i * 7919 % 10007) as f32 - 5003.0) * 1e-3)
+                .collect();
+            let g: Vec<f32> = (0..n as u64)
+                .map(|i| ((i * 104_729 % 997) as f32 - 498.0) * 1e-2)
+                .collect();
+            for j in [0, 15, 16, CHUNK - 1, CHUNK, n - 1, n - 2, n / 2] {
+                if j < n {
+                    x[j] = if j % 2 == 0 { 9.5 } else { -9.5 };
+                }
+            }
+            let out = filled_vec(n, |o| {
+                max_abs_fake_quant_backward(&x, &g, group_len, 7.0, true, o)
+            })
+            .unwrap();
+            let want = naive_backward(&x, &g, group_len, 7.0);
+            for (j, (&a, &b)) in out.iter().zip(&want).enumerate() {
+                let tol = 1e-6 * b.abs().max(1.0);
+                assert!(
+                    (f64::from(a) - b).abs() <= tol,
+                    "n {n}, group {group_len}, element {j}: {a} vs {b}"
+                );
+            }
+            // Away from each group's maximum, the gradient is the upstream one, bit for bit.
+            for (xg, (og, gg)) in x
+                .chunks(group_len)
+                .zip(out.chunks(group_len).zip(g.chunks(group_len)))
+            {
+                let m = xg.iter().fold(0f32, |a, v| a.max(v.abs()));
+                for ((&xv, &a), &b) in xg.iter().zip(og).zip(gg) {
+                    if xv.abs() != m {
+                        assert_eq!(a.to_bits(), b.to_bits(), "x = {xv}");
+                    }
+                }
+            }
+        }
     }
 
     #[test]
