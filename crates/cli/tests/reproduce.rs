@@ -75,6 +75,66 @@ fn quick_reproduce_writes_the_report_and_resumes() {
 }
 
 #[test]
+fn several_seeds_write_one_directory_each_and_a_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("s");
+    let run = bin()
+        .args([
+            "reproduce",
+            "--quick",
+            "--epochs",
+            "1",
+            "--bits",
+            "3",
+            "--width",
+            "4",
+            "--seed",
+            "7",
+            "--seeds",
+            "2",
+            "--no-progress",
+            "--out",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        stdout.contains("mean ± sd over 2 seeds") && stdout.contains("of 2 seeds"),
+        "{stdout}"
+    );
+    let mut fp = Vec::new();
+    for seed in [7, 8] {
+        let seed_dir = out.join(format!("seed-{seed}"));
+        assert!(seed_dir.join("report.md").exists(), "seed {seed}");
+        let json: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(seed_dir.join("results.json")).unwrap()).unwrap();
+        assert_eq!(json["results"]["params"]["seed"], seed);
+        fp.push(json["results"]["runs"][0]["test"]["fp"].as_f64().unwrap());
+    }
+    // The summary's FP cell is the mean of the two seeds' FP accuracies.
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    let cell = &summary["summary"]["per_bit"]["FP"][0];
+    assert!((cell["mean"].as_f64().unwrap() - (fp[0] + fp[1]) / 2.0).abs() < 1e-12);
+    assert_eq!(cell["n"], 2);
+    assert!(out.join("summary.md").exists());
+
+    let zero = bin()
+        .args(["reproduce", "--quick", "--seeds", "0", "--out"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(zero.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&zero.stderr).contains("--seeds"));
+}
+
+#[test]
 fn invalid_settings_fail_clearly() {
     let dir = tempfile::tempdir().unwrap();
     let out = bin()

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![warn(missing_docs)]
 
+mod across_seeds;
 mod data;
 mod errors;
 mod evaluate;
@@ -13,6 +14,10 @@ mod reproduce;
 mod toy;
 mod trainer;
 
+pub use across_seeds::{
+    ClaimTally, CrossBitRow, MeanSd, SeedsSummary, seeds_markdown_report, summarize_seeds,
+    write_seeds_summary,
+};
 pub use data::ImageData;
 pub use errors::{OscRegError, Result};
 pub use evaluate::{

@@ -114,3 +114,153 @@ fn invalid_reproduce_settings_are_rejected() {
     );
     assert!(ReproduceParams { epochs: 0, ..p }.check().is_err());
 }
+
+/// Results of three "seeds" built from one real run by setting every accuracy to a known value:
+/// run j at bit b (FP: b = 0) of seed k gets `0.5 + 0.1 k + 0.01 j + 0.001 b`, except that with
+/// seed 2 every Reg model gains 0.3 at 2 bits, which flips "QAT beats Reg at 2 bits" for that seed.
+fn synthetic_seeds(base: &ReproduceResults) -> Vec<ReproduceResults> {
+    (0..3u64)
+        .map(|k| {
+            let mut r = base.clone();
+            r.params.seed = 10 + k;
+            for (j, run) in r.runs.iter_mut().enumerate() {
+                let value = |b: u32| 0.5 + 0.1 * k as f64 + 0.01 * j as f64 + 0.001 * f64::from(b);
+                run.test.fp = value(0);
+                let is_reg = matches!(run.method, Method::Reg { .. });
+                for (b, a) in &mut run.test.per_bit {
+                    *a = value(*b)
+                        + if is_reg && k == 2 && *b == 2 {
+                            0.3
+                        } else {
+                            0.0
+                        };
+                }
+            }
+            r
+        })
+        .collect()
+}
+
+#[test]
+fn seeds_are_summarised_as_mean_and_sd_with_claims_counted_per_seed() {
+    let (train, test) = fashion_mnist_embedded().unwrap();
+    let data = ImageData::split(train, test, 0.1, 0)
+        .unwrap()
+        .truncated(128, 64, 64)
+        .unwrap();
+    let params = ReproduceParams {
+        model: ModelConfig::default_for("mlp").unwrap(),
+        target_bits: vec![2, 3],
+        eval_bits: vec![2, 3, 4],
+        epochs: 1,
+        patience: 1,
+        batch_size: 64,
+        ..ReproduceParams::default()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let base = reproduce(
+        &params,
+        &data,
+        "test slice",
+        &Device::Cpu,
+        dir.path(),
+        false,
+        |_| {},
+    )
+    .unwrap();
+    let seeds = synthetic_seeds(&base);
+    let summary = summarize_seeds(&seeds).unwrap();
+    assert_eq!(summary.seeds, [10, 11, 12]);
+    // Run order: fp, qat-b2, qat-b3, reg-b2, reg-b3 (j = 0..4).
+    let labels: Vec<&str> = base.runs.iter().map(|r| r.label.as_str()).collect();
+    let j_of = |prefix: &str| labels.iter().position(|l| l.starts_with(prefix)).unwrap();
+    let expect = |j: usize, b: u32, reg_bump: bool| {
+        let vals: Vec<f64> = (0..3)
+            .map(|k| {
+                0.5 + 0.1 * k as f64
+                    + 0.01 * j as f64
+                    + 0.001 * f64::from(b)
+                    + if reg_bump && k == 2 { 0.3 } else { 0.0 }
+            })
+            .collect();
+        let mean = vals.iter().sum::<f64>() / 3.0;
+        let sd = (vals.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / 2.0).sqrt();
+        (mean, sd)
+    };
+    let close = |got: Option<MeanSd>, (mean, sd): (f64, f64)| {
+        let got = got.unwrap();
+        assert!((got.mean - mean).abs() < 1e-12 && (got.sd - sd).abs() < 1e-12 && got.n == 3);
+    };
+    let fp = j_of("fp");
+    for (i, &b) in [2u32, 3, 4].iter().enumerate() {
+        close(summary.per_bit["FP"][i], expect(fp, 0, false));
+        close(summary.per_bit["PTQ"][i], expect(fp, b, false));
+    }
+    close(summary.per_bit["QAT"][1], expect(j_of("qat-b3"), 3, false));
+    close(summary.per_bit["Reg"][0], expect(j_of("reg-b2"), 2, true));
+    assert_eq!(summary.per_bit["Reg"][2], None); // 4 bits was not a target
+    assert_eq!(summary.cross_bit_reg.len(), 2);
+    let reg3 = &summary.cross_bit_reg[1];
+    assert_eq!(reg3.target, 3);
+    close(reg3.at_bits[2], expect(j_of("reg-b3"), 4, false));
+    close(reg3.fp, expect(j_of("reg-b3"), 0, false));
+
+    // Claims: per seed as check_claims says; on the means as check_claims on hand-made mean results.
+    for (i, tally) in summary.claims_per_seed.iter().enumerate() {
+        let holds = seeds
+            .iter()
+            .filter(|r| check_claims(r)[i].holds == Some(true))
+            .count();
+        assert_eq!(
+            (tally.holds_in, tally.tested_in),
+            (holds, 3),
+            "{}",
+            tally.claim
+        );
+    }
+    // "QAT beats Reg at 2 bits": reg-b2 (j = 3) is above qat-b2 (j = 1) in every seed, by 0.3 more
+    // in seed 2; so it holds for no seed, and not on the means either.
+    assert_eq!(summary.claims_per_seed[1].holds_in, 0);
+    let mut means = base.clone();
+    for (j, run) in means.runs.iter_mut().enumerate() {
+        run.test.fp = expect(j, 0, false).0;
+        let is_reg = matches!(run.method, Method::Reg { .. });
+        for (b, a) in &mut run.test.per_bit {
+            *a = expect(j, *b, is_reg && *b == 2).0;
+        }
+    }
+    let want = check_claims(&means);
+    for (got, want) in summary.claims_on_means.iter().zip(&want) {
+        assert_eq!(got.holds, want.holds, "{}", got.claim);
+    }
+
+    write_seeds_summary(&summary, dir.path(), "test").unwrap();
+    let md = std::fs::read_to_string(dir.path().join("summary.md")).unwrap();
+    assert!(md.contains("over 3 seeds") && md.contains(" ± ") && md.contains("of 3 seeds"));
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("summary.json")).unwrap()).unwrap();
+    assert_eq!(json["summary"]["seeds"].as_array().unwrap().len(), 3);
+
+    // Results that are not the same comparison are refused with the reason.
+    let mut other = seeds.clone();
+    other[1].params.lambda = 3.0;
+    let err = summarize_seeds(&other).unwrap_err().to_string();
+    assert!(err.contains("other settings"), "{err}");
+    let mut other = seeds.clone();
+    other[2].params.seed = 10;
+    assert!(
+        summarize_seeds(&other)
+            .unwrap_err()
+            .to_string()
+            .contains("twice")
+    );
+    let mut other = seeds.clone();
+    other[1].runs.pop();
+    assert!(
+        summarize_seeds(&other)
+            .unwrap_err()
+            .to_string()
+            .contains("other training runs")
+    );
+    assert!(summarize_seeds(&[]).is_err());
+}

@@ -1,5 +1,6 @@
 //! `smallscale reproduce`: the paper's FP / PTQ / QAT / Reg comparison on the embedded data.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -9,7 +10,8 @@ use clap::Args;
 use smallscale_datasets::{fashion_mnist_embedded, fashion_mnist_from_dir};
 use smallscale_models::ModelConfig;
 use smallscale_osc_reg::{
-    ImageData, ReproduceParams, check_claims, per_bit_table, reproduce, write_report,
+    ImageData, ReproduceParams, check_claims, per_bit_table, reproduce, summarize_seeds,
+    write_report, write_seeds_summary,
 };
 
 /// Arguments of `smallscale reproduce`.
@@ -17,6 +19,7 @@ use smallscale_osc_reg::{
 #[command(
     after_help = "Examples:\n  smallscale reproduce                       # embedded Fashion-MNIST subset, small CNN, bits 2, 3, 4\n  \
     smallscale reproduce --quick               # about 5 seconds: 2 epochs on a slice of the data\n  \
+    smallscale reproduce --seeds 3 --out seeds   # three seeds: mean ± sd, claims on the means\n  \
     smallscale reproduce --data /usr/share/datasets/fashion-mnist --epochs 30 --out full\n\n\
     Rerunning the same command with the same --out resumes: finished runs are loaded, an interrupted one continues."
 )]
@@ -59,6 +62,10 @@ pub struct ReproduceArgs {
     /// Seed of the initialisation, the validation split and the shuffling.
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Repeat the comparison with this many seeds (--seed, --seed + 1, ...): each seed's report goes
+    /// to OUT/seed-S/, and OUT/summary.md gives mean ± sd and the claims on the means.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    pub seeds: u64,
     /// Hide the progress bars.
     #[arg(long)]
     pub no_progress: bool,
@@ -128,66 +135,146 @@ pub fn run(args: &ReproduceArgs) -> Result<()> {
             (train, test, format!("Fashion-MNIST from {}", dir.display()))
         }
     };
-    let mut data = ImageData::split(train, test, 0.1, params.seed)?;
-    let mut description = description;
-    if args.quick {
-        data = data.truncated(2000, 500, 1000)?;
-        description.push_str(" (quick: 2,000 / 500 / 1,000 images)");
-    }
-    let shape = data.train.shape();
-    fit_to_data(
-        &mut params.model,
-        shape.channels,
-        shape.height,
-        data.num_classes(),
-    );
-    params.check().context("the model does not fit the data")?;
+    let seeds: Vec<u64> = (0..args.seeds)
+        .map(|i| params.seed.checked_add(i))
+        .collect::<Option<_>>()
+        .context("--seed + --seeds overflows a 64-bit seed: start from a smaller --seed")?;
     let device = args.device.open()?;
     let command = std::env::args().collect::<Vec<_>>().join(" ");
     let progress = !args.no_progress && std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let results = reproduce(
-        &params,
-        &data,
-        &description,
-        &device,
-        &args.out,
-        progress,
-        |line| eprintln!("{line}"),
-    )?;
-    write_report(&results, &args.out, &command)?;
+    let mut all = Vec::with_capacity(seeds.len());
+    for (i, &seed) in seeds.iter().enumerate() {
+        let mut params = params.clone();
+        params.seed = seed;
+        let out = if seeds.len() == 1 {
+            args.out.clone()
+        } else {
+            eprintln!("== seed {seed} ({} of {})", i + 1, seeds.len());
+            args.out.join(format!("seed-{seed}"))
+        };
+        let mut data = ImageData::split(train.clone(), test.clone(), 0.1, seed)?;
+        let mut description = description.clone();
+        if args.quick {
+            data = data.truncated(2000, 500, 1000)?;
+            description.push_str(" (quick: 2,000 / 500 / 1,000 images)");
+        }
+        let shape = data.train.shape();
+        fit_to_data(
+            &mut params.model,
+            shape.channels,
+            shape.height,
+            data.num_classes(),
+        );
+        params.check().context("the model does not fit the data")?;
+        let results = reproduce(
+            &params,
+            &data,
+            &description,
+            &device,
+            &out,
+            progress,
+            |line| eprintln!("{line}"),
+        )?;
+        write_report(&results, &out, &command)?;
+        all.push(results);
+    }
+    if let [results] = all.as_slice() {
+        print_table(
+            &results.data,
+            &results.params.eval_bits,
+            &per_bit_table(results),
+        );
+        for c in check_claims(results) {
+            println!("- {}: {} ({})", c.claim, verdict(c.holds), c.evidence);
+        }
+        println!(
+            "Report: {}, results: {}. Total time {:.1} s.",
+            args.out.join("report.md").display(),
+            args.out.join("results.json").display(),
+            started.elapsed().as_secs_f64()
+        );
+        return Ok(());
+    }
+    let summary = summarize_seeds(&all)?;
+    write_seeds_summary(&summary, &args.out, &command)?;
+    let table: BTreeMap<&str, Vec<Option<String>>> = summary
+        .per_bit
+        .iter()
+        .map(|(row, cells)| {
+            let cells = cells
+                .iter()
+                .map(|c| c.map(|m| format!("{:.2}±{:.2}", 100.0 * m.mean, 100.0 * m.sd)))
+                .collect();
+            (row.as_str(), cells)
+        })
+        .collect();
+    print_cells(
+        &format!("{}, mean ± sd over {} seeds", summary.data, seeds.len()),
+        &summary.params.eval_bits,
+        &table,
+        14,
+    );
+    for (c, t) in summary.claims_on_means.iter().zip(&summary.claims_per_seed) {
+        println!(
+            "- {}: {} on the means ({}); holds for {} of {} seeds",
+            c.claim,
+            verdict(c.holds),
+            c.evidence,
+            t.holds_in,
+            t.tested_in
+        );
+    }
+    println!(
+        "Summary: {}, per seed: {}. Total time {:.1} s.",
+        args.out.join("summary.md").display(),
+        args.out.join("seed-S/report.md").display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
 
-    println!("Test accuracy (%) per bit-width ({}):", description);
-    let table = per_bit_table(&results);
+fn verdict(holds: Option<bool>) -> &'static str {
+    match holds {
+        Some(true) => "holds",
+        Some(false) => "does not hold",
+        None => "not tested",
+    }
+}
+
+/// Prints the per-bit table of one run: rows FP / PTQ / QAT / Reg, one column per evaluation bit.
+fn print_table(data: &str, bits: &[u32], table: &BTreeMap<&'static str, Vec<Option<f64>>>) {
+    let cells: BTreeMap<&str, Vec<Option<String>>> = table
+        .iter()
+        .map(|(row, values)| {
+            let cells = values
+                .iter()
+                .map(|v| v.map(|a| format!("{:.2}", 100.0 * a)))
+                .collect();
+            (*row, cells)
+        })
+        .collect();
+    print_cells(data, bits, &cells, 8);
+}
+
+fn print_cells(
+    title: &str,
+    bits: &[u32],
+    table: &BTreeMap<&str, Vec<Option<String>>>,
+    width: usize,
+) {
+    println!("Test accuracy (%) per bit-width ({title}):");
     print!("{:<6}", "");
-    for b in &params.eval_bits {
-        print!("{:>8}", format!("{b} bits"));
+    for b in bits {
+        print!("{:>width$}", format!("{b} bits"));
     }
     println!();
     for row in ["FP", "PTQ", "QAT", "Reg"] {
         if let Some(values) = table.get(row) {
             print!("{row:<6}");
             for v in values {
-                print!(
-                    "{:>8}",
-                    v.map_or("–".to_string(), |a| format!("{:.2}", 100.0 * a))
-                );
+                print!("{:>width$}", v.as_deref().unwrap_or("–"));
             }
             println!();
         }
     }
-    for c in check_claims(&results) {
-        let verdict = match c.holds {
-            Some(true) => "holds",
-            Some(false) => "does not hold",
-            None => "not tested",
-        };
-        println!("- {}: {verdict} ({})", c.claim, c.evidence);
-    }
-    println!(
-        "Report: {}, results: {}. Total time {:.1} s.",
-        args.out.join("report.md").display(),
-        args.out.join("results.json").display(),
-        started.elapsed().as_secs_f64()
-    );
-    Ok(())
 }

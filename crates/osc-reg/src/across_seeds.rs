@@ -1,0 +1,401 @@
+//! The comparison repeated over several seeds: accuracies as mean ± standard deviation, and the
+//! paper's claims checked on the means and counted seed by seed.
+//!
+//! One seed is one draw of the initial weights, the validation split and the batch order. On small
+//! models a single draw moves accuracies by tenths of a point, enough to flip a claim, so a verdict
+//! is only as good as the number of seeds behind it.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use smallscale_quant_core::write_atomic;
+
+use crate::errors::{OscRegError, Result};
+use crate::report::{ClaimCheck, check_claims};
+use crate::reproduce::{ReproduceParams, ReproduceResults, RunResult};
+
+/// Mean and sample standard deviation of one accuracy over seeds.
+///
+/// ```
+/// use smallscale_osc_reg::MeanSd;
+/// let m = MeanSd::of(&[0.80, 0.82, 0.84]).unwrap();
+/// assert!((m.mean - 0.82).abs() < 1e-12 && (m.sd - 0.02).abs() < 1e-12 && m.n == 3);
+/// assert_eq!(MeanSd::of(&[0.5]).unwrap().sd, 0.0);
+/// assert!(MeanSd::of(&[]).is_none());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct MeanSd {
+    /// Arithmetic mean.
+    pub mean: f64,
+    /// Sample standard deviation (divisor n - 1); 0 for a single value.
+    pub sd: f64,
+    /// Number of values.
+    pub n: usize,
+}
+
+impl MeanSd {
+    /// Mean and sample standard deviation of `values`; `None` when there are none.
+    pub fn of(values: &[f64]) -> Option<Self> {
+        let n = values.len();
+        if n == 0 {
+            return None;
+        }
+        let mean = values.iter().sum::<f64>() / n as f64;
+        let sd = if n > 1 {
+            (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt()
+        } else {
+            0.0
+        };
+        Some(Self { mean, sd, n })
+    }
+}
+
+/// How often one claim held across the seeds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClaimTally {
+    /// The claim in words.
+    pub claim: String,
+    /// Seeds on whose numbers the claim holds.
+    pub holds_in: usize,
+    /// Seeds on whose numbers the claim could be tested.
+    pub tested_in: usize,
+}
+
+/// Cross-bit accuracies of the models trained for one target bit, over seeds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CrossBitRow {
+    /// The training target bit.
+    pub target: u32,
+    /// At each evaluation bit (in [`SeedsSummary::eval_bits`] order).
+    pub at_bits: Vec<Option<MeanSd>>,
+    /// At full precision.
+    pub fp: Option<MeanSd>,
+}
+
+/// The comparison summarised over seeds: what `smallscale reproduce --seeds N` writes to
+/// `summary.json` and `summary.md`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SeedsSummary {
+    /// The settings shared by every seed (with the first seed).
+    pub params: ReproduceParams,
+    /// The seeds, in run order.
+    pub seeds: Vec<u64>,
+    /// What data was used.
+    pub data: String,
+    /// Rows `FP`, `PTQ`, `QAT`, `Reg` of the per-bit table, one cell per evaluation bit.
+    pub per_bit: BTreeMap<String, Vec<Option<MeanSd>>>,
+    /// Cross-bit rows of the QAT models, one per target bit.
+    pub cross_bit_qat: Vec<CrossBitRow>,
+    /// Cross-bit rows of the Reg models, one per target bit.
+    pub cross_bit_reg: Vec<CrossBitRow>,
+    /// The paper's claims checked on the mean accuracies.
+    pub claims_on_means: Vec<ClaimCheck>,
+    /// The same claims checked seed by seed.
+    pub claims_per_seed: Vec<ClaimTally>,
+    /// Wall time of all seeds' training and evaluation, seconds.
+    pub seconds: f64,
+}
+
+fn mismatch(reason: String) -> OscRegError {
+    OscRegError::InvalidParameter {
+        parameter: "seeds",
+        reason,
+    }
+}
+
+/// The accuracies of `results`, in a fixed order: per run, FP then every evaluation bit.
+fn accuracy_slots(results: &ReproduceResults) -> Vec<(String, Option<u32>, f64)> {
+    let mut out = Vec::new();
+    for r in &results.runs {
+        out.push((r.label.clone(), None, r.test.fp));
+        for &(b, a) in &r.test.per_bit {
+            out.push((r.label.clone(), Some(b), a));
+        }
+    }
+    out
+}
+
+/// Summarises the results of the same comparison run with different seeds.
+///
+/// Every result must share all settings but the seed, and have the same runs evaluated at the same
+/// bit-widths; otherwise the error says which differs. The claims are checked twice: on the mean
+/// accuracies (the headline verdict) and on each seed (how often they hold).
+///
+/// ```no_run
+/// use candle_core::Device;
+/// use smallscale_datasets::fashion_mnist_embedded;
+/// use smallscale_osc_reg::{ImageData, ReproduceParams, reproduce, summarize_seeds};
+///
+/// let (train, test) = fashion_mnist_embedded()?;
+/// let mut per_seed = Vec::new();
+/// for seed in 0..3 {
+///     let params = ReproduceParams { seed, ..ReproduceParams::default() };
+///     let data = ImageData::split(train.clone(), test.clone(), 0.1, seed)?;
+///     let out = std::path::PathBuf::from(format!("seeds/seed-{seed}"));
+///     per_seed.push(reproduce(&params, &data, "embedded", &Device::Cpu, &out, false, |_| {})?);
+/// }
+/// let summary = summarize_seeds(&per_seed)?;
+/// println!("FP: {:?}", summary.per_bit["FP"][0]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn summarize_seeds(results: &[ReproduceResults]) -> Result<SeedsSummary> {
+    let Some(first) = results.first() else {
+        return Err(mismatch(
+            "no results to summarise: run at least one seed".into(),
+        ));
+    };
+    let shape = accuracy_slots(first);
+    let mut seeds = Vec::with_capacity(results.len());
+    for r in results {
+        let same_settings = ReproduceParams {
+            seed: first.params.seed,
+            ..r.params.clone()
+        } == first.params;
+        if !same_settings {
+            return Err(mismatch(format!(
+                "the run with seed {} used other settings than the run with seed {}: summarise runs that differ only in the seed",
+                r.params.seed, first.params.seed
+            )));
+        }
+        if r.data != first.data || r.sizes != first.sizes {
+            return Err(mismatch(format!(
+                "the run with seed {} used other data ({}, sizes {:?}) than the run with seed {} ({}, sizes {:?})",
+                r.params.seed, r.data, r.sizes, first.params.seed, first.data, first.sizes
+            )));
+        }
+        let slots = accuracy_slots(r);
+        if slots.len() != shape.len()
+            || slots
+                .iter()
+                .zip(&shape)
+                .any(|(a, b)| a.0 != b.0 || a.1 != b.1)
+        {
+            return Err(mismatch(format!(
+                "the run with seed {} has other training runs or evaluation bits than the run with seed {}",
+                r.params.seed, first.params.seed
+            )));
+        }
+        if seeds.contains(&r.params.seed) {
+            return Err(mismatch(format!(
+                "seed {} appears twice: give each seed once",
+                r.params.seed
+            )));
+        }
+        seeds.push(r.params.seed);
+    }
+    let all_slots: Vec<Vec<(String, Option<u32>, f64)>> =
+        results.iter().map(accuracy_slots).collect();
+    let slot_stats: Vec<MeanSd> = (0..shape.len())
+        .map(|i| {
+            let values: Vec<f64> = all_slots.iter().map(|s| s[i].2).collect();
+            MeanSd::of(&values).expect("at least one seed")
+        })
+        .collect();
+    let stat = |label: &str, bits: Option<u32>| -> Option<MeanSd> {
+        shape
+            .iter()
+            .position(|(l, b, _)| l == label && *b == bits)
+            .map(|i| slot_stats[i])
+    };
+
+    // The mean results: the first seed's results with every accuracy replaced by its mean, so that the
+    // tables and the claims read exactly as for a single run.
+    let mut means = first.clone();
+    for r in &mut means.runs {
+        r.test.fp = stat(&r.label, None).map_or(r.test.fp, |m| m.mean);
+        for (b, a) in &mut r.test.per_bit {
+            *a = stat(&r.label, Some(*b)).map_or(*a, |m| m.mean);
+        }
+    }
+
+    let eval_bits = &first.params.eval_bits;
+    let mut per_bit = BTreeMap::new();
+    let fp_label = first.fp().map(|r| r.label.clone());
+    if let Some(fp) = &fp_label {
+        per_bit.insert(
+            "FP".to_string(),
+            eval_bits.iter().map(|_| stat(fp, None)).collect(),
+        );
+        per_bit.insert(
+            "PTQ".to_string(),
+            eval_bits.iter().map(|&b| stat(fp, Some(b))).collect(),
+        );
+    }
+    let label_of = |run: Option<&RunResult>| run.map(|r| r.label.clone());
+    for (row, pick) in [("QAT", 0), ("Reg", 1)] {
+        let cells = eval_bits
+            .iter()
+            .map(|&b| {
+                let run = if pick == 0 {
+                    first.qat(b)
+                } else {
+                    first.reg(b)
+                };
+                label_of(run).and_then(|l| stat(&l, Some(b)))
+            })
+            .collect();
+        per_bit.insert(row.to_string(), cells);
+    }
+    let cross_rows = |pick: usize| -> Vec<CrossBitRow> {
+        first
+            .params
+            .target_bits
+            .iter()
+            .filter_map(|&t| {
+                let run = if pick == 0 {
+                    first.qat(t)
+                } else {
+                    first.reg(t)
+                };
+                let label = label_of(run)?;
+                Some(CrossBitRow {
+                    target: t,
+                    at_bits: eval_bits.iter().map(|&b| stat(&label, Some(b))).collect(),
+                    fp: stat(&label, None),
+                })
+            })
+            .collect()
+    };
+    let cross_bit_qat = cross_rows(0);
+    let cross_bit_reg = cross_rows(1);
+
+    let claims_on_means = check_claims(&means);
+    let per_seed: Vec<Vec<ClaimCheck>> = results.iter().map(check_claims).collect();
+    let claims_per_seed = claims_on_means
+        .iter()
+        .enumerate()
+        .map(|(i, c)| ClaimTally {
+            claim: c.claim.clone(),
+            holds_in: per_seed
+                .iter()
+                .filter(|cs| cs.get(i).and_then(|c| c.holds) == Some(true))
+                .count(),
+            tested_in: per_seed
+                .iter()
+                .filter(|cs| cs.get(i).and_then(|c| c.holds).is_some())
+                .count(),
+        })
+        .collect();
+    Ok(SeedsSummary {
+        params: first.params.clone(),
+        seeds,
+        data: first.data.clone(),
+        per_bit,
+        cross_bit_qat,
+        cross_bit_reg,
+        claims_on_means,
+        claims_per_seed,
+        seconds: results.iter().map(|r| r.seconds).sum(),
+    })
+}
+
+fn cell(v: Option<MeanSd>) -> String {
+    v.map_or("–".to_string(), |m| {
+        format!("{:.2} ± {:.2}", 100.0 * m.mean, 100.0 * m.sd)
+    })
+}
+
+/// The Markdown summary over seeds: settings, the per-bit table and the cross-bit matrices as
+/// mean ± sd, and the claims on the means with the number of seeds on which each holds
+/// (`summary.md` of `smallscale reproduce --seeds N`; see [`summarize_seeds`]).
+pub fn seeds_markdown_report(summary: &SeedsSummary, command: &str) -> String {
+    let p = &summary.params;
+    let n = summary.seeds.len();
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "# Oscillation regularizer vs QAT vs PTQ, over {n} seeds\n"
+    );
+    let _ = writeln!(s, "Command: `{command}`\n");
+    let seeds: Vec<String> = summary.seeds.iter().map(|x| x.to_string()).collect();
+    let _ = writeln!(
+        s,
+        "Data: {}. Model: `{}`. Adam lr {}, batch {}, up to {} epochs, patience {}, lambda {}. Seeds {} \
+         (each draws the initial weights, the validation split and the batch order). Total time {:.1} s.\n",
+        summary.data,
+        serde_json::to_string(&p.model).unwrap_or_default(),
+        p.lr,
+        p.batch_size,
+        p.epochs,
+        p.patience,
+        p.lambda,
+        seeds.join(", "),
+        summary.seconds
+    );
+    let _ = writeln!(
+        s,
+        "Test accuracy in %, mean ± sample standard deviation over the seeds. Each seed's own report is in \
+         `seed-S/report.md`.\n"
+    );
+    let _ = writeln!(s, "## Accuracy per bit-width\n");
+    let header: Vec<String> = p.eval_bits.iter().map(|b| format!("{b} bits")).collect();
+    let _ = writeln!(s, "| method | {} |", header.join(" | "));
+    let _ = writeln!(s, "| --- |{}", " ---: |".repeat(p.eval_bits.len()));
+    for row in ["FP", "PTQ", "QAT", "Reg"] {
+        if let Some(values) = summary.per_bit.get(row) {
+            let cells: Vec<String> = values.iter().map(|v| cell(*v)).collect();
+            let _ = writeln!(s, "| {row} | {} |", cells.join(" | "));
+        }
+    }
+    for (name, rows) in [
+        ("QAT", &summary.cross_bit_qat),
+        ("Reg", &summary.cross_bit_reg),
+    ] {
+        let _ = writeln!(s, "\n## Cross-bit accuracy, {name}\n");
+        let _ = writeln!(s, "Rows: training target bit. Columns: evaluation bit.\n");
+        let _ = writeln!(s, "| target | {} | FP |", header.join(" | "));
+        let _ = writeln!(s, "| --- |{} ---: |", " ---: |".repeat(p.eval_bits.len()));
+        for r in rows {
+            let cells: Vec<String> = r.at_bits.iter().map(|v| cell(*v)).collect();
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} |",
+                r.target,
+                cells.join(" | "),
+                cell(r.fp)
+            );
+        }
+    }
+    let _ = writeln!(s, "\n## The paper's claims on the mean accuracies\n");
+    for (c, t) in summary.claims_on_means.iter().zip(&summary.claims_per_seed) {
+        let verdict = match c.holds {
+            Some(true) => "holds",
+            Some(false) => "does not hold",
+            None => "not tested",
+        };
+        let _ = writeln!(
+            s,
+            "- **{}**: {verdict} on the means ({}); holds for {} of {} seeds.",
+            c.claim, c.evidence, t.holds_in, t.tested_in
+        );
+    }
+    let _ = writeln!(s, "\nEvery number: `summary.json`.");
+    s
+}
+
+/// Writes `summary.json` and `summary.md` into `dir` (atomically, file by file); see
+/// [`summarize_seeds`] for how to get the summary.
+pub fn write_seeds_summary(summary: &SeedsSummary, dir: &Path, command: &str) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| OscRegError::File {
+        path: dir.to_path_buf(),
+        reason: format!("cannot create the output directory ({e})"),
+    })?;
+    #[derive(Serialize)]
+    struct Full<'a> {
+        command: &'a str,
+        summary: &'a SeedsSummary,
+    }
+    let json =
+        serde_json::to_vec_pretty(&Full { command, summary }).map_err(|e| OscRegError::File {
+            path: dir.join("summary.json"),
+            reason: e.to_string(),
+        })?;
+    write_atomic(dir.join("summary.json"), &json)?;
+    write_atomic(
+        dir.join("summary.md"),
+        seeds_markdown_report(summary, command).as_bytes(),
+    )?;
+    Ok(())
+}
