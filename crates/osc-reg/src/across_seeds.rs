@@ -68,7 +68,7 @@ pub struct ClaimTally {
 pub struct CrossBitRow {
     /// The training target bit.
     pub target: u32,
-    /// At each evaluation bit (in [`SeedsSummary::eval_bits`] order).
+    /// At each evaluation bit, in the order of `params.eval_bits` of [`SeedsSummary`].
     pub at_bits: Vec<Option<MeanSd>>,
     /// At full precision.
     pub fp: Option<MeanSd>,
