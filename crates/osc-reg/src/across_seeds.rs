@@ -10,10 +10,12 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
-use smallscale_quant_core::write_atomic;
 
 use crate::errors::{OscRegError, Result};
-use crate::report::{ClaimCheck, check_claims};
+use crate::report::{
+    AccuracyCurve, ClaimCheck, PTQ_COLOR, check_claims, curve_color, draw_accuracy_plot,
+    json_bytes, write_output_files,
+};
 use crate::reproduce::{ReproduceParams, ReproduceResults, RunResult};
 
 /// Mean and sample standard deviation of one accuracy over seeds.
@@ -223,33 +225,25 @@ pub fn summarize_seeds(results: &[ReproduceResults]) -> Result<SeedsSummary> {
             eval_bits.iter().map(|&b| stat(fp, Some(b))).collect(),
         );
     }
-    let label_of = |run: Option<&RunResult>| run.map(|r| r.label.clone());
-    for (row, pick) in [("QAT", 0), ("Reg", 1)] {
+    type Pick = for<'a> fn(&'a ReproduceResults, u32) -> Option<&'a RunResult>;
+    let label_at = |pick: Pick, bits: u32| pick(first, bits).map(|r| r.label.clone());
+    for (row, pick) in [
+        ("QAT", ReproduceResults::qat as Pick),
+        ("Reg", ReproduceResults::reg),
+    ] {
         let cells = eval_bits
             .iter()
-            .map(|&b| {
-                let run = if pick == 0 {
-                    first.qat(b)
-                } else {
-                    first.reg(b)
-                };
-                label_of(run).and_then(|l| stat(&l, Some(b)))
-            })
+            .map(|&b| label_at(pick, b).and_then(|l| stat(&l, Some(b))))
             .collect();
         per_bit.insert(row.to_string(), cells);
     }
-    let cross_rows = |pick: usize| -> Vec<CrossBitRow> {
+    let cross_rows = |pick: Pick| -> Vec<CrossBitRow> {
         first
             .params
             .target_bits
             .iter()
             .filter_map(|&t| {
-                let run = if pick == 0 {
-                    first.qat(t)
-                } else {
-                    first.reg(t)
-                };
-                let label = label_of(run)?;
+                let label = label_at(pick, t)?;
                 Some(CrossBitRow {
                     target: t,
                     at_bits: eval_bits.iter().map(|&b| stat(&label, Some(b))).collect(),
@@ -258,8 +252,8 @@ pub fn summarize_seeds(results: &[ReproduceResults]) -> Result<SeedsSummary> {
             })
             .collect()
     };
-    let cross_bit_qat = cross_rows(0);
-    let cross_bit_reg = cross_rows(1);
+    let cross_bit_qat = cross_rows(ReproduceResults::qat);
+    let cross_bit_reg = cross_rows(ReproduceResults::reg);
 
     let claims_on_means = check_claims(&means);
     let per_seed: Vec<Vec<ClaimCheck>> = results.iter().map(check_claims).collect();
@@ -371,31 +365,86 @@ pub fn seeds_markdown_report(summary: &SeedsSummary, command: &str) -> String {
             c.claim, c.evidence, t.holds_in, t.tested_in
         );
     }
-    let _ = writeln!(s, "\nEvery number: `summary.json`.");
+    let _ = writeln!(
+        s,
+        "\nPlot: `accuracy_vs_bits.svg` (means with ± sd error bars). Every number: `summary.json`."
+    );
     s
 }
 
-/// Writes `summary.json` and `summary.md` into `dir` (atomically, file by file); see
-/// [`summarize_seeds`] for how to get the summary.
+/// Mean test accuracy against the evaluation bit-width over the seeds, with ± sd error bars: FP, PTQ,
+/// and the cross-bit curve of every QAT and Reg target (`accuracy_vs_bits.svg` of the summary).
+pub fn seeds_accuracy_plot(summary: &SeedsSummary) -> Result<String> {
+    let bits = &summary.params.eval_bits;
+    let curve = |name: String, cells: &[Option<MeanSd>], color, dashed| AccuracyCurve {
+        name,
+        points: bits
+            .iter()
+            .zip(cells)
+            .filter_map(|(&b, c)| c.map(|m| (f64::from(b), 100.0 * m.mean, 100.0 * m.sd)))
+            .collect(),
+        color,
+        dashed,
+    };
+    let mut curves = Vec::new();
+    if let Some(fp) = summary.per_bit.get("FP") {
+        curves.push(curve("FP".into(), fp, plotters::style::BLACK, false));
+    }
+    if let Some(ptq) = summary.per_bit.get("PTQ") {
+        curves.push(curve("PTQ".into(), ptq, PTQ_COLOR, false));
+    }
+    for (i, &t) in summary.params.target_bits.iter().enumerate() {
+        if let Some(r) = summary.cross_bit_qat.iter().find(|r| r.target == t) {
+            curves.push(curve(
+                format!("QAT b={t}"),
+                &r.at_bits,
+                curve_color(i, true),
+                true,
+            ));
+        }
+        if let Some(r) = summary.cross_bit_reg.iter().find(|r| r.target == t) {
+            curves.push(curve(
+                format!("Reg b={t}"),
+                &r.at_bits,
+                curve_color(i, false),
+                false,
+            ));
+        }
+    }
+    draw_accuracy_plot(
+        &format!(
+            "Test accuracy vs bit-width, mean ± sd over {} seeds",
+            summary.seeds.len()
+        ),
+        bits,
+        curves,
+    )
+}
+
+/// Writes `summary.json`, `summary.md` and `accuracy_vs_bits.svg` into `dir` (atomically, file by
+/// file); see [`summarize_seeds`] for how to get the summary.
 pub fn write_seeds_summary(summary: &SeedsSummary, dir: &Path, command: &str) -> Result<()> {
-    std::fs::create_dir_all(dir).map_err(|e| OscRegError::File {
-        path: dir.to_path_buf(),
-        reason: format!("cannot create the output directory ({e})"),
-    })?;
     #[derive(Serialize)]
     struct Full<'a> {
         command: &'a str,
         summary: &'a SeedsSummary,
     }
-    let json =
-        serde_json::to_vec_pretty(&Full { command, summary }).map_err(|e| OscRegError::File {
-            path: dir.join("summary.json"),
-            reason: e.to_string(),
-        })?;
-    write_atomic(dir.join("summary.json"), &json)?;
-    write_atomic(
-        dir.join("summary.md"),
-        seeds_markdown_report(summary, command).as_bytes(),
-    )?;
-    Ok(())
+    let full = Full { command, summary };
+    write_output_files(
+        dir,
+        vec![
+            (
+                "summary.json",
+                json_bytes(&full, &dir.join("summary.json"))?,
+            ),
+            (
+                "summary.md",
+                seeds_markdown_report(summary, command).into_bytes(),
+            ),
+            (
+                "accuracy_vs_bits.svg",
+                seeds_accuracy_plot(summary)?.into_bytes(),
+            ),
+        ],
+    )
 }

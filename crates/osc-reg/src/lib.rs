@@ -15,8 +15,8 @@ mod toy;
 mod trainer;
 
 pub use across_seeds::{
-    ClaimTally, CrossBitRow, MeanSd, SeedsSummary, seeds_markdown_report, summarize_seeds,
-    write_seeds_summary,
+    ClaimTally, CrossBitRow, MeanSd, SeedsSummary, seeds_accuracy_plot, seeds_markdown_report,
+    summarize_seeds, write_seeds_summary,
 };
 pub use data::ImageData;
 pub use errors::{OscRegError, Result};

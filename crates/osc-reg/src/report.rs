@@ -275,46 +275,59 @@ pub fn markdown_report(results: &ReproduceResults, command: &str) -> String {
 
 /// Writes `results.json`, `report.md` and the SVG plots into `dir` (atomically, file by file).
 pub fn write_report(results: &ReproduceResults, dir: &Path, command: &str) -> Result<()> {
-    std::fs::create_dir_all(dir).map_err(|e| OscRegError::File {
-        path: dir.to_path_buf(),
-        reason: format!("cannot create the output directory ({e})"),
-    })?;
     #[derive(Serialize)]
     struct Full<'a> {
         command: &'a str,
         results: &'a ReproduceResults,
         claims: Vec<ClaimCheck>,
     }
-    let json = serde_json::to_vec_pretty(&Full {
+    let full = Full {
         command,
         results,
         claims: check_claims(results),
-    })
-    .map_err(|e| OscRegError::File {
-        path: dir.join("results.json"),
+    };
+    write_output_files(
+        dir,
+        vec![
+            (
+                "results.json",
+                json_bytes(&full, &dir.join("results.json"))?,
+            ),
+            ("report.md", markdown_report(results, command).into_bytes()),
+            ("accuracy_vs_bits.svg", accuracy_plot(results)?.into_bytes()),
+            (
+                "cross_bit_qat.svg",
+                cross_bit_plot(results, true)?.into_bytes(),
+            ),
+            (
+                "cross_bit_reg.svg",
+                cross_bit_plot(results, false)?.into_bytes(),
+            ),
+        ],
+    )
+}
+
+/// Pretty JSON of `value`; `path` names the file it is meant for in the error.
+pub(crate) fn json_bytes(value: &impl Serialize, path: &Path) -> Result<Vec<u8>> {
+    serde_json::to_vec_pretty(value).map_err(|e| OscRegError::File {
+        path: path.to_path_buf(),
         reason: e.to_string(),
+    })
+}
+
+/// Creates `dir` if needed and writes each `(name, bytes)` into it atomically, file by file.
+pub(crate) fn write_output_files(dir: &Path, files: Vec<(&str, Vec<u8>)>) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| OscRegError::File {
+        path: dir.to_path_buf(),
+        reason: format!("cannot create the output directory ({e})"),
     })?;
-    write_atomic(dir.join("results.json"), &json)?;
-    write_atomic(
-        dir.join("report.md"),
-        markdown_report(results, command).as_bytes(),
-    )?;
-    write_atomic(
-        dir.join("accuracy_vs_bits.svg"),
-        accuracy_plot(results)?.as_bytes(),
-    )?;
-    write_atomic(
-        dir.join("cross_bit_qat.svg"),
-        cross_bit_plot(results, true)?.as_bytes(),
-    )?;
-    write_atomic(
-        dir.join("cross_bit_reg.svg"),
-        cross_bit_plot(results, false)?.as_bytes(),
-    )?;
+    for (name, bytes) in files {
+        write_atomic(dir.join(name), &bytes)?;
+    }
     Ok(())
 }
 
-fn plot_err(e: impl std::fmt::Display) -> OscRegError {
+pub(crate) fn plot_err(e: impl std::fmt::Display) -> OscRegError {
     OscRegError::InvalidParameter {
         parameter: "plot",
         reason: e.to_string(),
@@ -323,9 +336,79 @@ fn plot_err(e: impl std::fmt::Display) -> OscRegError {
 
 /// Accuracy against the evaluation bit-width: FP, PTQ, and the cross-bit curve of every QAT and Reg model.
 pub fn accuracy_plot(results: &ReproduceResults) -> Result<String> {
+    let curve = |name: String, per_bit: &[(u32, f64)], color, dashed| AccuracyCurve {
+        name,
+        points: per_bit
+            .iter()
+            .map(|(b, a)| (*b as f64, pp(*a), 0.0))
+            .collect(),
+        color,
+        dashed,
+    };
+    let bits = &results.params.eval_bits;
+    let mut curves = Vec::new();
+    if let Some(fp) = results.fp() {
+        let fp_points: Vec<(u32, f64)> = bits.iter().map(|&b| (b, fp.test.fp)).collect();
+        curves.push(curve("FP".into(), &fp_points, BLACK, false));
+        curves.push(curve("PTQ".into(), &fp.test.per_bit, PTQ_COLOR, false));
+    }
+    for (i, &t) in results.params.target_bits.iter().enumerate() {
+        if let Some(r) = results.qat(t) {
+            curves.push(curve(
+                format!("QAT b={t}"),
+                &r.test.per_bit,
+                curve_color(i, true),
+                true,
+            ));
+        }
+        if let Some(r) = results.reg(t) {
+            curves.push(curve(
+                format!("Reg b={t}"),
+                &r.test.per_bit,
+                curve_color(i, false),
+                false,
+            ));
+        }
+    }
+    draw_accuracy_plot("Test accuracy vs bit-width", bits, curves)
+}
+
+/// One curve of an accuracy plot: points `(bit, accuracy %, standard deviation %)`.
+pub(crate) struct AccuracyCurve {
+    pub(crate) name: String,
+    pub(crate) points: Vec<(f64, f64, f64)>,
+    pub(crate) color: RGBColor,
+    pub(crate) dashed: bool,
+}
+
+pub(crate) const PTQ_COLOR: RGBColor = RGBColor(120, 120, 120);
+
+/// The colour of the `i`-th target bit's QAT (blues and greens) or Reg (reds and oranges) curve.
+pub(crate) fn curve_color(i: usize, qat: bool) -> RGBColor {
+    const QAT: [RGBColor; 4] = [
+        RGBColor(31, 119, 180),
+        RGBColor(44, 160, 44),
+        RGBColor(148, 103, 189),
+        RGBColor(23, 190, 207),
+    ];
+    const REG: [RGBColor; 4] = [
+        RGBColor(214, 39, 40),
+        RGBColor(255, 127, 14),
+        RGBColor(227, 119, 194),
+        RGBColor(188, 189, 34),
+    ];
+    if qat { QAT[i % 4] } else { REG[i % 4] }
+}
+
+/// Draws accuracy curves against the evaluation bit-width, with a ± sd error bar at every point
+/// whose sd is positive.
+pub(crate) fn draw_accuracy_plot(
+    caption: &str,
+    bits: &[u32],
+    curves: Vec<AccuracyCurve>,
+) -> Result<String> {
     let mut svg = String::new();
     {
-        let bits = &results.params.eval_bits;
         let (lo, hi) = (
             *bits.iter().min().unwrap_or(&2) as f64,
             *bits.iter().max().unwrap_or(&8) as f64,
@@ -333,7 +416,7 @@ pub fn accuracy_plot(results: &ReproduceResults) -> Result<String> {
         let root = SVGBackend::with_string(&mut svg, (900, 560)).into_drawing_area();
         root.fill(&WHITE).map_err(plot_err)?;
         let mut chart = ChartBuilder::on(&root)
-            .caption("Test accuracy vs bit-width", ("sans-serif", 22))
+            .caption(caption, ("sans-serif", 22))
             .margin(15)
             .x_label_area_size(40)
             .y_label_area_size(55)
@@ -346,72 +429,17 @@ pub fn accuracy_plot(results: &ReproduceResults) -> Result<String> {
             .x_labels(bits.len())
             .draw()
             .map_err(plot_err)?;
-        let mut series: Vec<Series> = Vec::new();
-        if let Some(fp) = results.fp() {
-            series.push((
-                "FP".into(),
-                vec![(lo, pp(fp.test.fp)), (hi, pp(fp.test.fp))],
-                BLACK,
-                false,
-            ));
-            series.push((
-                "PTQ".into(),
-                fp.test
-                    .per_bit
-                    .iter()
-                    .map(|(b, a)| (*b as f64, pp(*a)))
-                    .collect(),
-                RGBColor(120, 120, 120),
-                false,
-            ));
-        }
-        let qat_colors = [
-            RGBColor(31, 119, 180),
-            RGBColor(44, 160, 44),
-            RGBColor(148, 103, 189),
-            RGBColor(23, 190, 207),
-        ];
-        let reg_colors = [
-            RGBColor(214, 39, 40),
-            RGBColor(255, 127, 14),
-            RGBColor(227, 119, 194),
-            RGBColor(188, 189, 34),
-        ];
-        for (i, &t) in results.params.target_bits.iter().enumerate() {
-            if let Some(r) = results.qat(t) {
-                series.push((
-                    format!("QAT b={t}"),
-                    r.test
-                        .per_bit
-                        .iter()
-                        .map(|(b, a)| (*b as f64, pp(*a)))
-                        .collect(),
-                    qat_colors[i % 4],
-                    true,
-                ));
-            }
-            if let Some(r) = results.reg(t) {
-                series.push((
-                    format!("Reg b={t}"),
-                    r.test
-                        .per_bit
-                        .iter()
-                        .map(|(b, a)| (*b as f64, pp(*a)))
-                        .collect(),
-                    reg_colors[i % 4],
-                    false,
-                ));
-            }
-        }
-        for (name, points, color, dashed) in series {
+        for c in curves {
+            let color = c.color;
             let style = ShapeStyle::from(&color).stroke_width(2);
-            let drawn = if dashed {
-                chart.draw_series(DashedLineSeries::new(points.clone(), 6, 4, style))
+            let line: Vec<(f64, f64)> = c.points.iter().map(|&(x, y, _)| (x, y)).collect();
+            let drawn = if c.dashed {
+                chart.draw_series(DashedLineSeries::new(line.clone(), 6, 4, style))
             } else {
-                chart.draw_series(LineSeries::new(points.clone(), style))
+                chart.draw_series(LineSeries::new(line.clone(), style))
             }
             .map_err(plot_err)?;
-            drawn.label(name).legend(move |(x, y)| {
+            drawn.label(c.name).legend(move |(x, y)| {
                 PathElement::new(
                     vec![(x, y), (x + 18, y)],
                     ShapeStyle::from(&color).stroke_width(2),
@@ -419,10 +447,21 @@ pub fn accuracy_plot(results: &ReproduceResults) -> Result<String> {
             });
             chart
                 .draw_series(
-                    points
-                        .iter()
+                    line.iter()
                         .map(|&(x, y)| Circle::new((x, y), 3, color.filled())),
                 )
+                .map_err(plot_err)?;
+            chart
+                .draw_series(c.points.iter().filter(|p| p.2 > 0.0).map(|&(x, y, sd)| {
+                    ErrorBar::new_vertical(
+                        x,
+                        (y - sd).max(0.0),
+                        y,
+                        (y + sd).min(100.0),
+                        ShapeStyle::from(&color).stroke_width(1),
+                        8,
+                    )
+                }))
                 .map_err(plot_err)?;
         }
         chart
@@ -436,9 +475,6 @@ pub fn accuracy_plot(results: &ReproduceResults) -> Result<String> {
     }
     Ok(svg)
 }
-
-/// One curve of the accuracy plot: name, points, colour, dashed.
-type Series = (String, Vec<(f64, f64)>, RGBColor, bool);
 
 /// A heat map of the cross-bit matrix of QAT (`qat = true`) or Reg: rows target bits, columns
 /// evaluation bits, cells coloured and labelled with the accuracy.

@@ -240,6 +240,8 @@ fn seeds_are_summarised_as_mean_and_sd_with_claims_counted_per_seed() {
     let json: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.path().join("summary.json")).unwrap()).unwrap();
     assert_eq!(json["summary"]["seeds"].as_array().unwrap().len(), 3);
+    let svg = std::fs::read_to_string(dir.path().join("accuracy_vs_bits.svg")).unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains("over 3 seeds") && svg.contains("</svg>"));
 
     // Results that are not the same comparison are refused with the reason.
     let mut other = seeds.clone();
