@@ -125,6 +125,24 @@ fn several_seeds_write_one_directory_each_and_a_summary() {
     assert_eq!(cell["n"], 2);
     assert!(out.join("summary.md").exists());
 
+    // One output directory holds one layout: a single-seed run is refused where several seeds are.
+    let mixed = bin()
+        .args(["reproduce", "--quick", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(mixed.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&mixed.stderr).contains("several seeds"));
+    let single = dir.path().join("single");
+    std::fs::create_dir_all(single.join("runs")).unwrap();
+    let mixed = bin()
+        .args(["reproduce", "--quick", "--seeds", "2", "--out"])
+        .arg(&single)
+        .output()
+        .unwrap();
+    assert_eq!(mixed.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&mixed.stderr).contains("single-seed run"));
+
     let zero = bin()
         .args(["reproduce", "--quick", "--seeds", "0", "--out"])
         .arg(dir.path())

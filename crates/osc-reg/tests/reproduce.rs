@@ -115,25 +115,35 @@ fn invalid_reproduce_settings_are_rejected() {
     assert!(ReproduceParams { epochs: 0, ..p }.check().is_err());
 }
 
-/// Results of three "seeds" built from one real run by setting every accuracy to a known value:
-/// run j at bit b (FP: b = 0) of seed k gets `0.5 + 0.1 k + 0.01 j + 0.001 b`, except that with
-/// seed 2 every Reg model gains 0.3 at 2 bits, which flips "QAT beats Reg at 2 bits" for that seed.
+/// The accuracy of run `j` at bit `b` (FP: `b = 0`) in synthetic seed `k`: `0.5 + 0.1 k + 0.01 j +
+/// 0.001 b`, plus, for the 2-bit Reg model (`reg2`) at 2 bits, -0.07 in seeds 0 and 1 and +0.28 in
+/// seed 2. Run order: fp, qat-b2, qat-b3, reg-b2, reg-b3 (j = 0..4), so the 2-bit Reg model is 0.05
+/// below the 2-bit QAT model at 2 bits in seeds 0 and 1 and 0.3 above it in seed 2: "QAT beats Reg
+/// at 2 bits" holds for 2 of 3 seeds but not on the means.
+fn synthetic_accuracy(k: usize, j: usize, b: u32, reg2: bool) -> f64 {
+    let bump = match (reg2 && b == 2, k) {
+        (false, _) => 0.0,
+        (true, 2) => 0.28,
+        (true, _) => -0.07,
+    };
+    0.5 + 0.1 * k as f64 + 0.01 * j as f64 + 0.001 * f64::from(b) + bump
+}
+
+fn is_reg2(run: &RunResult) -> bool {
+    matches!(run.method, Method::Reg { regularizer } if regularizer.bits().get() == 2)
+}
+
+/// Three "seeds" built from one real run, every accuracy set by [`synthetic_accuracy`].
 fn synthetic_seeds(base: &ReproduceResults) -> Vec<ReproduceResults> {
-    (0..3u64)
+    (0..3usize)
         .map(|k| {
             let mut r = base.clone();
-            r.params.seed = 10 + k;
+            r.params.seed = 10 + k as u64;
             for (j, run) in r.runs.iter_mut().enumerate() {
-                let value = |b: u32| 0.5 + 0.1 * k as f64 + 0.01 * j as f64 + 0.001 * f64::from(b);
-                run.test.fp = value(0);
-                let is_reg = matches!(run.method, Method::Reg { .. });
+                let reg2 = is_reg2(run);
+                run.test.fp = synthetic_accuracy(k, j, 0, reg2);
                 for (b, a) in &mut run.test.per_bit {
-                    *a = value(*b)
-                        + if is_reg && k == 2 && *b == 2 {
-                            0.3
-                        } else {
-                            0.0
-                        };
+                    *a = synthetic_accuracy(k, j, *b, reg2);
                 }
             }
             r
@@ -174,15 +184,8 @@ fn seeds_are_summarised_as_mean_and_sd_with_claims_counted_per_seed() {
     // Run order: fp, qat-b2, qat-b3, reg-b2, reg-b3 (j = 0..4).
     let labels: Vec<&str> = base.runs.iter().map(|r| r.label.as_str()).collect();
     let j_of = |prefix: &str| labels.iter().position(|l| l.starts_with(prefix)).unwrap();
-    let expect = |j: usize, b: u32, reg_bump: bool| {
-        let vals: Vec<f64> = (0..3)
-            .map(|k| {
-                0.5 + 0.1 * k as f64
-                    + 0.01 * j as f64
-                    + 0.001 * f64::from(b)
-                    + if reg_bump && k == 2 { 0.3 } else { 0.0 }
-            })
-            .collect();
+    let expect = |j: usize, b: u32, reg2: bool| {
+        let vals: Vec<f64> = (0..3).map(|k| synthetic_accuracy(k, j, b, reg2)).collect();
         let mean = vals.iter().sum::<f64>() / 3.0;
         let sd = (vals.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / 2.0).sqrt();
         (mean, sd)
@@ -218,15 +221,17 @@ fn seeds_are_summarised_as_mean_and_sd_with_claims_counted_per_seed() {
             tally.claim
         );
     }
-    // "QAT beats Reg at 2 bits": reg-b2 (j = 3) is above qat-b2 (j = 1) in every seed, by 0.3 more
-    // in seed 2; so it holds for no seed, and not on the means either.
-    assert_eq!(summary.claims_per_seed[1].holds_in, 0);
+    // "QAT beats Reg at 2 bits" holds for seeds 0 and 1, not for seed 2, and not on the means
+    // (Reg is ahead by (0.3 - 0.05 - 0.05) / 3 on average).
+    let tally = &summary.claims_per_seed[1];
+    assert_eq!((tally.holds_in, tally.tested_in), (2, 3));
+    assert_eq!(summary.claims_on_means[1].holds, Some(false));
     let mut means = base.clone();
     for (j, run) in means.runs.iter_mut().enumerate() {
-        run.test.fp = expect(j, 0, false).0;
-        let is_reg = matches!(run.method, Method::Reg { .. });
+        let reg2 = is_reg2(run);
+        run.test.fp = expect(j, 0, reg2).0;
         for (b, a) in &mut run.test.per_bit {
-            *a = expect(j, *b, is_reg && *b == 2).0;
+            *a = expect(j, *b, reg2).0;
         }
     }
     let want = check_claims(&means);

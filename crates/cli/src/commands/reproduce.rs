@@ -10,8 +10,8 @@ use clap::Args;
 use smallscale_datasets::{fashion_mnist_embedded, fashion_mnist_from_dir};
 use smallscale_models::ModelConfig;
 use smallscale_osc_reg::{
-    ImageData, ReproduceParams, check_claims, per_bit_table, reproduce, summarize_seeds,
-    write_report, write_seeds_summary,
+    ImageData, ReproduceParams, ReproduceResults, check_claims, per_bit_table, reproduce,
+    summarize_seeds, write_report, write_seeds_summary,
 };
 
 /// Arguments of `smallscale reproduce`.
@@ -64,7 +64,7 @@ pub struct ReproduceArgs {
     pub seed: Option<u64>,
     /// Repeat the comparison with this many seeds (--seed, --seed + 1, ...): each seed's report goes
     /// to OUT/seed-S/, and OUT/summary.md gives mean ± sd and the claims on the means.
-    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=1000))]
     pub seeds: u64,
     /// Hide the progress bars.
     #[arg(long)]
@@ -139,20 +139,22 @@ pub fn run(args: &ReproduceArgs) -> Result<()> {
         .map(|i| params.seed.checked_add(i))
         .collect::<Option<_>>()
         .context("--seed + --seeds overflows a 64-bit seed: start from a smaller --seed")?;
+    check_output_layout(&args.out, seeds.len())?;
     let device = args.device.open()?;
     let command = std::env::args().collect::<Vec<_>>().join(" ");
     let progress = !args.no_progress && std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let mut all = Vec::with_capacity(seeds.len());
-    for (i, &seed) in seeds.iter().enumerate() {
+    let n = seeds.len();
+    let run_seed = |i: usize, train, test| -> Result<ReproduceResults> {
+        let seed = seeds[i];
         let mut params = params.clone();
         params.seed = seed;
-        let out = if seeds.len() == 1 {
+        let out = if n == 1 {
             args.out.clone()
         } else {
-            eprintln!("== seed {seed} ({} of {})", i + 1, seeds.len());
+            eprintln!("== seed {seed} ({} of {n})", i + 1);
             args.out.join(format!("seed-{seed}"))
         };
-        let mut data = ImageData::split(train.clone(), test.clone(), 0.1, seed)?;
+        let mut data = ImageData::split(train, test, 0.1, seed)?;
         let mut description = description.clone();
         if args.quick {
             data = data.truncated(2000, 500, 1000)?;
@@ -176,8 +178,14 @@ pub fn run(args: &ReproduceArgs) -> Result<()> {
             |line| eprintln!("{line}"),
         )?;
         write_report(&results, &out, &command)?;
-        all.push(results);
+        Ok(results)
+    };
+    // Every seed but the last splits a copy of the images; the last takes them.
+    let mut all = Vec::with_capacity(n);
+    for i in 0..n - 1 {
+        all.push(run_seed(i, train.clone(), test.clone())?);
     }
+    all.push(run_seed(n - 1, train, test)?);
     if let [results] = all.as_slice() {
         print_table(
             &results.data,
@@ -277,4 +285,24 @@ fn print_cells(
             println!();
         }
     }
+}
+
+/// One output directory holds either one seed (`report.md`, `runs/`) or several (`summary.md`,
+/// `seed-S/`): mixing them would leave one layout's reports next to the other's.
+fn check_output_layout(out: &std::path::Path, seeds: usize) -> Result<()> {
+    let single = out.join("results.json").exists() || out.join("runs").exists();
+    let several = out.join("summary.json").exists();
+    if seeds > 1 && single {
+        bail!(
+            "{} holds a single-seed run (results.json, runs/): give --seeds {seeds} another --out",
+            out.display()
+        );
+    }
+    if seeds == 1 && several {
+        bail!(
+            "{} holds a run over several seeds (summary.json, seed-S/): give another --out, or the same --seeds as before to resume it",
+            out.display()
+        );
+    }
+    Ok(())
 }

@@ -553,34 +553,69 @@ mod tests {
     }
 
     /// The faithful backward written the plain way: one f64 sum, the arg-max set by a scan.
-    fn naive_backward(x: &[f32], g: &[f32], group_len: usize, k: f32) -> Vec<f64> {
-        let mut out: Vec<f64> = g.iter().map(|&v| f64::from(v)).collect();
+    fn naive_backward<T: KernelFloat>(x: &[T], g: &[T], group_len: usize, k: T) -> Vec<f64> {
+        let mut out: Vec<f64> = g.iter().map(|v| v.to_f64()).collect();
         for (gi, (xg, gg)) in x.chunks(group_len).zip(g.chunks(group_len)).enumerate() {
-            let m = xg.iter().fold(0f32, |a, v| a.max(v.abs()));
-            if m == 0.0 {
+            let m = xg
+                .iter()
+                .fold(T::ZERO, |a, v| if v.abs() > a { v.abs() } else { a });
+            if m == T::ZERO {
                 continue;
             }
             let s = m / k;
             let total: f64 = xg
                 .iter()
                 .zip(gg)
-                .map(|(&v, &d)| f64::from(d) * f64::from((v / s).round_ties_even() - v / s))
+                .map(|(&v, &d)| d.to_f64() * ((v / s).round_ties_even() - v / s).to_f64())
                 .sum();
             let ties: Vec<usize> = (0..xg.len()).filter(|&j| xg[j].abs() == m).collect();
             for &j in &ties {
-                out[gi * group_len + j] +=
-                    xg[j].signum() as f64 * total / f64::from(k) / ties.len() as f64;
+                let sign = if xg[j] < T::ZERO { -1.0 } else { 1.0 };
+                out[gi * group_len + j] += sign * total / k.to_f64() / ties.len() as f64;
             }
         }
         out
     }
 
+    /// Runs the kernel's faithful backward on `x`, `g` and checks it against [`naive_backward`]:
+    /// to `rel` everywhere, and bit for bit away from each group's maximum.
+    fn check_backward<T: KernelFloat>(x: &[T], g: &[T], group_len: usize, rel: f64) {
+        let k = T::from_f64(7.0);
+        let out = filled_vec(x.len(), |o| {
+            max_abs_fake_quant_backward(x, g, group_len, k, true, o)
+        })
+        .unwrap();
+        let want = naive_backward(x, g, group_len, k);
+        for (j, (&a, &b)) in out.iter().zip(&want).enumerate() {
+            assert!(
+                (a.to_f64() - b).abs() <= rel * b.abs().max(1.0),
+                "n {}, group {group_len}, element {j}: {a:?} vs {b}",
+                x.len()
+            );
+        }
+        for (xg, (og, gg)) in x
+            .chunks(group_len)
+            .zip(out.chunks(group_len).zip(g.chunks(group_len)))
+        {
+            let m = xg
+                .iter()
+                .fold(T::ZERO, |a, v| if v.abs() > a { v.abs() } else { a });
+            for ((&xv, &a), &b) in xg.iter().zip(og).zip(gg) {
+                if xv.abs() != m {
+                    assert_eq!(a.to_f64().to_bits(), b.to_f64().to_bits(), "x = {xv:?}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn faithful_backward_matches_the_naive_sum_and_finds_every_tie() {
         // Ties of the maximum in the first block, across a block boundary, at the end of a parallel
-        // chunk, in the last partial block, and with both signs.
+        // chunk, in the last partial block, and with both signs; one huge group (chunks in
+        // parallel), many groups larger than a parallel task (groups in parallel), and small ones.
         for (n, group_len) in [
             (300_007usize, 300_007usize),
+            (260 * 1029, 1029),
             (4 * 1029, 1029),
             (37, 37),
             (15, 5),
@@ -596,30 +631,10 @@ mod tests {
                     x[j] = if j % 2 == 0 { 9.5 } else { -9.5 };
                 }
             }
-            let out = filled_vec(n, |o| {
-                max_abs_fake_quant_backward(&x, &g, group_len, 7.0, true, o)
-            })
-            .unwrap();
-            let want = naive_backward(&x, &g, group_len, 7.0);
-            for (j, (&a, &b)) in out.iter().zip(&want).enumerate() {
-                let tol = 1e-6 * b.abs().max(1.0);
-                assert!(
-                    (f64::from(a) - b).abs() <= tol,
-                    "n {n}, group {group_len}, element {j}: {a} vs {b}"
-                );
-            }
-            // Away from each group's maximum, the gradient is the upstream one, bit for bit.
-            for (xg, (og, gg)) in x
-                .chunks(group_len)
-                .zip(out.chunks(group_len).zip(g.chunks(group_len)))
-            {
-                let m = xg.iter().fold(0f32, |a, v| a.max(v.abs()));
-                for ((&xv, &a), &b) in xg.iter().zip(og).zip(gg) {
-                    if xv.abs() != m {
-                        assert_eq!(a.to_bits(), b.to_bits(), "x = {xv}");
-                    }
-                }
-            }
+            check_backward(&x, &g, group_len, 1e-6);
+            let x64: Vec<f64> = x.iter().map(|&v| f64::from(v) * 1.1).collect();
+            let g64: Vec<f64> = g.iter().map(|&v| f64::from(v)).collect();
+            check_backward(&x64, &g64, group_len, 1e-12);
         }
     }
 
