@@ -5,22 +5,32 @@ use smallscale_datasets::fashion_mnist_embedded;
 use smallscale_models::ModelConfig;
 use smallscale_osc_reg::*;
 
-#[test]
-fn reproduce_writes_every_result_and_resumes_without_retraining() {
-    let (train, test) = fashion_mnist_embedded().unwrap();
-    let data = ImageData::split(train, test, 0.1, 0)
+/// A slice of the embedded Fashion-MNIST: `train` / `validation` / `test` images.
+fn tiny_data(train: usize, validation: usize, test: usize) -> ImageData {
+    let (train_full, test_full) = fashion_mnist_embedded().unwrap();
+    ImageData::split(train_full, test_full, 0.1, 0)
         .unwrap()
-        .truncated(256, 128, 128)
-        .unwrap();
-    let params = ReproduceParams {
+        .truncated(train, validation, test)
+        .unwrap()
+}
+
+/// The comparison on the MLP at target bits 2 and 3, batch 64, for `epochs` epochs.
+fn tiny_params(eval_bits: Vec<u32>, epochs: usize) -> ReproduceParams {
+    ReproduceParams {
         model: ModelConfig::default_for("mlp").unwrap(),
         target_bits: vec![2, 3],
-        eval_bits: vec![2, 3, 4, 8],
-        epochs: 2,
-        patience: 2,
+        eval_bits,
+        epochs,
+        patience: epochs,
         batch_size: 64,
         ..ReproduceParams::default()
-    };
+    }
+}
+
+#[test]
+fn reproduce_writes_every_result_and_resumes_without_retraining() {
+    let data = tiny_data(256, 128, 128);
+    let params = tiny_params(vec![2, 3, 4, 8], 2);
     let dir = tempfile::tempdir().unwrap();
     let mut lines = Vec::new();
     let results = reproduce(
@@ -153,20 +163,8 @@ fn synthetic_seeds(base: &ReproduceResults) -> Vec<ReproduceResults> {
 
 #[test]
 fn seeds_are_summarised_as_mean_and_sd_with_claims_counted_per_seed() {
-    let (train, test) = fashion_mnist_embedded().unwrap();
-    let data = ImageData::split(train, test, 0.1, 0)
-        .unwrap()
-        .truncated(128, 64, 64)
-        .unwrap();
-    let params = ReproduceParams {
-        model: ModelConfig::default_for("mlp").unwrap(),
-        target_bits: vec![2, 3],
-        eval_bits: vec![2, 3, 4],
-        epochs: 1,
-        patience: 1,
-        batch_size: 64,
-        ..ReproduceParams::default()
-    };
+    let data = tiny_data(128, 64, 64);
+    let params = tiny_params(vec![2, 3, 4], 1);
     let dir = tempfile::tempdir().unwrap();
     let base = reproduce(
         &params,
