@@ -326,17 +326,58 @@ fn every_error_is_clear_and_exits_2() {
     );
     check(
         with(&three, &[]),
-        &["3 distinct value(s) (a, b, c)", "--protected VALUE"],
+        &["3 distinct value(s) (a, b, c)", "with --protected VALUE"],
     );
     check(
         with(&two, &["--protected", "z"]),
-        &["--protected `z` does not occur in column `group`", "a, b"],
+        &[
+            "column `group`",
+            "the protected value `z` (--protected VALUE) does not occur",
+            "a, b",
+        ],
     );
     check(
         with(&gap, &[]),
         &["row 2 (line 3)", "column `label`", "empty"],
     );
-    check(with(&one_class, &[]), &["single class (x)"]);
+    check(
+        with(&one_class, &[]),
+        &["column `label`", "every label is `x`", "two classes"],
+    );
+    // Probabilities are not classes: an error naming the column, not accuracy 0 with exit 0.
+    let probs = path(
+        "probs.csv",
+        "group,label,prediction\na,0,0.2\nb,1,0.9\na,1,1\nb,0,0.2\n",
+    );
+    check(
+        with(&probs, &[]),
+        &[
+            "column `prediction`",
+            "3 row(s)",
+            "not one of the labels of column `label` (0, 1)",
+            "first is row 1 (`0.2`)",
+            "0.2, 0.9",
+            "threshold",
+        ],
+    );
+    let twice = path(
+        "twice.csv",
+        "group,label,prediction,label\na,0,1,1\nb,1,1,0\n",
+    );
+    check(with(&twice, &[]), &["column `label` appears 2 times"]);
+    let zero = path("zero.csv", "group,label,prediction,w\na,0,1,0\nb,1,1,0\n");
+    check(
+        with(&zero, &["--weight-col", "w"]),
+        &["column `w`", "every weight is 0"],
+    );
+    let huge = path(
+        "huge.csv",
+        "group,label,prediction,w\na,0,1,1e308\nb,1,1,1e308\n",
+    );
+    check(
+        with(&huge, &["--weight-col", "w"]),
+        &["column `w`", "sum to infinity"],
+    );
     check(
         with(&one_group, &["--protected", "a"]),
         &["single value `a`"],
@@ -382,4 +423,44 @@ fn every_error_is_clear_and_exits_2() {
         assert_eq!(code, 2, "{args:?}: {stderr}");
         assert!(stderr.contains("error:"), "{stderr}");
     }
+}
+
+/// A pandas float export (`1.0` against labels `1`) is the same analysis as integer predictions.
+#[test]
+fn float_predictions_are_the_integer_labels() {
+    let dir = tempfile::tempdir().unwrap();
+    let rows = "a,1,1\na,0,1\na,1,0\nb,0,0\nb,1,1\nb,0,0\n";
+    let ints = write(
+        dir.path(),
+        "ints.csv",
+        &format!("group,label,prediction\n{rows}"),
+    );
+    let floats_text: String = rows
+        .lines()
+        .map(|l| {
+            let (head, p) = l.rsplit_once(',').unwrap();
+            format!("{head},{p}.0\n")
+        })
+        .collect();
+    let floats = write(
+        dir.path(),
+        "floats.csv",
+        &format!("group,label,prediction\n{floats_text}"),
+    );
+    let report = |p: &std::path::Path| {
+        let mut v = ok_json(&["fairness", "--input", p.to_str().unwrap(), "--json"]);
+        v.as_object_mut().unwrap().remove("source");
+        v
+    };
+    let (a, b) = (report(&ints), report(&floats));
+    assert_eq!(a["classes"], serde_json::json!(["0", "1"]));
+    close(&a, &b, "report");
+    // And the binary summary sees the predictions (accuracy would be 0 with extra classes).
+    assert!(
+        a["analysis"]["binary"]["selection_rate"][1]
+            .as_f64()
+            .unwrap()
+            > 0.0,
+        "{a}"
+    );
 }

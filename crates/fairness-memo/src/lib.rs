@@ -6,6 +6,7 @@ mod apply;
 mod binary;
 mod bootstrap;
 mod counts;
+mod csv_rows;
 mod distribution;
 mod elimination;
 mod errors;
@@ -25,6 +26,10 @@ pub use bootstrap::{
     BootstrapIntervals, BootstrapOptions, Interval, MetricIntervals, bootstrap_intervals,
 };
 pub use counts::CellCounts;
+pub use csv_rows::{
+    CsvColumns, CsvRowsError, EncodedRows, GroupEncoding, NamedColumn, encode_classes,
+    encode_group_values, read_csv_rows, read_csv_rows_from_reader,
+};
 pub use distribution::{JointDistribution, NORMALISATION_TOLERANCE};
 pub use elimination::{
     DEFAULT_TOLERANCE, EliminationCheck, Target, eliminates, false_negative_gap_after,

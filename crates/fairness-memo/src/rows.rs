@@ -56,6 +56,12 @@ impl Rows {
         };
         if let Some(w) = &weights {
             check_finite_nonnegative("weights", w)?;
+            if !w.iter().sum::<f64>().is_finite() {
+                return Err(FairnessError::InvalidParameter {
+                    input: "weights",
+                    reason: "the weights sum to infinity; rescale them (for example divide by the largest)".into(),
+                });
+            }
         }
         for g in Group::BOTH {
             if counts

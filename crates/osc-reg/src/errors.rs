@@ -33,6 +33,9 @@ pub enum OscRegError {
         /// What went wrong and what to do.
         reason: String,
     },
+    /// A file could not be written.
+    #[error(transparent)]
+    Io(#[from] smallscale_io::IoError),
     /// An error from quant-core.
     #[error(transparent)]
     Quant(#[from] smallscale_quant_core::QuantError),

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use plotters::prelude::*;
 use serde::{Deserialize, Serialize};
-use smallscale_quant_core::write_atomic;
+use smallscale_io::write_atomic;
 
 use crate::errors::{OscRegError, Result};
 use crate::reproduce::{ReproduceResults, RunResult, per_bit_table};

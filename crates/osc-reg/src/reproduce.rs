@@ -344,7 +344,7 @@ fn run_resources(
         path: path.clone(),
         reason: e.to_string(),
     })?;
-    smallscale_quant_core::write_atomic(&path, &bytes)?;
+    smallscale_io::write_atomic(&path, &bytes)?;
     Ok(m)
 }
 

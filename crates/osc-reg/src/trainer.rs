@@ -10,10 +10,10 @@ use candle_nn::loss::cross_entropy;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 use smallscale_datasets::{AugmentParams, BatchParams, ImageBatcher};
+use smallscale_io::write_atomic;
 use smallscale_models::{Model, QuantizationState};
 use smallscale_quant_core::{
-    MaxAbsQuantizer, NamedTensors, Quantizer, StoredTensor, read_safetensors, write_atomic,
-    write_safetensors,
+    MaxAbsQuantizer, NamedTensors, Quantizer, StoredTensor, read_safetensors, write_safetensors,
 };
 
 use crate::data::{ImageData, batch_tensors};

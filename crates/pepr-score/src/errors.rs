@@ -18,6 +18,7 @@ use thiserror::Error;
 /// assert!(err.to_string().contains("1.5"));
 /// ```
 #[derive(Debug, Error)]
+#[non_exhaustive]
 pub enum PeprError {
     /// A performance value is not a number in `[0, 1]`.
     #[error(
@@ -136,53 +137,10 @@ pub enum PeprError {
         value: f64,
     },
 
-    /// A CSV table lacks a requested column.
-    #[error("column `{column}` not found in {source_name}; available columns: [{available}]")]
-    MissingColumn {
-        /// The requested column.
-        column: String,
-        /// The table (file name or "input").
-        source_name: String,
-        /// The header of the table, comma separated.
-        available: String,
-    },
-
-    /// A CSV cell that must be a number is not one.
-    #[error(
-        "row {row} (line {line}) of {source_name}, column `{column}`: cannot parse `{value}` as a number"
-    )]
-    ParseNumber {
-        /// 1-based data row (the header is not counted).
-        row: usize,
-        /// 1-based line in the file (the header is line 1).
-        line: u64,
-        /// The column.
-        column: String,
-        /// The table (file name or "input").
-        source_name: String,
-        /// The cell text.
-        value: String,
-    },
-
-    /// A CSV row is malformed or the file could not be read.
-    #[error("cannot read {source_name}: {source}")]
-    Csv {
-        /// The table (file name or "input").
-        source_name: String,
-        /// The underlying error.
-        #[source]
-        source: csv::Error,
-    },
-
-    /// A file could not be opened.
-    #[error("cannot open {path}: {source}")]
-    Io {
-        /// The path.
-        path: String,
-        /// The underlying error.
-        #[source]
-        source: std::io::Error,
-    },
+    /// A table could not be read: a missing or repeated column, a cell that is not a number, a
+    /// malformed row, a file that cannot be opened.
+    #[error(transparent)]
+    Table(#[from] smallscale_io::IoError),
 }
 
 /// The result type of this crate.

@@ -11,6 +11,7 @@ use std::io::Read;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
+use smallscale_io::CsvTable;
 
 use crate::errors::{PeprError, Result, invalid_parameter};
 use crate::pool::{ModelRun, Pool};
@@ -154,15 +155,9 @@ impl ValidTableSpec {
 ///
 /// # Errors
 ///
-/// [`PeprError::Io`] if the file cannot be opened, else as
-/// [`load_pools_from_reader`].
+/// [`PeprError::Table`] if the file cannot be opened, else as [`load_pools_from_reader`].
 pub fn load_pools(path: impl AsRef<Path>, spec: &ValidTableSpec) -> Result<Vec<Pool>> {
-    let path = path.as_ref();
-    let file = std::fs::File::open(path).map_err(|source| PeprError::Io {
-        path: path.display().to_string(),
-        source,
-    })?;
-    load_pools_from_reader(file, &path.display().to_string(), spec)
+    pools_from_table(CsvTable::open(path)?, spec)
 }
 
 /// Reads a CSV table (with a header row) into pools, one per group value in
@@ -171,78 +166,52 @@ pub fn load_pools(path: impl AsRef<Path>, spec: &ValidTableSpec) -> Result<Vec<P
 ///
 /// # Errors
 ///
-/// [`PeprError::MissingColumn`], [`PeprError::ParseNumber`] (naming row and
-/// column), [`PeprError::Csv`] for malformed CSV, and the validation errors
-/// of [`Pool::new`] (performance out of range, duplicate model within a
+/// [`PeprError::Table`] for a missing or repeated column, a cell that is not a
+/// number (naming row, line and column) or malformed CSV, and the validation
+/// errors of [`Pool::new`] (performance out of range, duplicate model within a
 /// group, ...).
 pub fn load_pools_from_reader<R: Read>(
     reader: R,
     source_name: &str,
     spec: &ValidTableSpec,
 ) -> Result<Vec<Pool>> {
+    pools_from_table(CsvTable::from_reader(reader, source_name)?, spec)
+}
+
+fn pools_from_table<R: Read>(mut table: CsvTable<R>, spec: &ValidTableSpec) -> Result<Vec<Pool>> {
     let spec = &spec.0;
-    let csv_err = |source| PeprError::Csv {
-        source_name: source_name.to_string(),
-        source,
-    };
-    let mut rdr = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .from_reader(reader);
-    let header: Vec<String> = rdr
-        .headers()
-        .map_err(csv_err)?
-        .iter()
-        .map(str::to_string)
-        .collect();
-    let col = |name: &str| {
-        header
-            .iter()
-            .position(|h| h == name)
-            .ok_or_else(|| PeprError::MissingColumn {
-                column: name.to_string(),
-                source_name: source_name.to_string(),
-                available: header.join(", "),
-            })
-    };
-    let model_i = col(&spec.model)?;
-    let perf_i = col(&spec.performance)?;
+    let source_name = table.source_name().to_string();
+    let model_i = table.column(&spec.model, Some("model column"))?;
+    let perf_i = table.column(&spec.performance, Some("performance column"))?;
     let res_i = spec
         .resources
         .iter()
-        .map(|r| col(r))
-        .collect::<Result<Vec<_>>>()?;
-    let group_i = spec.group_by.as_deref().map(col).transpose()?;
+        .map(|r| table.column(r, Some("resource column")))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    let group_i = spec
+        .group_by
+        .as_deref()
+        .map(|g| table.column(g, Some("group column")))
+        .transpose()?;
+    let header = table.header().to_vec();
 
     let mut groups: Vec<(String, Vec<ModelRun>)> = Vec::new();
     let mut index: BTreeMap<String, usize> = BTreeMap::new();
-    for (row0, record) in rdr.records().enumerate() {
-        let record = record.map_err(csv_err)?;
-        let row = row0 + 1;
-        let line = record.position().map_or(row as u64 + 1, |p| p.line());
-        let number = |i: usize| -> Result<f64> {
-            let text = record.get(i).unwrap_or("");
-            text.parse::<f64>().map_err(|_| PeprError::ParseNumber {
-                row,
-                line,
-                column: header[i].clone(),
-                source_name: source_name.to_string(),
-                value: text.to_string(),
-            })
-        };
-        let name = record.get(model_i).unwrap_or("").to_string();
-        let mut run = ModelRun::new(name, number(perf_i)? * spec.performance_scale);
+    for record in table.rows() {
+        let record = record?;
+        let name = record.text(model_i).to_string();
+        let mut run = ModelRun::new(name, record.number(perf_i)? * spec.performance_scale);
         for &i in &res_i {
-            run.resources.insert(header[i].clone(), number(i)?);
+            run.resources.insert(header[i].clone(), record.number(i)?);
         }
         for (i, h) in header.iter().enumerate() {
             if i != model_i && i != perf_i && !res_i.contains(&i) {
-                run.attributes
-                    .insert(h.clone(), record.get(i).unwrap_or("").to_string());
+                run.attributes.insert(h.clone(), record.text(i).to_string());
             }
         }
         let group = match group_i {
-            Some(g) => record.get(g).unwrap_or("").to_string(),
-            None => source_name.to_string(),
+            Some(g) => record.text(g).to_string(),
+            None => source_name.clone(),
         };
         let k = *index.entry(group.clone()).or_insert_with(|| {
             groups.push((group, Vec::new()));

@@ -1,5 +1,6 @@
 //! The CSV loader: grouping, attributes, and errors naming row and column.
 
+use smallscale_io::IoError;
 use smallscale_pepr_score::{PeprError, TableSpec, load_pools, load_pools_from_reader};
 
 const CSV: &str = "model,acc,energy,mem,dataset,type\n\
@@ -45,7 +46,7 @@ fn missing_column_lists_the_header() {
     let spec = TableSpec::new("acc", ["co2"]).check().unwrap();
     let e = load_pools_from_reader(CSV.as_bytes(), "t.csv", &spec).unwrap_err();
     let msg = e.to_string();
-    assert!(matches!(e, PeprError::MissingColumn { .. }));
+    assert!(matches!(e, PeprError::Table(IoError::MissingColumn { .. })));
     assert!(
         msg.contains("`co2`") && msg.contains("model, acc, energy"),
         "{msg}"
@@ -58,17 +59,15 @@ fn unparsable_number_names_row_and_column() {
     let spec = TableSpec::new("acc", ["energy"]).check().unwrap();
     let e = load_pools_from_reader(csv.as_bytes(), "t.csv", &spec).unwrap_err();
     match &e {
-        PeprError::ParseNumber {
+        PeprError::Table(IoError::Cell {
             row,
             line,
             column,
-            value,
+            reason,
             ..
-        } => {
-            assert_eq!(
-                (*row, *line, column.as_str(), value.as_str()),
-                (2, 3, "energy", "lots")
-            );
+        }) => {
+            assert_eq!((*row, *line, column.as_str()), (2, 3, "energy"));
+            assert!(reason.contains("`lots`"), "{reason}");
         }
         other => panic!("{other}"),
     }
@@ -85,9 +84,14 @@ fn other_errors() {
     assert!(matches!(e, PeprError::PerformanceOutOfRange { .. }));
     let e =
         load_pools_from_reader("model,acc,energy\na,0.8\n".as_bytes(), "t.csv", &spec).unwrap_err();
-    assert!(matches!(e, PeprError::Csv { .. }), "{e}");
+    assert!(matches!(e, PeprError::Table(IoError::Csv { .. })), "{e}");
     let e = load_pools("does-not-exist.csv", &spec).unwrap_err();
-    assert!(matches!(e, PeprError::Io { .. }));
+    assert!(matches!(e, PeprError::Table(IoError::Open { .. })));
+    let e = load_pools_from_reader("model,acc,acc\n".as_bytes(), "t.csv", &spec).unwrap_err();
+    assert!(
+        matches!(e, PeprError::Table(IoError::DuplicateColumn { .. })),
+        "{e}"
+    );
     assert!(TableSpec::new("acc", ["e", "e"]).check().is_err());
     assert!(
         TableSpec::new("acc", ["e"])

@@ -73,6 +73,9 @@ pub enum QuantError {
         /// What went wrong and what to do.
         reason: String,
     },
+    /// A file could not be written (or is not a file that may be replaced).
+    #[error(transparent)]
+    Io(#[from] smallscale_io::IoError),
     /// An error from candle.
     #[error(transparent)]
     Candle(#[from] candle_core::Error),

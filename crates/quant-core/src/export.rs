@@ -18,9 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::bits::BitWidth;
 use crate::error::{QuantError, Result};
-use crate::io::{
-    NamedTensors, RawTensor, StoredTensor, read_safetensors, serialize_raw, write_atomic,
-};
+use crate::io::{NamedTensors, RawTensor, StoredTensor, read_safetensors, serialize_raw};
 use crate::quantizer::{QuantScheme, QuantizedTensor, Quantizer};
 use crate::selection::TensorSelector;
 
@@ -196,7 +194,7 @@ impl QuantizedCheckpoint {
             metadata.insert(format!("{QUANT_PREFIX}{name}"), json);
         }
         let bytes = serialize_raw(&entries, metadata)?;
-        write_atomic(path, &bytes)
+        Ok(smallscale_io::write_atomic(path, &bytes)?)
     }
 
     /// Reads a file written by [`QuantizedCheckpoint::save`]. Files without the format marker, or with

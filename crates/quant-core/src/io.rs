@@ -2,8 +2,7 @@
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use candle_core::safetensors::Load;
 use candle_core::{Device, Tensor};
@@ -131,55 +130,6 @@ fn parse_safetensors(bytes: &[u8]) -> std::result::Result<NamedTensors, String> 
     Ok(NamedTensors { tensors, metadata })
 }
 
-/// Writes `bytes` to `path` atomically: a temporary file in the same directory, flushed and synced,
-/// then renamed over `path`. On any error no partial file is left at `path`.
-///
-/// ```
-/// let dir = tempfile::tempdir()?;
-/// let path = dir.path().join("out.txt");
-/// smallscale_quant_core::write_atomic(&path, b"hello")?;
-/// assert_eq!(std::fs::read(&path)?, b"hello");
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-pub fn write_atomic(path: impl AsRef<Path>, bytes: &[u8]) -> Result<()> {
-    let path = path.as_ref();
-    let tmp = temp_path(path);
-    let result = (|| -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)?;
-        // Make the rename itself durable (best effort: not every platform can open a directory).
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
-            && let Ok(d) = std::fs::File::open(dir)
-        {
-            let _ = d.sync_all();
-        }
-        Ok(())
-    })();
-    result.map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        QuantError::file(
-            path,
-            format!("cannot write the file ({e}); check the directory exists and is writable"),
-        )
-    })
-}
-
-fn temp_path(path: &Path) -> PathBuf {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let tmp_name = format!(".{name}.{}-{n}.tmp", std::process::id());
-    match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir.join(tmp_name),
-        _ => PathBuf::from(tmp_name),
-    }
-}
-
 /// Serialises named tensors (with optional metadata) to safetensors bytes.
 pub(crate) fn serialize_raw(
     entries: &BTreeMap<String, RawTensor>,
@@ -221,5 +171,5 @@ pub fn write_safetensors(path: impl AsRef<Path>, tensors: &NamedTensors) -> Resu
         })
         .collect();
     let bytes = serialize_raw(&raw, tensors.metadata.clone())?;
-    write_atomic(path, &bytes)
+    Ok(smallscale_io::write_atomic(path, &bytes)?)
 }

@@ -207,7 +207,8 @@ fn corrupt_and_missing_files_are_clear_errors() {
     let err = QuantizedCheckpoint::load(&good).unwrap_err();
     assert!(err.to_string().contains("--export-int"), "{err}");
     // Writing into a missing directory fails without leaving files behind.
-    let err = write_atomic(dir.path().join("no/such/dir/x.bin"), b"x").unwrap_err();
+    let err =
+        write_safetensors(dir.path().join("no/such/dir/x.bin"), &sample_checkpoint()).unwrap_err();
     assert!(err.to_string().contains("writable"), "{err}");
 }
 

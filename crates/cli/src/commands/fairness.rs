@@ -8,12 +8,12 @@ use anyhow::{Result, bail};
 use clap::{Args, ValueEnum};
 use serde::Serialize;
 use smallscale_fairness_memo::{
-    AnalysisOptions, ApplyOptions, BootstrapOptions, FairnessAnalysis, MemorizationModel,
-    MinimalOptions, Rounding, Rows, SignConvention, Target, analyze,
+    AnalysisOptions, ApplyOptions, BootstrapOptions, CsvColumns, FairnessAnalysis, GroupEncoding,
+    MemorizationModel, MinimalOptions, Rounding, Rows, SignConvention, Target, analyze,
+    read_csv_rows,
 };
 
 use super::adult_model::{self, AdultModelSummary, INCOME_CLASSES, PROTECTED_SEX, UNPROTECTED_SEX};
-use super::fairness_input::{Columns, GroupEncoding, read_rows};
 use super::fairness_table;
 
 /// Which bias to remove.
@@ -246,13 +246,20 @@ pub fn compute(args: &FairnessArgs) -> Result<FairnessReport> {
         let Some(path) = &args.input else {
             bail!("give --input ROWS.csv, or --adult for the embedded UCI Adult data");
         };
-        let columns = Columns {
-            group: &args.group_col,
-            label: &args.label_col,
-            prediction: &args.pred_col,
-            weight: args.weight_col.as_deref(),
+        let columns = CsvColumns {
+            group: args.group_col.clone(),
+            label: args.label_col.clone(),
+            prediction: args.pred_col.clone(),
+            weight: args.weight_col.clone(),
+            chosen_by: [
+                "--group-col",
+                "--label-col",
+                "--pred-col",
+                "--weight-col",
+                "--protected VALUE",
+            ],
         };
-        let encoded = read_rows(path, &columns, args.protected.as_deref())?;
+        let encoded = read_csv_rows(path, &columns, args.protected.as_deref())?;
         let source = Source::Csv {
             path: path.display().to_string(),
             group_column: args.group_col.clone(),

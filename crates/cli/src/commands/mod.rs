@@ -4,7 +4,6 @@ pub mod adult_model;
 pub mod eval;
 pub mod experiment_args;
 pub mod fairness;
-pub mod fairness_input;
 pub mod fairness_table;
 pub mod model_args;
 pub mod pepr;

@@ -59,7 +59,7 @@ pub fn draw(path: &Path, report: &Report) -> Result<()> {
         Ok(())
     })();
     result.with_context(|| format!("cannot draw the plot {}", path.display()))?;
-    smallscale_quant_core::write_atomic(path, svg.as_bytes())?;
+    smallscale_io::write_atomic(path, svg.as_bytes())?;
     Ok(())
 }
 

@@ -166,8 +166,8 @@ pub struct RunResult {
 /// Writes `value` as pretty JSON, atomically.
 pub fn write_json(path: &Path, value: &impl Serialize) -> Result<()> {
     let bytes = serde_json::to_vec_pretty(value)?;
-    smallscale_quant_core::write_atomic(path, &bytes)
-        .with_context(|| format!("cannot write {}", path.display()))
+    smallscale_io::write_atomic(path, &bytes)?;
+    Ok(())
 }
 
 #[cfg(test)]

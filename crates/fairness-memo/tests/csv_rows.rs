@@ -1,0 +1,137 @@
+//! The fairness CSV reader: class and group encoding, and edited files that never panic.
+
+use proptest::prelude::*;
+use smallscale_fairness_memo::{
+    CsvColumns, CsvRowsError, NamedColumn, encode_classes, encode_group_values,
+    read_csv_rows_from_reader,
+};
+
+fn s(v: &[&str]) -> Vec<String> {
+    v.iter().map(|x| x.to_string()).collect()
+}
+
+fn classes(
+    labels: &[&str],
+    predictions: &[&str],
+) -> Result<(Vec<u32>, Vec<u32>, Vec<String>), CsvRowsError> {
+    let (l, p) = (s(labels), s(predictions));
+    encode_classes(
+        NamedColumn {
+            name: "y",
+            values: &l,
+        },
+        NamedColumn {
+            name: "pred",
+            values: &p,
+        },
+        "t.csv",
+    )
+}
+
+#[test]
+fn integer_classes_sort_numerically() {
+    let (y, p, names) = classes(&["10", "9", "2"], &["9", "9", "10"]).unwrap();
+    assert_eq!(names, ["2", "9", "10"]);
+    assert_eq!(y, [2, 1, 0]);
+    assert_eq!(p, [1, 1, 2]);
+}
+
+#[test]
+fn equal_numbers_are_one_class() {
+    let (y, p, names) = classes(&["1", "0", "-0", "2"], &["1.0", "0.00", "1e0", "2.0"]).unwrap();
+    assert_eq!(names, ["0", "1", "2"]);
+    assert_eq!(y, [1, 0, 0, 2]);
+    assert_eq!(p, [1, 0, 1, 2]);
+    // Float labels too.
+    let (_, p, names) = classes(&["0.5", "1.5"], &["1.50", "0.5"]).unwrap();
+    assert_eq!((p, names), (vec![1, 0], s(&["0.5", "1.5"])));
+}
+
+#[test]
+fn predictions_outside_the_labels_are_an_error() {
+    let e = classes(&["0", "1", "1"], &["0.73", "1", "0.2"]).unwrap_err();
+    let msg = e.to_string();
+    for needle in [
+        "column `pred` of t.csv",
+        "2 row(s)",
+        "first is row 1 (`0.73`)",
+        "0.2, 0.73",
+    ] {
+        assert!(msg.contains(needle), "missing {needle}: {msg}");
+    }
+    // Text labels: a value that never occurs as a label.
+    assert!(classes(&["no", "yes"], &["yes", "maybe"]).is_err());
+    // Text predictions against numeric labels.
+    assert!(classes(&["0", "1"], &["0", "one"]).is_err());
+}
+
+#[test]
+fn text_classes_and_single_class() {
+    let (_, _, names) = classes(&["no", "yes"], &["yes", "yes"]).unwrap();
+    assert_eq!(names, ["no", "yes"]);
+    let e = classes(&["a", "a"], &["a", "a"]).unwrap_err();
+    assert!(e.to_string().contains("every label is `a`"), "{e}");
+}
+
+#[test]
+fn groups_default_rule_and_protected() {
+    let enc =
+        |v: &[&str], p: Option<&str>| encode_group_values(&s(v), p, "--protected", "g", "t.csv");
+    let (codes, e) = enc(&["9", "10", "9"], None).unwrap();
+    assert_eq!(codes, [0, 1, 0]);
+    assert_eq!(e.protected, "10");
+    let (codes, e) = enc(&["a", "b", "c"], Some("b")).unwrap();
+    assert_eq!(codes, [0, 1, 0]);
+    assert_eq!(e.unprotected, ["a", "c"]);
+    assert!(
+        enc(&["a", "b", "c"], None)
+            .unwrap_err()
+            .to_string()
+            .contains("--protected")
+    );
+    assert!(enc(&["a", "b"], Some("z")).is_err());
+    assert!(enc(&["a", "a"], Some("a")).is_err());
+}
+
+const VALID: &str = "g,y,p,w\na,0,1,1\nb,1,1,2\na,1,0,0.5\nb,0,0,1\n";
+
+fn columns() -> CsvColumns {
+    CsvColumns {
+        weight: Some("w".into()),
+        ..CsvColumns::new("g", "y", "p")
+    }
+}
+
+#[test]
+fn the_valid_table_reads() {
+    let rows = read_csv_rows_from_reader(VALID.as_bytes(), "t.csv", &columns(), None).unwrap();
+    assert_eq!(rows.rows.len(), 4);
+    assert_eq!(rows.groups.protected, "b");
+    assert_eq!(rows.rows.weights().unwrap(), [1.0, 2.0, 0.5, 1.0]);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// Truncations, bit flips and inserted bytes of a valid file: rows or a clear error, no panic.
+    #[test]
+    fn edited_files_never_panic(
+        cut in 0usize..64,
+        flips in prop::collection::vec((0usize..64, 0u8..8), 0..4),
+        insert in prop::option::of((0usize..64, any::<u8>())),
+    ) {
+        let mut bytes = VALID.as_bytes().to_vec();
+        for (i, bit) in flips {
+            let i = i % bytes.len();
+            bytes[i] ^= 1 << bit;
+        }
+        if let Some((i, b)) = insert {
+            let i = i % bytes.len();
+            bytes.insert(i, b);
+        }
+        bytes.truncate(cut.min(bytes.len()));
+        if let Err(e) = read_csv_rows_from_reader(bytes.as_slice(), "t.csv", &columns(), None) {
+            prop_assert!(!e.to_string().is_empty());
+        }
+    }
+}

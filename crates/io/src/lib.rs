@@ -1,0 +1,12 @@
+#![doc = include_str!("../README.md")]
+#![warn(missing_docs)]
+
+mod atomic;
+mod csv_table;
+mod errors;
+mod output;
+
+pub use atomic::{is_atomic_temp_file, write_atomic};
+pub use csv_table::{CsvTable, TableRow, TableRows};
+pub use errors::{IoError, Result};
+pub use output::{check_output, same_file};
