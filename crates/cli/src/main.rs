@@ -4,7 +4,25 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// Like `print!`, but a closed standard output (`smallscale ... | head`) ends the program quietly.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::stdout::write(format_args!($($arg)*), false)
+    };
+}
+
+/// Like `println!`, but a closed standard output (`smallscale ... | head`) ends the program quietly.
+macro_rules! outln {
+    () => {
+        $crate::stdout::write(format_args!(""), true)
+    };
+    ($($arg:tt)*) => {
+        $crate::stdout::write(format_args!($($arg)*), true)
+    };
+}
+
 mod commands;
+mod stdout;
 
 /// Small-scale, resource-aware deep learning research: quantization robustness, fairness under
 /// memorization, and performance per resource unit.
@@ -48,7 +66,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", stdout::error_message(&err));
             ExitCode::from(2)
         }
     }

@@ -11,6 +11,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::environment::RunEnvironment;
 use crate::errors::{OscRegError, Result};
 use crate::report::{
     AccuracyCurve, ClaimCheck, PTQ_COLOR, check_claims, curve_color, draw_accuracy_plot,
@@ -294,7 +295,7 @@ fn cell(v: Option<MeanSd>) -> String {
 /// The Markdown summary over seeds: settings, the per-bit table and the cross-bit matrices as
 /// mean ± sd, and the claims on the means with the number of seeds on which each holds
 /// (`summary.md` of `smallscale reproduce --seeds N`; see [`summarize_seeds`]).
-pub fn seeds_markdown_report(summary: &SeedsSummary, command: &str) -> String {
+pub fn seeds_markdown_report(summary: &SeedsSummary, environment: &RunEnvironment) -> String {
     let p = &summary.params;
     let n = summary.seeds.len();
     let mut s = String::new();
@@ -302,7 +303,8 @@ pub fn seeds_markdown_report(summary: &SeedsSummary, command: &str) -> String {
         s,
         "# Oscillation regularizer vs QAT vs PTQ, over {n} seeds\n"
     );
-    let _ = writeln!(s, "Command: `{command}`\n");
+    let _ = writeln!(s, "Command: `{}`\n", environment.command);
+    let _ = writeln!(s, "Software and machine: {}.\n", environment.summary());
     let seeds: Vec<String> = summary.seeds.iter().map(|x| x.to_string()).collect();
     let _ = writeln!(
         s,
@@ -423,13 +425,22 @@ pub fn seeds_accuracy_plot(summary: &SeedsSummary) -> Result<String> {
 
 /// Writes `summary.json`, `summary.md` and `accuracy_vs_bits.svg` into `dir` (atomically, file by
 /// file); see [`summarize_seeds`] for how to get the summary.
-pub fn write_seeds_summary(summary: &SeedsSummary, dir: &Path, command: &str) -> Result<()> {
+pub fn write_seeds_summary(
+    summary: &SeedsSummary,
+    dir: &Path,
+    environment: &RunEnvironment,
+) -> Result<()> {
     #[derive(Serialize)]
     struct Full<'a> {
         command: &'a str,
+        environment: &'a RunEnvironment,
         summary: &'a SeedsSummary,
     }
-    let full = Full { command, summary };
+    let full = Full {
+        command: &environment.command,
+        environment,
+        summary,
+    };
     write_output_files(
         dir,
         vec![
@@ -439,7 +450,7 @@ pub fn write_seeds_summary(summary: &SeedsSummary, dir: &Path, command: &str) ->
             ),
             (
                 "summary.md",
-                seeds_markdown_report(summary, command).into_bytes(),
+                seeds_markdown_report(summary, environment).into_bytes(),
             ),
             (
                 "accuracy_vs_bits.svg",

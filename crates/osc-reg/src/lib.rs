@@ -3,6 +3,7 @@
 
 mod across_seeds;
 mod data;
+mod environment;
 mod errors;
 mod evaluate;
 mod hyperparams;
@@ -19,6 +20,7 @@ pub use across_seeds::{
     summarize_seeds, write_seeds_summary,
 };
 pub use data::ImageData;
+pub use environment::RunEnvironment;
 pub use errors::{OscRegError, Result};
 pub use evaluate::{
     CrossBitAccuracy, accuracy, copy_buffers, cross_bit_evaluation, reestimate_batch_norm,

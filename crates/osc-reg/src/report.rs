@@ -7,6 +7,7 @@ use plotters::prelude::*;
 use serde::{Deserialize, Serialize};
 use smallscale_io::write_atomic;
 
+use crate::environment::RunEnvironment;
 use crate::errors::{OscRegError, Result};
 use crate::reproduce::{ReproduceResults, RunResult, per_bit_table};
 
@@ -119,11 +120,12 @@ fn cell(v: Option<f64>) -> String {
 
 /// The Markdown report: settings, the per-bit table, the cross-bit matrices, the claims, resources and
 /// PePR.
-pub fn markdown_report(results: &ReproduceResults, command: &str) -> String {
+pub fn markdown_report(results: &ReproduceResults, environment: &RunEnvironment) -> String {
     let p = &results.params;
     let mut s = String::new();
     let _ = writeln!(s, "# Oscillation regularizer vs QAT vs PTQ\n");
-    let _ = writeln!(s, "Command: `{command}`\n");
+    let _ = writeln!(s, "Command: `{}`\n", environment.command);
+    let _ = writeln!(s, "Software and machine: {}.\n", environment.summary());
     let _ = writeln!(
         s,
         "Data: {} (train {}, validation {}, test {}). Model: `{}`. Adam lr {}, batch {}, up to {} epochs, patience {}, \
@@ -274,15 +276,21 @@ pub fn markdown_report(results: &ReproduceResults, command: &str) -> String {
 }
 
 /// Writes `results.json`, `report.md` and the SVG plots into `dir` (atomically, file by file).
-pub fn write_report(results: &ReproduceResults, dir: &Path, command: &str) -> Result<()> {
+pub fn write_report(
+    results: &ReproduceResults,
+    dir: &Path,
+    environment: &RunEnvironment,
+) -> Result<()> {
     #[derive(Serialize)]
     struct Full<'a> {
         command: &'a str,
+        environment: &'a RunEnvironment,
         results: &'a ReproduceResults,
         claims: Vec<ClaimCheck>,
     }
     let full = Full {
-        command,
+        command: &environment.command,
+        environment,
         results,
         claims: check_claims(results),
     };
@@ -293,7 +301,10 @@ pub fn write_report(results: &ReproduceResults, dir: &Path, command: &str) -> Re
                 "results.json",
                 json_bytes(&full, &dir.join("results.json"))?,
             ),
-            ("report.md", markdown_report(results, command).into_bytes()),
+            (
+                "report.md",
+                markdown_report(results, environment).into_bytes(),
+            ),
             ("accuracy_vs_bits.svg", accuracy_plot(results)?.into_bytes()),
             (
                 "cross_bit_qat.svg",

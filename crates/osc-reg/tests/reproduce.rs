@@ -67,7 +67,7 @@ fn reproduce_writes_every_result_and_resumes_without_retraining() {
     assert_eq!(claims.len(), 3);
     assert!(claims.iter().all(|c| c.holds.is_some()));
 
-    write_report(&results, dir.path(), "test").unwrap();
+    write_report(&results, dir.path(), &RunEnvironment::detect("test", None)).unwrap();
     let json: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.path().join("results.json")).unwrap()).unwrap();
     assert_eq!(json["results"]["runs"].as_array().unwrap().len(), 5);
@@ -237,7 +237,7 @@ fn seeds_are_summarised_as_mean_and_sd_with_claims_counted_per_seed() {
         assert_eq!(got.holds, want.holds, "{}", got.claim);
     }
 
-    write_seeds_summary(&summary, dir.path(), "test").unwrap();
+    write_seeds_summary(&summary, dir.path(), &RunEnvironment::detect("test", None)).unwrap();
     let md = std::fs::read_to_string(dir.path().join("summary.md")).unwrap();
     assert!(md.contains("over 3 seeds") && md.contains(" ± ") && md.contains("of 3 seeds"));
     let json: serde_json::Value =

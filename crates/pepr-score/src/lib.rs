@@ -16,6 +16,7 @@ pub use meter::carbon::{
     COUNTRY_AVERAGES, CarbonIntensity, DEFAULT_PUE, PAPER_PUE, WORLD_AVERAGE_G_PER_KWH,
 };
 pub use meter::estimate::{DEFAULT_WATTS_PER_CORE, estimate_cpu_energy_joules};
+pub use meter::machine::MachineInfo;
 #[cfg(feature = "nvml")]
 pub use meter::nvml::NvmlReader;
 pub use meter::process::{

@@ -30,6 +30,28 @@ pub struct TensorErrorReport {
     /// Signal-to-quantization-noise ratio `10 log10(sum w^2 / sum (q - w)^2)` in dB; `None` when the
     /// error is exactly zero (unchanged or exactly representable tensors).
     pub sqnr_db: Option<f64>,
+    /// Share of the tensor's nonzero elements that quantize to exactly zero (0 when it has none).
+    /// A large share means an outlier set the scale and most weights were lost: quantize per
+    /// channel, or exclude the tensor.
+    #[serde(default)]
+    pub zeroed_share: f64,
+}
+
+impl TensorErrorReport {
+    /// The report of a tensor that was left unchanged (excluded, or not floating).
+    pub fn unchanged(name: &str, shape: &[usize], dtype: &str) -> Self {
+        Self {
+            name: name.to_string(),
+            shape: shape.to_vec(),
+            dtype: dtype.to_string(),
+            numel: shape.iter().product(),
+            quantized: false,
+            mse: 0.0,
+            max_abs_error: 0.0,
+            sqnr_db: None,
+            zeroed_share: 0.0,
+        }
+    }
 }
 
 /// Error statistics of `quantized` against `original` (same shape), computed in f64.
@@ -66,11 +88,16 @@ pub fn error_report(
         .to_dtype(DType::F64)?
         .to_vec1::<f64>()?;
     let (mut signal, mut noise, mut max_err) = (0.0f64, 0.0f64, 0.0f64);
+    let (mut nonzero, mut zeroed) = (0usize, 0usize);
     for (a, b) in w.iter().zip(&q) {
         let e = b - a;
         signal += a * a;
         noise += e * e;
         max_err = max_err.max(e.abs());
+        if *a != 0.0 {
+            nonzero += 1;
+            zeroed += usize::from(*b == 0.0);
+        }
     }
     let n = w.len();
     Ok(TensorErrorReport {
@@ -82,6 +109,11 @@ pub fn error_report(
         mse: if n == 0 { 0.0 } else { noise / n as f64 },
         max_abs_error: max_err,
         sqnr_db: (noise > 0.0).then(|| 10.0 * (signal / noise).log10()),
+        zeroed_share: if nonzero == 0 {
+            0.0
+        } else {
+            zeroed as f64 / nonzero as f64
+        },
     })
 }
 
@@ -110,16 +142,7 @@ pub struct PtqOutput {
 }
 
 fn unchanged_report(name: &str, t: &Tensor) -> TensorErrorReport {
-    TensorErrorReport {
-        name: name.to_string(),
-        shape: t.dims().to_vec(),
-        dtype: t.dtype().as_str().to_string(),
-        numel: t.elem_count(),
-        quantized: false,
-        mse: 0.0,
-        max_abs_error: 0.0,
-        sqnr_db: None,
-    }
+    TensorErrorReport::unchanged(name, t.dims(), t.dtype().as_str())
 }
 
 /// Post-training quantization of a set of named tensors: every tensor that `selector` selects is

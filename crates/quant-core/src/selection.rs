@@ -65,6 +65,24 @@ impl TensorSelector {
         self.exclude.iter().map(Pattern::as_str).collect()
     }
 
+    /// The exclude patterns that match none of `names` (most likely a typo: say so rather than
+    /// quantize a tensor the user meant to keep).
+    ///
+    /// ```
+    /// use smallscale_quant_core::TensorSelector;
+    /// let sel = TensorSelector::all_floating().exclude_all(["*.bias", "fc2.*"])?;
+    /// assert_eq!(sel.unmatched_patterns(["fc.weight", "fc.bias"]), ["fc2.*"]);
+    /// # Ok::<(), smallscale_quant_core::QuantError>(())
+    /// ```
+    pub fn unmatched_patterns<'a>(&self, names: impl IntoIterator<Item = &'a str>) -> Vec<&str> {
+        let names: Vec<&str> = names.into_iter().collect();
+        self.exclude
+            .iter()
+            .filter(|p| !names.iter().any(|n| p.matches(n)))
+            .map(Pattern::as_str)
+            .collect()
+    }
+
     /// Whether a tensor with this name and dtype is quantized.
     pub fn selects(&self, name: &str, dtype: DType) -> bool {
         dtype.is_float()

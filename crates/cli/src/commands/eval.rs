@@ -36,7 +36,9 @@ pub struct EvalArgs {
         long,
         value_name = "B,...",
         value_delimiter = ',',
-        default_value = "2,3,4,5,6,7,8"
+        default_value = "2,3,4,5,6,7,8",
+        allow_negative_numbers = true,
+        value_parser = super::bits_arg::parse_bits
     )]
     pub bits: Vec<u32>,
     /// Never quantize weights whose name matches this glob (repeatable) [default: the run's list].
@@ -164,7 +166,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         notes,
     };
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        outln!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print_table(&report);
     }
@@ -299,7 +301,7 @@ fn bn_reestimated(
 }
 
 fn print_table(r: &EvalReport) {
-    println!(
+    outln!(
         "{}: {} ({} parameters) on {}, {} test images{}",
         r.checkpoint.display(),
         r.model.architecture(),
@@ -317,26 +319,28 @@ fn print_table(r: &EvalReport) {
             .iter()
             .any(|b| b.accuracy_bn_reestimated.is_some());
     if bn {
-        println!(
+        outln!(
             "{:<5}  {:>9}  {:>16}",
-            "bits", "accuracy", "BN re-estimated"
+            "bits",
+            "accuracy",
+            "BN re-estimated"
         );
     } else {
-        println!("{:<5}  {:>9}", "bits", "accuracy");
+        outln!("{:<5}  {:>9}", "bits", "accuracy");
     }
-    println!("{:<5}  {:>8.2}%", "FP", 100.0 * r.fp);
+    outln!("{:<5}  {:>8.2}%", "FP", 100.0 * r.fp);
     for b in &r.per_bit {
         match b.accuracy_bn_reestimated {
-            Some(x) if bn => println!(
+            Some(x) if bn => outln!(
                 "{:<5}  {:>8.2}%  {:>15.2}%",
                 b.bits,
                 100.0 * b.accuracy,
                 100.0 * x
             ),
-            _ => println!("{:<5}  {:>8.2}%", b.bits, 100.0 * b.accuracy),
+            _ => outln!("{:<5}  {:>8.2}%", b.bits, 100.0 * b.accuracy),
         }
     }
     for note in &r.notes {
-        println!("note: {note}");
+        outln!("note: {note}");
     }
 }

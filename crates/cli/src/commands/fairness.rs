@@ -288,7 +288,7 @@ pub fn compute(args: &FairnessArgs) -> Result<FairnessReport> {
 pub fn run(args: &FairnessArgs) -> Result<()> {
     let report = compute(args)?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        outln!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         fairness_table::print(&report);
     }

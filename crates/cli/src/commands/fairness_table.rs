@@ -31,33 +31,34 @@ pub fn print(report: &FairnessReport) {
     print_metrics(report, &report.analysis.metrics);
     print_binary(report);
     if let Some(b) = &report.analysis.bootstrap {
-        println!();
-        println!(
+        outln!();
+        outln!(
             "Bootstrap {:.0}% percentile intervals ({} resamples, seed {}):",
             b.options.confidence * 100.0,
             b.options.n_resamples,
             b.options.seed
         );
         let show = |name: &str, m: &Option<MetricIntervals>| match m {
-            Some(m) => println!(
+            Some(m) => outln!(
                 "  {name:<18} max-abs {}   L1 {}",
                 interval(&m.max_abs),
                 interval(&m.l1)
             ),
-            None => println!("  {name:<18} undefined in every resample"),
+            None => outln!("  {name:<18} undefined in every resample"),
         };
         show("statistical parity", &b.statistical_parity);
         show("equal opportunity", &b.equal_opportunity);
         show("equalized odds", &b.equalized_odds);
         if b.dropped_statistical_parity + b.dropped_conditional > 0 {
-            println!(
+            outln!(
                 "  dropped resamples: {} (empty group), {} (empty cell)",
-                b.dropped_statistical_parity, b.dropped_conditional
+                b.dropped_statistical_parity,
+                b.dropped_conditional
             );
         }
     }
-    println!();
-    println!(
+    outln!();
+    outln!(
         "Minimal memorization (memorized rows are predicted correctly; p_D = memorized share of all rows)"
     );
     for t in &report.analysis.targets {
@@ -78,7 +79,7 @@ fn print_source(report: &FairnessReport) {
             prediction_column,
             weight_column,
         } => {
-            println!(
+            outln!(
                 "input: {path} ({} rows; group `{group_column}`, label `{label_column}`, prediction `{prediction_column}`{})",
                 report.analysis.n_rows,
                 weight_column
@@ -87,11 +88,12 @@ fn print_source(report: &FairnessReport) {
             );
         }
         Source::Adult { model } => {
-            println!(
+            outln!(
                 "UCI Adult (embedded, rows with a missing value dropped): {} training rows, {} test rows",
-                model.n_train, model.n_test
+                model.n_train,
+                model.n_test
             );
-            println!(
+            outln!(
                 "model: logistic regression, L2 alpha {}, {} features ({}), fitted on the training split",
                 model.alpha,
                 model.n_features,
@@ -101,20 +103,20 @@ fn print_source(report: &FairnessReport) {
                     "sex excluded"
                 }
             );
-            println!(
+            outln!(
                 "accuracy: train {:.4}, test {:.4}; share >50K on test: true {:.4}, predicted {:.4}",
                 model.train_accuracy,
                 model.test_accuracy,
                 model.test_positive_rate,
                 model.predicted_positive_rate
             );
-            println!(
+            outln!(
                 "analysis on the test split: group = sex, label = income, prediction = the model's"
             );
         }
     }
     let mass = report.analysis.group_mass;
-    println!(
+    outln!(
         "groups: protected (+) = {} ({} rows, mass {:.4}); unprotected (-) = {} ({} rows, mass {:.4}){}",
         report.groups.protected,
         report.group_rows[1],
@@ -134,8 +136,8 @@ fn print_source(report: &FairnessReport) {
         .enumerate()
         .map(|(i, c)| format!("{i} = {c}"))
         .collect();
-    println!("classes: {}", classes.join(", "));
-    println!(
+    outln!("classes: {}", classes.join(", "));
+    outln!(
         "signed gaps: {}",
         match report.options.sign {
             SignConvention::ProtectedMinusUnprotected => "protected minus unprotected",
@@ -171,33 +173,33 @@ fn vector_line(label: &str, gaps: impl Iterator<Item = f64>) -> String {
 }
 
 fn print_metrics(report: &FairnessReport, m: &FairnessMetrics) {
-    println!();
-    println!("Metrics (per class y)");
-    println!("{}", class_header(report, 16));
+    outln!();
+    outln!("Metrics (per class y)");
+    outln!("{}", class_header(report, 16));
     let sp = &m.statistical_parity;
-    println!(
+    outln!(
         "{}   {}",
         vector_line("SP(y)", sp.gaps.iter().copied()),
         aggregates(&sp.aggregates)
     );
     match (&m.equal_opportunity, &m.equalized_odds) {
         (Some(eopp), Some(eodds)) => {
-            println!(
+            outln!(
                 "{}   {}",
                 vector_line("EOpp(y)", eopp.gaps.iter().copied()),
                 aggregates(&eopp.aggregates)
             );
-            println!(
+            outln!(
                 "  EOdds[prediction, label]: {}",
                 aggregates(&eodds.aggregates)
             );
-            println!("{}", class_header(report, 16));
+            outln!("{}", class_header(report, 16));
             for (yh, row) in eodds.gaps.rows().into_iter().enumerate() {
                 let name = format!("pred {}", truncate(&report.classes[yh], 9));
-                println!("{}", vector_line(&name, row.iter().copied()));
+                outln!("{}", vector_line(&name, row.iter().copied()));
             }
         }
-        _ => println!(
+        _ => outln!(
             "  EOpp, EOdds: undefined ({})",
             m.undefined.as_deref().unwrap_or("an empty cell")
         ),
@@ -209,7 +211,7 @@ fn print_binary(report: &FairnessReport) {
         return;
     };
     let (u, p) = (Group::Unprotected.index(), Group::Protected.index());
-    println!(
+    outln!(
         "  binary, positive class {}: selection rate + {:.4} / - {:.4}; TPR + {:.4} / - {:.4}; FPR + {:.4} / - {:.4}",
         report.classes[b.positive_class],
         b.selection_rate[p],
@@ -219,7 +221,7 @@ fn print_binary(report: &FairnessReport) {
         b.false_positive_rate[p],
         b.false_positive_rate[u]
     );
-    println!(
+    outln!(
         "  fairlearn: demographic_parity_difference {:.4}, equalized_odds_difference {:.4}; AIF360: statistical_parity_difference {:+.4}, equal_opportunity_difference {:+.4}",
         b.demographic_parity_difference,
         b.equalized_odds_difference,
@@ -229,10 +231,10 @@ fn print_binary(report: &FairnessReport) {
 }
 
 fn print_target(report: &FairnessReport, t: &TargetAnalysis) {
-    println!();
+    outln!();
     let name = t.target.name();
     if let Some(reason) = &t.undefined {
-        println!("{name}: undefined: {reason}");
+        outln!("{name}: undefined: {reason}");
         return;
     }
     match &t.minimal {
@@ -250,18 +252,21 @@ fn print_target(report: &FairnessReport, t: &TargetAnalysis) {
             } else {
                 method.to_string()
             };
-            println!(
+            outln!(
                 "{name}: feasible, minimal mass p_D* = {:.4} ({model})",
                 plan.total_mass
             );
-            println!(
+            outln!(
                 "  {:<28}  {:>9}  {:>9}  {:>9}",
-                "cell (label, group)", "p_y^a", "m_y^a", "r_{y,a}"
+                "cell (label, group)",
+                "p_y^a",
+                "m_y^a",
+                "r_{y,a}"
             );
             for g in [Group::Protected, Group::Unprotected] {
                 for (y, class) in report.classes.iter().enumerate() {
                     let cell = format!("{}, {}", truncate(class, 9), group_name(report, g));
-                    println!(
+                    outln!(
                         "  {:<28}  {:>9.4}  {:>9.4}  {:>9.4}",
                         truncate(&cell, 28),
                         report.cell_masses[g.index()][y],
@@ -275,34 +280,36 @@ fn print_target(report: &FairnessReport, t: &TargetAnalysis) {
                 .iter()
                 .filter(|c| c.ratio_condition == Some(false))
             {
-                println!(
+                outln!(
                     "  class {}: the ratio condition fails, so the whole cells with errors are memorized",
                     report.classes[c.label]
                 );
             }
-            println!(
+            outln!(
                 "  remaining gap (closed form): {}",
                 aggregates(&plan.remaining)
             );
         }
         Some(MinimalMemorization::Infeasible { reason, .. }) => {
-            println!("{name}: infeasible: {reason}");
+            outln!("{name}: infeasible: {reason}");
         }
-        None => println!("{name}: not computed"),
+        None => outln!("{name}: not computed"),
     }
     if let Some(b) = &t.bounds {
         let upper = b
             .upper
             .map_or_else(|| "none".to_string(), |u| format!("{u:.4}"));
-        println!(
+        outln!(
             "  bounds: {:.4} <= p_D* <= {upper}   (lower: {}; upper: {})",
-            b.lower, b.lower_rule, b.upper_rule
+            b.lower,
+            b.lower_rule,
+            b.upper_rule
         );
     }
     if let Some(v) = &t.applied {
         print_applied(report, v);
     } else if matches!(t.minimal, Some(MinimalMemorization::Feasible(_))) {
-        println!("  not applied to the rows (distribution-model plans are not realisable on rows)");
+        outln!("  not applied to the rows (distribution-model plans are not realisable on rows)");
     }
 }
 
@@ -311,26 +318,28 @@ fn print_applied(report: &FairnessReport, v: &Verification) {
         Rounding::WholeRows => "whole rows",
         Rounding::SplitRows => "split rows",
     };
-    println!(
+    outln!(
         "  applied to the rows (seed {}, {rounding}): realised mass {:.4}; metrics after memorization:",
-        report.options.apply.seed, v.realised_total_mass
+        report.options.apply.seed,
+        v.realised_total_mass
     );
     let e = &v.empirical;
-    println!(
+    outln!(
         "{}   {}",
         vector_line("  SP(y)", e.statistical_parity.gaps.iter().copied()),
         aggregates(&e.statistical_parity.aggregates)
     );
     if let (Some(eopp), Some(eodds)) = (&e.equal_opportunity, &e.equalized_odds) {
-        println!(
+        outln!(
             "{}   {}",
             vector_line("  EOpp(y)", eopp.gaps.iter().copied()),
             aggregates(&eopp.aggregates)
         );
-        println!("    EOdds: {}", aggregates(&eodds.aggregates));
+        outln!("    EOdds: {}", aggregates(&eodds.aggregates));
     }
-    println!(
+    outln!(
         "    max |rows - closed form| = {:.2e} (whole-row rounding bound {:.2e})",
-        v.max_deviation, v.rounding_bound
+        v.max_deviation,
+        v.rounding_bound
     );
 }

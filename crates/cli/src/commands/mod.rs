@@ -1,6 +1,7 @@
 //! One module per subcommand, plus the helpers they share.
 
 pub mod adult_model;
+pub mod bits_arg;
 pub mod eval;
 pub mod experiment_args;
 pub mod fairness;
@@ -12,3 +13,12 @@ pub mod quantize;
 pub mod reproduce;
 pub mod run_files;
 pub mod train;
+
+/// This process's command line, version, build commit, thread count and machine, for results files.
+pub fn run_environment() -> smallscale_osc_reg::RunEnvironment {
+    let command = std::env::args().collect::<Vec<_>>().join(" ");
+    smallscale_osc_reg::RunEnvironment::detect(
+        command,
+        option_env!("SMALLSCALE_GIT_COMMIT").map(str::to_string),
+    )
+}

@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Result, anyhow, bail};
+use anyhow::{Context, Result, anyhow, bail};
 use clap::Args;
 use serde::Serialize;
 use smallscale_pepr_score::{
@@ -297,17 +297,18 @@ pub fn compute(args: &PeprArgs) -> Result<Report> {
 pub fn run(args: &PeprArgs) -> Result<()> {
     if let Some(path) = &args.plot {
         check_plot_path(path)?;
+        smallscale_io::check_output(path, &[&args.input]).context("--plot")?;
     }
     let report = compute(args)?;
     if let Some(path) = &args.plot {
         pepr_plot::draw(path, &report)?;
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        outln!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print_tables(&report);
         if let Some(path) = &args.plot {
-            println!("plot written to {}", path.display());
+            outln!("plot written to {}", path.display());
         }
     }
     Ok(())
@@ -317,7 +318,7 @@ fn print_tables(report: &Report) {
     for group in &report.groups {
         for score in &group.scores {
             print_score(group, score, report.weight);
-            println!();
+            outln!();
         }
     }
 }
@@ -329,9 +330,12 @@ fn print_score(group: &GroupReport, score: &ScoreReport, weight: f64) {
     } else {
         format!("P / (1 + {weight} R)")
     };
-    println!(
+    outln!(
         "== {} ({} models): {} = {}",
-        group.group, group.n_models, score.label, formula
+        group.group,
+        group.n_models,
+        score.label,
+        formula
     );
     let names: Vec<&String> = s.resources.iter().map(|r| &r.name).collect();
     let width = s
@@ -349,7 +353,7 @@ fn print_score(group: &GroupReport, score: &ScoreReport, weight: f64) {
         header.push_str(&format!("  {:>8}", "R"));
     }
     header.push_str(&format!("  {:>8}  {}", "PePR", "front"));
-    println!("{header}");
+    outln!("{header}");
     for m in s.ranking() {
         let mut line = format!("{:>4}  {:<width$}  {:>8.4}", m.rank, m.name, m.performance);
         for n in &names {
@@ -365,14 +369,14 @@ fn print_score(group: &GroupReport, score: &ScoreReport, weight: f64) {
             m.pepr,
             if m.on_pareto_front { "*" } else { "" }
         ));
-        println!("{}", line.trim_end());
+        outln!("{}", line.trim_end());
     }
     for r in &s.resources {
         let method = match r.method {
             smallscale_pepr_score::NormalisationMethod::PoolMinMax => "pool min-max",
             smallscale_pepr_score::NormalisationMethod::ReferenceBounds => "reference bounds",
         };
-        println!(
+        outln!(
             "{}: {} [{}, {}]{}",
             r.name,
             method,
@@ -385,10 +389,10 @@ fn print_score(group: &GroupReport, score: &ScoreReport, weight: f64) {
             }
         );
     }
-    println!("best: {}", s.best().name);
-    println!("Pareto front: {}", score.pareto_front.join(", "));
+    outln!("best: {}", s.best().name);
+    outln!("Pareto front: {}", score.pareto_front.join(", "));
     for note in &s.notes {
-        println!("note: {note}");
+        outln!("note: {note}");
     }
 }
 

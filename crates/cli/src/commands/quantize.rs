@@ -21,7 +21,7 @@ use smallscale_quant_core::{
 )]
 pub struct QuantizeArgs {
     /// Bit-width, 2 to 16 (2 = ternary).
-    #[arg(long, value_name = "B")]
+    #[arg(long, value_name = "B", allow_negative_numbers = true, value_parser = super::bits_arg::parse_bits)]
     pub bits: u32,
     /// The checkpoint to quantize (safetensors).
     #[arg(long, value_name = "IN.safetensors")]
@@ -81,13 +81,27 @@ pub fn run(args: &QuantizeArgs) -> Result<()> {
         TensorSelector::all_floating()
     };
     let selector = base.exclude_all(&args.exclude).context("--exclude")?;
-    if args.input == args.output {
+    smallscale_io::check_output(&args.output, &[&args.input]).context("--output")?;
+    let input = read_safetensors(&args.input)?;
+    let unmatched = selector.unmatched_patterns(input.tensors.keys().map(String::as_str));
+    if !unmatched.is_empty() {
+        let names: Vec<&str> = input.tensors.keys().take(12).map(String::as_str).collect();
         bail!(
-            "--output {} is the input file: write to a new file so the original checkpoint is kept",
-            args.output.display()
+            "--exclude {} matches no tensor of {}; its tensors are: {}{} (patterns are globs over the full name, e.g. '*.bias')",
+            unmatched
+                .iter()
+                .map(|p| format!("'{p}'"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            args.input.display(),
+            names.join(", "),
+            if input.tensors.len() > names.len() {
+                ", ..."
+            } else {
+                ""
+            }
         );
     }
-    let input = read_safetensors(&args.input)?;
     let tensors = input
         .tensors
         .iter()
@@ -118,16 +132,11 @@ pub fn run(args: &QuantizeArgs) -> Result<()> {
     }
     for (name, t) in &input.tensors {
         if let StoredTensor::Raw(r) = t {
-            report.push(TensorErrorReport {
-                name: name.clone(),
-                shape: r.shape.clone(),
-                dtype: format!("{:?}", r.dtype).to_lowercase(),
-                numel: r.shape.iter().product(),
-                quantized: false,
-                mse: 0.0,
-                max_abs_error: 0.0,
-                sqnr_db: None,
-            });
+            report.push(TensorErrorReport::unchanged(
+                name,
+                &r.shape,
+                &format!("{:?}", r.dtype).to_lowercase(),
+            ));
         }
     }
     report.sort_by(|a, b| a.name.cmp(&b.name));
@@ -141,12 +150,28 @@ pub fn run(args: &QuantizeArgs) -> Result<()> {
         total_tensors: report.len(),
         tensors: report,
     };
+    warn_zeroed(&summary.tensors);
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&summary)?);
+        outln!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
         print_table(&summary);
     }
     Ok(())
+}
+
+/// The share of nonzero weights set to zero above which `quantize` warns.
+const ZEROED_WARNING: f64 = 0.5;
+
+/// Says on standard error which tensors lost most of their weights to zero.
+fn warn_zeroed(tensors: &[TensorErrorReport]) {
+    for t in tensors.iter().filter(|t| t.zeroed_share > ZEROED_WARNING) {
+        eprintln!(
+            "warning: {}: {:.1} % of its nonzero values became 0 (an outlier sets the scale); try --per-channel, more --bits, or --exclude '{}'",
+            t.name,
+            100.0 * t.zeroed_share,
+            t.name
+        );
+    }
 }
 
 fn print_table(r: &Report<'_>) {
@@ -157,7 +182,7 @@ fn print_table(r: &Report<'_>) {
         .max()
         .unwrap_or(4)
         .max(6);
-    println!(
+    outln!(
         "{} -> {} ({} {} bits{}): {} of {} tensors quantized",
         r.input.display(),
         r.output.display(),
@@ -167,9 +192,15 @@ fn print_table(r: &Report<'_>) {
         r.quantized_tensors,
         r.total_tensors
     );
-    println!(
-        "{:<width$}  {:<16}  {:>5}  {:>12}  {:>12}  {:>9}",
-        "tensor", "shape", "dtype", "MSE", "max |err|", "SQNR dB"
+    outln!(
+        "{:<width$}  {:<16}  {:>5}  {:>12}  {:>12}  {:>9}  {:>8}",
+        "tensor",
+        "shape",
+        "dtype",
+        "MSE",
+        "max |err|",
+        "SQNR dB",
+        "zeroed %"
     );
     for t in &r.tensors {
         let shape = format!("{:?}", t.shape);
@@ -177,14 +208,26 @@ fn print_table(r: &Report<'_>) {
             let sqnr = t
                 .sqnr_db
                 .map_or_else(|| "exact".to_string(), |v| format!("{v:.2}"));
-            println!(
-                "{:<width$}  {:<16}  {:>5}  {:>12.4e}  {:>12.4e}  {:>9}",
-                t.name, shape, t.dtype, t.mse, t.max_abs_error, sqnr
+            outln!(
+                "{:<width$}  {:<16}  {:>5}  {:>12.4e}  {:>12.4e}  {:>9}  {:>8.1}",
+                t.name,
+                shape,
+                t.dtype,
+                t.mse,
+                t.max_abs_error,
+                sqnr,
+                100.0 * t.zeroed_share
             );
         } else {
-            println!(
-                "{:<width$}  {:<16}  {:>5}  {:>12}  {:>12}  {:>9}",
-                t.name, shape, t.dtype, "-", "-", "kept"
+            outln!(
+                "{:<width$}  {:<16}  {:>5}  {:>12}  {:>12}  {:>9}  {:>8}",
+                t.name,
+                shape,
+                t.dtype,
+                "-",
+                "-",
+                "kept",
+                "-"
             );
         }
     }

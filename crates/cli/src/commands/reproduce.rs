@@ -41,9 +41,13 @@ pub struct ReproduceArgs {
     /// Channels of the small CNN's first block (the second has twice as many).
     #[arg(long, value_name = "C")]
     pub width: Option<usize>,
-    /// Target bit-widths of QAT and Reg, comma-separated.
-    #[arg(long, value_delimiter = ',', default_value = "2,3,4")]
+    /// Target bit-widths of QAT and Reg, comma-separated (each 2..=16).
+    #[arg(long, value_name = "B,...", value_delimiter = ',', default_value = "2,3,4", allow_negative_numbers = true, value_parser = super::bits_arg::parse_bits)]
     pub bits: Vec<u32>,
+    /// Bit-widths of the cross-bit evaluation and PTQ, comma-separated; every target bit must be
+    /// among them.
+    #[arg(long, value_name = "B,...", value_delimiter = ',', default_value = "2,3,4,5,6,7,8", allow_negative_numbers = true, value_parser = super::bits_arg::parse_bits)]
+    pub eval_bits: Vec<u32>,
     /// The regularizer weight lambda of Reg.
     #[arg(long)]
     pub lambda: Option<f64>,
@@ -103,8 +107,20 @@ pub fn run(args: &ReproduceArgs) -> Result<()> {
     let started = Instant::now();
     let mut params = ReproduceParams {
         target_bits: args.bits.clone(),
+        eval_bits: args.eval_bits.clone(),
         ..ReproduceParams::default()
     };
+    if let Some(b) = args.bits.iter().find(|b| !args.eval_bits.contains(b)) {
+        let mut with: Vec<u32> = args.eval_bits.clone();
+        with.push(*b);
+        with.sort_unstable();
+        let list = |v: &[u32]| v.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
+        bail!(
+            "--bits {b} is not among the evaluation bits --eval-bits {}: add it, e.g. --eval-bits {}",
+            list(&args.eval_bits),
+            list(&with)
+        );
+    }
     if let Some(name) = &args.model {
         params.model = ModelConfig::default_for(name).with_context(|| format!("--model {name}"))?;
     }
@@ -141,7 +157,7 @@ pub fn run(args: &ReproduceArgs) -> Result<()> {
         .context("--seed + --seeds overflows a 64-bit seed: start from a smaller --seed")?;
     check_output_layout(&args.out, seeds.len())?;
     let device = args.device.open()?;
-    let command = std::env::args().collect::<Vec<_>>().join(" ");
+    let environment = super::run_environment();
     let progress = !args.no_progress && std::io::IsTerminal::is_terminal(&std::io::stderr());
     let n = seeds.len();
     let run_seed = |i: usize, train, test| -> Result<ReproduceResults> {
@@ -177,7 +193,7 @@ pub fn run(args: &ReproduceArgs) -> Result<()> {
             progress,
             |line| eprintln!("{line}"),
         )?;
-        write_report(&results, &out, &command)?;
+        write_report(&results, &out, &environment)?;
         Ok(results)
     };
     // Every seed but the last splits a copy of the images; the last takes them.
@@ -193,9 +209,9 @@ pub fn run(args: &ReproduceArgs) -> Result<()> {
             &per_bit_table(results),
         );
         for c in check_claims(results) {
-            println!("- {}: {} ({})", c.claim, verdict(c.holds), c.evidence);
+            outln!("- {}: {} ({})", c.claim, verdict(c.holds), c.evidence);
         }
-        println!(
+        outln!(
             "Report: {}, results: {}. Total time {:.1} s.",
             args.out.join("report.md").display(),
             args.out.join("results.json").display(),
@@ -204,7 +220,7 @@ pub fn run(args: &ReproduceArgs) -> Result<()> {
         return Ok(());
     }
     let summary = summarize_seeds(&all)?;
-    write_seeds_summary(&summary, &args.out, &command)?;
+    write_seeds_summary(&summary, &args.out, &environment)?;
     let table: BTreeMap<&str, Vec<Option<String>>> = summary
         .per_bit
         .iter()
@@ -223,7 +239,7 @@ pub fn run(args: &ReproduceArgs) -> Result<()> {
         14,
     );
     for (c, t) in summary.claims_on_means.iter().zip(&summary.claims_per_seed) {
-        println!(
+        outln!(
             "- {}: {} on the means ({}); holds for {} of {} seeds",
             c.claim,
             verdict(c.holds),
@@ -232,7 +248,7 @@ pub fn run(args: &ReproduceArgs) -> Result<()> {
             t.tested_in
         );
     }
-    println!(
+    outln!(
         "Summary: {}, per seed: {}. Total time {:.1} s.",
         args.out.join("summary.md").display(),
         args.out.join("seed-S/report.md").display(),
@@ -270,19 +286,19 @@ fn print_cells(
     table: &BTreeMap<&str, Vec<Option<String>>>,
     width: usize,
 ) {
-    println!("Test accuracy (%) per bit-width ({title}):");
-    print!("{:<6}", "");
+    outln!("Test accuracy (%) per bit-width ({title}):");
+    out!("{:<6}", "");
     for b in bits {
-        print!("{:>width$}", format!("{b} bits"));
+        out!("{:>width$}", format!("{b} bits"));
     }
-    println!();
+    outln!();
     for row in ["FP", "PTQ", "QAT", "Reg"] {
         if let Some(values) = table.get(row) {
-            print!("{row:<6}");
+            out!("{row:<6}");
             for v in values {
-                print!("{:>width$}", v.as_deref().unwrap_or("–"));
+                out!("{:>width$}", v.as_deref().unwrap_or("–"));
             }
-            println!();
+            outln!();
         }
     }
 }

@@ -161,6 +161,9 @@ pub struct RunResult {
     pub test: TestAccuracy,
     /// The trainer's outcome: every epoch, the selected epoch, early stopping.
     pub outcome: TrainOutcome,
+    /// The command, version, commit, thread count and machine (absent in files of older versions).
+    #[serde(default)]
+    pub environment: Option<smallscale_osc_reg::RunEnvironment>,
 }
 
 /// Writes `value` as pretty JSON, atomically.

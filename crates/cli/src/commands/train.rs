@@ -59,7 +59,7 @@ pub struct TrainingArgs {
     #[arg(long, value_enum, default_value = "fp")]
     pub method: MethodArg,
     /// Target bit-width, 2..=16 (required for qat and reg; with fp, the PTQ bit reported on test).
-    #[arg(long, value_name = "B")]
+    #[arg(long, value_name = "B", allow_negative_numbers = true, value_parser = super::bits_arg::parse_bits)]
     pub bits: Option<u32>,
     /// Weight of the regularizer (reg only) [default: 1].
     #[arg(long, value_name = "L")]
@@ -322,6 +322,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             quantized: report_bits.and_then(|b| test.at(b)),
         },
         outcome,
+        environment: Some(super::run_environment()),
     };
     if let Some(dir) = &args.out {
         write_json(&dir.join(RESULT_FILE), &result)?;
@@ -331,7 +332,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         if let Some(map) = value.as_object_mut() {
             map.insert("type".into(), "result".into());
         }
-        println!("{}", serde_json::to_string(&value)?);
+        outln!("{}", serde_json::to_string(&value)?);
     } else {
         print_summary(&result, args.out.as_deref());
     }
@@ -380,17 +381,17 @@ fn print_epoch(record: &EpochRecord, epochs: usize, target: Option<u32>, json: b
 fn print_summary(result: &RunResult, out: Option<&std::path::Path>) {
     let o = &result.outcome;
     match result.status {
-        RunStatus::AlreadyFinished => println!(
+        RunStatus::AlreadyFinished => outln!(
             "the run directory holds a finished run ({} epochs): nothing trained",
             o.history.len()
         ),
-        RunStatus::Resumed => println!(
+        RunStatus::Resumed => outln!(
             "resumed at epoch {}",
             o.resumed_at_epoch.map_or(0, |e| e + 1)
         ),
         RunStatus::Trained => {}
     }
-    println!(
+    outln!(
         "{} {}: {} epoch(s){}, best epoch {} (monitored validation accuracy {:.2}%), {:.1}s",
         result.model,
         result.method,
@@ -408,9 +409,9 @@ fn print_summary(result: &RunResult, out: Option<&std::path::Path>) {
     if let (Some(b), Some(q)) = (result.test.bits, result.test.quantized) {
         test.push_str(&format!(", {b}-bit (PTQ) {:.2}%", 100.0 * q));
     }
-    println!("{test}");
+    outln!("{test}");
     if let Some(dir) = out {
-        println!(
+        outln!(
             "run directory {}: {BEST_FILE}, {CONFIG_FILE}, {RESULT_FILE}, {STATE_FILE}, metrics.jsonl \
              (evaluate across bits with `smallscale eval --checkpoint {}`)",
             dir.display(),

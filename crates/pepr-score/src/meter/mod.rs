@@ -23,6 +23,7 @@
 
 pub mod carbon;
 pub mod estimate;
+pub mod machine;
 #[cfg(feature = "nvml")]
 pub mod nvml;
 pub mod process;
