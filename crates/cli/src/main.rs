@@ -22,6 +22,7 @@ macro_rules! outln {
 }
 
 mod commands;
+mod interrupt;
 mod stdout;
 
 /// Small-scale, resource-aware deep learning research: quantization robustness, fairness under
@@ -55,6 +56,9 @@ fn main() -> ExitCode {
     // Training reuses the same big buffers every step; keep freed pages instead of faulting in
     // fresh ones (see `smallscale_models::kernels::retain_freed_memory`).
     smallscale_models::kernels::retain_freed_memory();
+    if matches!(cli.command, Command::Reproduce(_) | Command::Train(_)) {
+        interrupt::say_how_to_resume_on_interrupt();
+    }
     let result = match cli.command {
         Command::Reproduce(args) => commands::reproduce::run(&args),
         Command::Train(args) => commands::train::run(&args),

@@ -211,7 +211,7 @@ fn bad_inputs_fail_clearly_and_leave_no_output() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("from 2 to 16"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bits must be 2..=16"));
     // A NaN weight is reported with the tensor's name, and nothing is written.
     let mut nan = NamedTensors::default();
     nan.tensors.insert(
@@ -236,4 +236,107 @@ fn bad_inputs_fail_clearly_and_leave_no_output() {
         .map(|e| e.unwrap().file_name())
         .collect();
     assert_eq!(files.len(), 3, "no temporary files left behind: {files:?}");
+}
+
+fn quantize(args: &[&std::ffi::OsStr]) -> (i32, String, String) {
+    let out = bin().arg("quantize").args(args).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn outputs_that_would_destroy_a_file_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = checkpoint(dir.path());
+    let before = std::fs::read(&input).unwrap();
+    let name = dir.path().file_name().unwrap();
+    // The input spelled another way: D/../D/in.safetensors.
+    let sneaky = dir.path().join("..").join(name).join("in.safetensors");
+    let fifo = dir.path().join("pipe");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    for (output, needle) in [
+        (sneaky.as_os_str(), "is the input"),
+        (fifo.as_os_str(), "is a FIFO, not a regular file"),
+        (dir.path().as_os_str(), "is a directory, not a regular file"),
+    ] {
+        let (code, _, err) = quantize(&[
+            "--bits".as_ref(),
+            "4".as_ref(),
+            "--input".as_ref(),
+            input.as_os_str(),
+            "--output".as_ref(),
+            output,
+        ]);
+        assert_eq!(code, 2, "{err}");
+        assert!(err.contains("--output") && err.contains(needle), "{err}");
+    }
+    assert_eq!(std::fs::read(&input).unwrap(), before);
+    assert!(!std::fs::metadata(&fifo).unwrap().is_file());
+}
+
+#[test]
+fn an_exclude_pattern_that_matches_nothing_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = checkpoint(dir.path());
+    let output = dir.path().join("out.safetensors");
+    let (code, _, err) = quantize(&[
+        "--bits".as_ref(),
+        "4".as_ref(),
+        "--exclude".as_ref(),
+        "*.bias".as_ref(),
+        "--exclude".as_ref(),
+        "fc.*".as_ref(),
+        "--input".as_ref(),
+        input.as_os_str(),
+        "--output".as_ref(),
+        output.as_os_str(),
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("--exclude 'fc.*' matches no tensor") && err.contains("conv.weight"),
+        "{err}"
+    );
+    assert!(!output.exists());
+}
+
+#[test]
+fn an_outlier_that_zeroes_most_weights_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ckpt = NamedTensors::default();
+    // One outlier of 100 among weights of about 1: at 3 bits (scale 100 / 3) every other weight
+    // rounds to zero.
+    let mut w = vec![1.0f32; 99];
+    w.push(100.0);
+    ckpt.tensors.insert(
+        "fc.weight".into(),
+        StoredTensor::Tensor(Tensor::from_vec(w, 100, &Device::Cpu).unwrap()),
+    );
+    let input = dir.path().join("outlier.safetensors");
+    write_safetensors(&input, &ckpt).unwrap();
+    let output = dir.path().join("out.safetensors");
+    let (code, stdout, err) = quantize(&[
+        "--bits".as_ref(),
+        "3".as_ref(),
+        "--json".as_ref(),
+        "--input".as_ref(),
+        input.as_os_str(),
+        "--output".as_ref(),
+        output.as_os_str(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("warning: fc.weight: 99.0 % of its nonzero values became 0"),
+        "{err}"
+    );
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["tensors"][0]["zeroed_share"], 0.99);
 }

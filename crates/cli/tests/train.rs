@@ -115,13 +115,60 @@ fn trains_resumes_and_evaluates_across_bits() {
     assert_eq!(again[0]["test"], result["test"]);
     assert_eq!(again[0]["outcome"]["history"], result["outcome"]["history"]);
 
-    // Another configuration in the same directory is refused.
+    // What a killed run can leave behind: a temporary file of an atomic write and a superseded
+    // epoch checkpoint. More epochs continue the finished run (instead of refusing it) and clean up.
+    std::fs::write(run_dir.join(".state.json.999-0.tmp"), b"partial").unwrap();
+    std::fs::write(run_dir.join("epoch-0.safetensors"), b"superseded").unwrap();
+    let mut longer: Vec<&str> = REG_RUN.to_vec();
+    let epochs = longer.iter().position(|a| *a == "--epochs").unwrap();
+    longer[epochs + 1] = "3";
+    let more = json_lines(&ok(&run(&longer, &[&run_dir])));
+    assert_eq!(more.len(), 2, "one more epoch, then the result: {more:?}");
+    assert_eq!(more[0]["epoch"], 2);
+    let result = &more[1];
+    assert_eq!(result["status"], "resumed");
+    assert_eq!(result["outcome"]["resumed_at_epoch"], 2);
+    assert_eq!(result["outcome"]["history"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        result["outcome"]["history"][0],
+        again[0]["outcome"]["history"][0]
+    );
+    let mut files: Vec<String> = std::fs::read_dir(&run_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    assert_eq!(
+        files,
+        [
+            "best.safetensors",
+            "config.json",
+            "epoch-2-optimizer.safetensors",
+            "epoch-2.safetensors",
+            "metrics.jsonl",
+            "result.json",
+            "state.json"
+        ]
+    );
+    assert_eq!(
+        read_json(&run_dir.join("config.json"))["train"]["epochs"],
+        3
+    );
+    assert_eq!(result["environment"]["version"], env!("CARGO_PKG_VERSION"));
+    assert!(result["environment"]["threads"].as_u64().unwrap() >= 1);
+
+    // Another configuration in the same directory is refused, saying what differs.
     let mut other: Vec<&str> = REG_RUN.to_vec();
     let lambda = other.iter().position(|a| *a == "--lambda").unwrap();
     other[lambda + 1] = "3";
     fails_with(
         &run(&other, &[&run_dir]),
-        &["different configuration", "lambda", "--out"],
+        &[
+            "different configuration",
+            "train.method.regularizer.lambda (was 2.0, now 3.0)",
+            "train.epochs (was 3, now 2)",
+            "--out",
+        ],
     );
 
     // Cross-bit evaluation of the best checkpoint, on the run's data (from config.json).
@@ -444,7 +491,7 @@ fn an_interrupted_run_resumes_where_it_stopped() {
         .args(args)
         .arg(&run_dir)
         .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
     let stdout = child.stdout.take().unwrap();
@@ -454,8 +501,22 @@ fn an_interrupted_run_resumes_where_it_stopped() {
         let line = lines.next().unwrap().unwrap();
         assert!(line.contains(r#""type":"epoch""#), "{line}");
     }
-    child.kill().unwrap();
-    child.wait().unwrap();
+    // Ctrl-C: the run stops, saying how to continue.
+    let interrupted = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(interrupted.success());
+    let status = child.wait().unwrap();
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains(
+            "interrupted: every finished epoch is saved; rerun the same command to resume"
+        ),
+        "{stderr}"
+    );
     let state = read_json(&run_dir.join("state.json"));
     assert_eq!(
         state["finished"], false,

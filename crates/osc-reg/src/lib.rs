@@ -2,6 +2,7 @@
 #![warn(missing_docs)]
 
 mod across_seeds;
+mod config_diff;
 mod data;
 mod environment;
 mod errors;
@@ -19,6 +20,7 @@ pub use across_seeds::{
     ClaimTally, CrossBitRow, MeanSd, SeedsSummary, seeds_accuracy_plot, seeds_markdown_report,
     summarize_seeds, write_seeds_summary,
 };
+pub use config_diff::{ConfigDifference, config_differences};
 pub use data::ImageData;
 pub use environment::RunEnvironment;
 pub use errors::{OscRegError, Result};

@@ -469,3 +469,67 @@ fn qat_collects_batch_norm_statistics_with_quantized_weights_and_reg_with_fp_wei
     );
     assert!(!close(&qat, &with_fp));
 }
+
+#[test]
+fn more_epochs_continue_a_finished_run_to_where_a_longer_run_ends() {
+    let d = data();
+    let dir = tempfile::tempdir().unwrap();
+    let config = |epochs| {
+        TrainParams::new(Method::Fp)
+            .epochs(epochs)
+            .no_early_stopping()
+            .batch_size(64)
+            .seed(3)
+            .check()
+            .unwrap()
+    };
+    let reference = mlp(5);
+    let long = Trainer::new(reference.as_ref(), &d, config(4))
+        .with_run_dir(dir.path().join("long"))
+        .fit()
+        .unwrap();
+    let run_dir = dir.path().join("extended");
+    let short = Trainer::new(mlp(5).as_ref(), &d, config(2))
+        .with_run_dir(&run_dir)
+        .fit()
+        .unwrap();
+    assert_eq!(short.history.len(), 2);
+    let extended_model = mlp(77);
+    let extended = Trainer::new(extended_model.as_ref(), &d, config(4))
+        .with_run_dir(&run_dir)
+        .fit()
+        .unwrap();
+    assert!(!extended.already_finished);
+    assert_eq!(extended.resumed_at_epoch, Some(2));
+    assert_eq!(extended.history.len(), 4);
+    assert_eq!(extended.best_epoch, long.best_epoch);
+    assert_eq!(
+        weights(extended_model.as_ref()),
+        weights(reference.as_ref())
+    );
+    // Fewer epochs than the run holds is another configuration.
+    let err = Trainer::new(mlp(5).as_ref(), &d, config(3))
+        .with_run_dir(&run_dir)
+        .fit()
+        .unwrap_err();
+    assert!(err.to_string().contains("epochs (was 4, now 3)"), "{err}");
+    // With a cosine schedule more epochs would change the rates already used: refused.
+    let cosine = |epochs| {
+        TrainParams::new(Method::Fp)
+            .epochs(epochs)
+            .schedule(Schedule::Cosine { min_lr: 0.0 })
+            .batch_size(64)
+            .check()
+            .unwrap()
+    };
+    let cos_dir = dir.path().join("cosine");
+    Trainer::new(mlp(5).as_ref(), &d, cosine(1))
+        .with_run_dir(&cos_dir)
+        .fit()
+        .unwrap();
+    let err = Trainer::new(mlp(5).as_ref(), &d, cosine(2))
+        .with_run_dir(&cos_dir)
+        .fit()
+        .unwrap_err();
+    assert!(err.to_string().contains("cosine"), "{err}");
+}

@@ -8,7 +8,7 @@ use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use smallscale_models::ModelConfig;
-use smallscale_osc_reg::{TrainOutcome, TrainParams};
+use smallscale_osc_reg::{TrainOutcome, TrainParams, config_differences};
 
 use super::experiment_args::{DataDescription, DeviceKind, read_json_if_exists};
 
@@ -59,15 +59,14 @@ impl RunConfig {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("cannot create the run directory {}", dir.display()))?;
         if let Some(previous) = Self::read(dir)? {
-            let mut differences = Vec::new();
-            diff(
-                "",
-                &previous.identity()?,
-                &self.identity()?,
-                &mut differences,
-            );
+            // More epochs continue the run (the trainer decides whether that is possible).
+            let differences: Vec<String> =
+                config_differences(&previous.identity()?, &self.identity()?)
+                    .iter()
+                    .filter(|d| !d.raises_epochs())
+                    .map(ToString::to_string)
+                    .collect();
             if !differences.is_empty() {
-                differences.truncate(8);
                 bail!(
                     "{} holds a run with a different configuration (differs in: {}): choose another \
                      --out directory, or delete this one to start over",
@@ -77,32 +76,6 @@ impl RunConfig {
             }
         }
         write_json(&dir.join(CONFIG_FILE), self)
-    }
-}
-
-/// The leaf paths where two JSON values differ.
-fn diff(path: &str, a: &Value, b: &Value, out: &mut Vec<String>) {
-    match (a, b) {
-        (Value::Object(x), Value::Object(y)) => {
-            let mut keys: Vec<&String> = x.keys().chain(y.keys()).collect();
-            keys.sort();
-            keys.dedup();
-            for k in keys {
-                let sub = if path.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{path}.{k}")
-                };
-                diff(
-                    &sub,
-                    x.get(k).unwrap_or(&Value::Null),
-                    y.get(k).unwrap_or(&Value::Null),
-                    out,
-                );
-            }
-        }
-        _ if a != b => out.push(format!("{path} (was {a}, now {b})")),
-        _ => {}
     }
 }
 
@@ -118,21 +91,17 @@ pub enum RunStatus {
     AlreadyFinished,
 }
 
-/// What the trainer's `state.json` says before training starts.
-pub fn status_before(dir: Option<&Path>) -> Result<RunStatus> {
-    let Some(dir) = dir else {
-        return Ok(RunStatus::Trained);
-    };
-    let state: Option<Value> = read_json_if_exists(&dir.join(STATE_FILE))?;
-    Ok(match state {
-        Some(s) if s.get("finished").and_then(Value::as_bool) == Some(true) => {
-            RunStatus::AlreadyFinished
+impl RunStatus {
+    /// What the trainer's outcome says this call did.
+    pub fn of(outcome: &TrainOutcome) -> Self {
+        if outcome.already_finished {
+            Self::AlreadyFinished
+        } else if outcome.resumed_at_epoch.is_some() {
+            Self::Resumed
+        } else {
+            Self::Trained
         }
-        Some(s) if s.get("epochs_done").and_then(Value::as_u64).unwrap_or(0) > 0 => {
-            RunStatus::Resumed
-        }
-        _ => RunStatus::Trained,
-    })
+    }
 }
 
 /// Test accuracies of the selected model.

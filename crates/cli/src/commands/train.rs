@@ -16,7 +16,7 @@ use super::experiment_args::{DataArgs, DeviceArgs, SplitArgs, load_split_data};
 use super::model_args::ModelArgs;
 use super::run_files::{
     BEST_FILE, CONFIG_FILE, RESULT_FILE, RunConfig, RunResult, RunStatus, STATE_FILE, TestAccuracy,
-    status_before, write_json,
+    write_json,
 };
 
 /// Batch size of the test evaluations (does not change the result; `eval` uses the same).
@@ -272,7 +272,6 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     if let Some(dir) = &args.out {
         run_config.claim(dir)?;
     }
-    let status = status_before(args.out.as_deref())?;
 
     let ctx = ModelContext::new(device).with_seed(args.training.seed);
     let model = build_model(&model_config, &ctx).context("cannot build the model")?;
@@ -315,7 +314,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         method: config.params().method.label(),
         model: model_config.architecture().to_string(),
         parameters: model.num_parameters(),
-        status,
+        status: RunStatus::of(&outcome),
         test: TestAccuracy {
             fp: test.fp,
             bits: report_bits,
