@@ -106,6 +106,17 @@ pub struct GroupEncoding {
     pub chosen_by_default: bool,
 }
 
+/// Labels and predictions as class indices, with the class names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncodedClasses {
+    /// The class index of every label.
+    pub labels: Vec<u32>,
+    /// The class index of every prediction.
+    pub predictions: Vec<u32>,
+    /// Class names, by class index.
+    pub names: Vec<String>,
+}
+
 /// A CSV column's values, for class encoding.
 #[derive(Debug, Clone, Copy)]
 pub struct NamedColumn<'a> {
@@ -156,12 +167,14 @@ fn shown(values: &[String]) -> String {
 /// use smallscale_fairness_memo::{NamedColumn, encode_classes};
 /// let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
 /// let (labels, preds) = (s(&["0", "1", "1"]), s(&["1.0", "0.0", "1.0"]));
-/// let (y, p, names) = encode_classes(
+/// let classes = encode_classes(
 ///     NamedColumn { name: "y", values: &labels },
 ///     NamedColumn { name: "pred", values: &preds },
 ///     "input",
 /// )?;
-/// assert_eq!((y, p, names), (vec![0, 1, 1], vec![1, 0, 1], s(&["0", "1"])));
+/// assert_eq!(classes.labels, [0, 1, 1]);
+/// assert_eq!(classes.predictions, [1, 0, 1]);
+/// assert_eq!(classes.names, ["0", "1"]);
 ///
 /// let probs = s(&["0.73", "0.2", "0.9"]);
 /// let err = encode_classes(
@@ -177,7 +190,7 @@ pub fn encode_classes(
     labels: NamedColumn<'_>,
     predictions: NamedColumn<'_>,
     source_name: &str,
-) -> Result<(Vec<u32>, Vec<u32>, Vec<String>), CsvRowsError> {
+) -> Result<EncodedClasses, CsvRowsError> {
     let column_error = |column: &str, reason: String| CsvRowsError::Column {
         column: column.to_string(),
         source_name: source_name.to_string(),
@@ -251,8 +264,11 @@ pub fn encode_classes(
             ),
         ));
     }
-    let p = p.into_iter().map(|c| c.unwrap_or(0)).collect();
-    Ok((y, p, names))
+    Ok(EncodedClasses {
+        labels: y,
+        predictions: p.into_iter().map(|c| c.unwrap_or(0)).collect(),
+        names,
+    })
 }
 
 /// Encodes group values as 0 (unprotected) / 1 (protected).
@@ -424,7 +440,7 @@ fn rows_from_table<R: Read>(
     }
     let (codes, group_encoding) =
         encode_group_values(&groups, protected, by[4], &columns.group, &source)?;
-    let (y, p, classes) = encode_classes(
+    let classes = encode_classes(
         NamedColumn {
             name: &columns.label,
             values: &labels,
@@ -435,11 +451,17 @@ fn rows_from_table<R: Read>(
         },
         &source,
     )?;
-    let k = classes.len();
-    let rows = Rows::with_classes(codes, y, p, wi.map(|_| weights), k)?;
+    let k = classes.names.len();
+    let rows = Rows::with_classes(
+        codes,
+        classes.labels,
+        classes.predictions,
+        wi.map(|_| weights),
+        k,
+    )?;
     Ok(EncodedRows {
         rows,
-        classes,
+        classes: classes.names,
         groups: group_encoding,
     })
 }

@@ -27,8 +27,8 @@ pub use bootstrap::{
 };
 pub use counts::CellCounts;
 pub use csv_rows::{
-    CsvColumns, CsvRowsError, EncodedRows, GroupEncoding, NamedColumn, encode_classes,
-    encode_group_values, read_csv_rows, read_csv_rows_from_reader,
+    CsvColumns, CsvRowsError, EncodedClasses, EncodedRows, GroupEncoding, NamedColumn,
+    encode_classes, encode_group_values, read_csv_rows, read_csv_rows_from_reader,
 };
 pub use distribution::{JointDistribution, NORMALISATION_TOLERANCE};
 pub use elimination::{

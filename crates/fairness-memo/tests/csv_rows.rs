@@ -10,10 +10,9 @@ fn s(v: &[&str]) -> Vec<String> {
     v.iter().map(|x| x.to_string()).collect()
 }
 
-fn classes(
-    labels: &[&str],
-    predictions: &[&str],
-) -> Result<(Vec<u32>, Vec<u32>, Vec<String>), CsvRowsError> {
+type Encoded = (Vec<u32>, Vec<u32>, Vec<String>);
+
+fn classes(labels: &[&str], predictions: &[&str]) -> Result<Encoded, CsvRowsError> {
     let (l, p) = (s(labels), s(predictions));
     encode_classes(
         NamedColumn {
@@ -26,6 +25,7 @@ fn classes(
         },
         "t.csv",
     )
+    .map(|c| (c.labels, c.predictions, c.names))
 }
 
 #[test]

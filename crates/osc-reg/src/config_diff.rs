@@ -88,3 +88,45 @@ pub(crate) fn listed(differences: &[ConfigDifference], max: usize) -> String {
     }
     s.join(", ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn leaf_paths_absent_keys_and_epochs() {
+        let a = json!({"train": {"epochs": 2, "seed": 0}, "x": [1], "gone": 1});
+        let b = json!({"train": {"epochs": 3, "seed": 0}, "x": [2], "new": true});
+        let d = config_differences(&a, &b);
+        let shown: Vec<String> = d.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            shown,
+            [
+                "gone (was 1, now null)",
+                "new (was null, now true)",
+                "train.epochs (was 2, now 3)",
+                "x (was [1], now [2])"
+            ]
+        );
+        assert_eq!(
+            d.iter()
+                .map(ConfigDifference::raises_epochs)
+                .collect::<Vec<_>>(),
+            [false, false, true, false]
+        );
+        assert!(config_differences(&a, &a).is_empty());
+        // Fewer epochs, or epochs somewhere else, do not continue a run.
+        let fewer = config_differences(&json!({"epochs": 3}), &json!({"epochs": 2}));
+        assert!(!fewer[0].raises_epochs());
+        let nested = config_differences(
+            &json!({"model": {"epochs": 1}}),
+            &json!({"model": {"epochs": 2}}),
+        );
+        assert!(!nested[0].raises_epochs());
+        assert_eq!(
+            listed(&d, 2),
+            "gone (was 1, now null), new (was null, now true), and 2 more"
+        );
+    }
+}

@@ -35,7 +35,7 @@ pub enum OscRegError {
     },
     /// A file could not be written.
     #[error(transparent)]
-    Io(#[from] smallscale_io::IoError),
+    Io(Box<smallscale_io::IoError>),
     /// An error from quant-core.
     #[error(transparent)]
     Quant(#[from] smallscale_quant_core::QuantError),
@@ -52,3 +52,9 @@ pub enum OscRegError {
 
 /// Result alias of osc-reg.
 pub type Result<T> = std::result::Result<T, OscRegError>;
+
+impl From<smallscale_io::IoError> for OscRegError {
+    fn from(e: smallscale_io::IoError) -> Self {
+        Self::Io(Box::new(e))
+    }
+}

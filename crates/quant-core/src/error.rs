@@ -75,7 +75,7 @@ pub enum QuantError {
     },
     /// A file could not be written (or is not a file that may be replaced).
     #[error(transparent)]
-    Io(#[from] smallscale_io::IoError),
+    Io(Box<smallscale_io::IoError>),
     /// An error from candle.
     #[error(transparent)]
     Candle(#[from] candle_core::Error),
@@ -132,6 +132,12 @@ impl QuantError {
             path: path.into(),
             reason: reason.into(),
         }
+    }
+}
+
+impl From<smallscale_io::IoError> for QuantError {
+    fn from(e: smallscale_io::IoError) -> Self {
+        Self::Io(Box::new(e))
     }
 }
 

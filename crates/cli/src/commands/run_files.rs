@@ -141,17 +141,3 @@ pub fn write_json(path: &Path, value: &impl Serialize) -> Result<()> {
     smallscale_io::write_atomic(path, &bytes)?;
     Ok(())
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn diff_lists_leaf_paths() {
-        let a = serde_json::json!({"train": {"epochs": 2, "seed": 0}, "x": [1]});
-        let b = serde_json::json!({"train": {"epochs": 3, "seed": 0}, "x": [1]});
-        let mut out = Vec::new();
-        diff("", &a, &b, &mut out);
-        assert_eq!(out, ["train.epochs (was 2, now 3)"]);
-    }
-}
