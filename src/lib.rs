@@ -29,9 +29,19 @@ pub use smallscale_models as models;
 #[cfg(feature = "osc-reg")]
 pub use smallscale_osc_reg as osc_reg;
 
-/// The quantization guide (`docs/quantization.md`), compiled as a doctest so its example stays true.
+/// The guides' examples (`docs/quantization.md`, `docs/datasets.md`, `docs/models.md`), compiled as
+/// doctests so they stay true.
 #[cfg(doctest)]
 mod guides {
+    #[cfg(feature = "quant-core")]
     #[doc = include_str!("../docs/quantization.md")]
     struct Quantization;
+
+    #[cfg(feature = "datasets")]
+    #[doc = include_str!("../docs/datasets.md")]
+    struct Datasets;
+
+    #[cfg(feature = "models")]
+    #[doc = include_str!("../docs/models.md")]
+    struct Models;
 }

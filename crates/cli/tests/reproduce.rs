@@ -161,7 +161,7 @@ fn invalid_settings_fail_clearly() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("from 2 to 16"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bits must be 2..=16"));
     let out = bin()
         .args(["reproduce", "--model", "mlp", "--width", "4", "--out"])
         .arg(dir.path())

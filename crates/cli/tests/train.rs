@@ -184,6 +184,17 @@ fn trains_resumes_and_evaluates_across_bits() {
     assert_eq!(bits, [2, 3, 4, 5, 6, 7, 8]);
     assert_eq!(per_bit[2]["accuracy"], result["test"]["quantized"]);
     assert_eq!(eval["data"]["test_examples"], 2000);
+    // The run directory itself stands for its selected model.
+    let by_dir: Value =
+        serde_json::from_str(&ok(&run(&["eval", "--json", "--checkpoint"], &[&run_dir]))).unwrap();
+    assert_eq!(by_dir["per_bit"], eval["per_bit"]);
+    assert!(
+        by_dir["notes"][0]
+            .as_str()
+            .unwrap()
+            .contains("is a run directory"),
+        "{by_dir}"
+    );
 
     // Human table, a subset of bits, and BN re-estimation on a model without BatchNorm.
     let table = ok(&run(

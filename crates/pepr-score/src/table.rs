@@ -181,17 +181,17 @@ pub fn load_pools_from_reader<R: Read>(
 fn pools_from_table<R: Read>(mut table: CsvTable<R>, spec: &ValidTableSpec) -> Result<Vec<Pool>> {
     let spec = &spec.0;
     let source_name = table.source_name().to_string();
-    let model_i = table.column(&spec.model, Some("model column"))?;
-    let perf_i = table.column(&spec.performance, Some("performance column"))?;
+    let model_i = table.column(&spec.model, None)?;
+    let perf_i = table.column(&spec.performance, None)?;
     let res_i = spec
         .resources
         .iter()
-        .map(|r| table.column(r, Some("resource column")))
+        .map(|r| table.column(r, None))
         .collect::<std::result::Result<Vec<_>, _>>()?;
     let group_i = spec
         .group_by
         .as_deref()
-        .map(|g| table.column(g, Some("group column")))
+        .map(|g| table.column(g, None))
         .transpose()?;
     let header = table.header().to_vec();
 

@@ -28,7 +28,8 @@ use super::train::EVAL_BATCH_SIZE;
     A checkpoint inside a run directory of `smallscale train` is evaluated on the run's data, split and\n\
     exclude list (from its config.json) unless the options say otherwise.")]
 pub struct EvalArgs {
-    /// The checkpoint (safetensors written by `smallscale train` or the models crate).
+    /// The checkpoint (safetensors written by `smallscale train` or the models crate), or a run
+    /// directory (its best.safetensors is evaluated).
     #[arg(long, value_name = "FILE")]
     pub checkpoint: PathBuf,
     /// Bit-widths to evaluate after PTQ with the reference quantizer (comma separated, 2..=16).
@@ -96,7 +97,19 @@ struct EvalReport {
 
 /// Runs the subcommand.
 pub fn run(args: &EvalArgs) -> Result<()> {
-    let checkpoint = &args.checkpoint;
+    let mut notes = Vec::new();
+    let best_in_dir = args.checkpoint.join(super::run_files::BEST_FILE);
+    let checkpoint = if args.checkpoint.is_dir() && best_in_dir.is_file() {
+        // A run directory: its selected model.
+        notes.push(format!(
+            "{} is a run directory: evaluating its selected model, {}",
+            args.checkpoint.display(),
+            best_in_dir.display()
+        ));
+        &best_in_dir
+    } else {
+        &args.checkpoint
+    };
     if !checkpoint.is_file() {
         bail!(
             "--checkpoint {}: no such file (a run directory of `smallscale train` holds {})",
@@ -105,12 +118,11 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         );
     }
     let bits = check_bits(&args.bits)?;
-    let mut notes = Vec::new();
     let run = run_config_beside(checkpoint, &mut notes);
     let device = args.device.open()?;
 
     let (data, description) = load_data(args, run.as_ref())?;
-    let config = model_config(args, run.as_ref(), &description)?;
+    let config = model_config(args, checkpoint, run.as_ref(), &description)?;
     check_fits_data(&config, &description).with_context(|| {
         format!(
             "checkpoint {} does not fit the data ({})",
@@ -228,15 +240,14 @@ fn load_data(args: &EvalArgs, run: Option<&RunConfig>) -> Result<(ImageData, Dat
 /// metadata, else the run's `config.json`.
 fn model_config(
     args: &EvalArgs,
+    checkpoint: &Path,
     run: Option<&RunConfig>,
     data: &DataDescription,
 ) -> Result<ModelConfig> {
     if args.model.is_given() {
         return args.model.resolve(data);
     }
-    if let Some(config) = read_checkpoint_config(&args.checkpoint)
-        .with_context(|| format!("cannot read {}", args.checkpoint.display()))?
-    {
+    if let Some(config) = read_checkpoint_config(checkpoint)? {
         return Ok(config);
     }
     if let Some(run) = run {
@@ -246,7 +257,7 @@ fn model_config(
         "checkpoint {} stores no model configuration in its metadata (it was not written by \
          smallscale): describe the model with --model NAME and, if it differs from the default \
          fitted to the data, --model-config JSON",
-        args.checkpoint.display()
+        checkpoint.display()
     )
 }
 

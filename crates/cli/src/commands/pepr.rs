@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, anyhow, bail};
 use clap::Args;
 use serde::Serialize;
+use smallscale_io::IoError;
 use smallscale_pepr_score::{
     PeprError, PeprVariant, Pool, PoolScores, ScoreParams, TableSpec, load_pools,
 };
@@ -223,6 +224,18 @@ fn explain(err: PeprError, args: &PeprArgs) -> anyhow::Error {
         PeprError::DuplicateModel { .. } if args.group_by.is_none() => anyhow!(
             "{err}; pass --group-by COL to score each group separately, or --model-col to pick the column that names models"
         ),
+        PeprError::Table(IoError::MissingColumn { column, .. }) => {
+            let flag = if Some(column) == args.group_by.as_ref() {
+                "--group-by"
+            } else if *column == args.performance {
+                "--performance"
+            } else if *column == args.model_col {
+                "--model-col"
+            } else {
+                "--resource"
+            };
+            anyhow!("{flag}: {err}")
+        }
         _ => anyhow!(err),
     }
 }
