@@ -2,6 +2,7 @@
 #![warn(missing_docs)]
 
 mod across_seeds;
+mod claim_statistics;
 mod config_diff;
 mod data;
 mod environment;
@@ -19,6 +20,9 @@ mod trainer;
 pub use across_seeds::{
     ClaimTally, CrossBitRow, MeanSd, SeedsSummary, seeds_accuracy_plot, seeds_markdown_report,
     summarize_seeds, write_seeds_summary,
+};
+pub use claim_statistics::{
+    CLAIM_CONFIDENCE, ClaimDecision, SeedComparison, Verdict, decide_claims,
 };
 pub use config_diff::{ConfigDifference, config_differences};
 pub use data::ImageData;

@@ -269,3 +269,67 @@ fn seeds_are_summarised_as_mean_and_sd_with_claims_counted_per_seed() {
     );
     assert!(summarize_seeds(&[]).is_err());
 }
+
+#[test]
+fn claims_are_decided_by_intervals_over_seeds() {
+    let data = tiny_data(128, 64, 64);
+    let params = tiny_params(vec![2, 3, 4], 1);
+    let dir = tempfile::tempdir().unwrap();
+    let base = reproduce(
+        &params,
+        &data,
+        "test slice",
+        &Device::Cpu,
+        dir.path(),
+        false,
+        |_| {},
+    )
+    .unwrap();
+    let seeds = synthetic_seeds(&base);
+    let decided = decide_claims(&seeds);
+    let verdicts: Vec<Verdict> = decided.iter().map(|c| c.verdict).collect();
+    // Reg - QAT at 3 bits is +2 pp in every seed (run j = 4 against j = 2): a zero-width interval
+    // above -1 pp. Cross-bit, Reg - QAT is +2 pp at every other bit for both targets.
+    assert_eq!(
+        verdicts,
+        [Verdict::Holds, Verdict::Undecided, Verdict::Holds]
+    );
+    let m = &decided[0].comparisons[0];
+    assert_eq!(m.label, "3 bits");
+    assert_eq!(m.margin, -MATCH_TOLERANCE_PP);
+    for d in &m.differences {
+        assert!((d - 2.0).abs() < 1e-9, "{d}");
+    }
+    // QAT - Reg at 2 bits: +5, +5 and -30 pp (see `synthetic_accuracy`); the interval, computed
+    // here with Student's t quantile for 2 degrees of freedom, straddles 0.
+    let c = &decided[1].comparisons[0];
+    let expected = [5.0, 5.0, -30.0];
+    for (d, e) in c.differences.iter().zip(expected) {
+        assert!((d - e).abs() < 1e-9, "{d} vs {e}");
+    }
+    let mean = expected.iter().sum::<f64>() / 3.0;
+    let sd = (expected.iter().map(|d| (d - mean).powi(2)).sum::<f64>() / 2.0).sqrt();
+    let half = 4.302_652_729_749_464 * sd / 3f64.sqrt();
+    let t = c.test.as_ref().unwrap();
+    assert!((t.mean - mean).abs() < 1e-9);
+    assert!((t.ci_low - (mean - half)).abs() < 1e-6, "{t:?}");
+    assert!((t.ci_high - (mean + half)).abs() < 1e-6, "{t:?}");
+    assert_eq!(c.verdict, Verdict::Undecided);
+    // The summary carries them, and its report shows the interval.
+    let summary = summarize_seeds(&seeds).unwrap();
+    assert_eq!(summary.claims_decided, decided);
+    let md = seeds_markdown_report(&summary, &RunEnvironment::detect("test", None));
+    assert!(md.contains("decided over 3 seeds"), "{md}");
+    assert!(
+        md.contains(&format!("[{:+.2}, {:+.2}]", mean - half, mean + half)),
+        "{md}"
+    );
+    assert!(md.contains("undecided at this number of seeds"), "{md}");
+    // One seed: nothing is decided.
+    let one = decide_claims(&seeds[..1]);
+    assert!(
+        one.iter()
+            .all(|c| c.verdict == Verdict::Undecided
+                && c.comparisons.iter().all(|k| k.test.is_none()))
+    );
+}

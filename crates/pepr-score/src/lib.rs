@@ -34,5 +34,8 @@ pub use params::{ScoreParams, ValidScoreParams};
 pub use pareto::{pareto_front, pareto_front_multi};
 pub use pool::{ModelRun, NormalisationMethod, Pool, PoolScores, ResourceSummary, ScoredModel};
 pub use score::{PeprVariant, break_even_performance, iso_pepr_performance, pepr, pepr_weighted};
-pub use stats::{Correlation, WelchTTest, average_ranks, kendall_tau_b, spearman, welch_t_test};
+pub use stats::{
+    Correlation, OneSampleTTest, WelchTTest, average_ranks, kendall_tau_b, one_sample_t_test,
+    spearman, welch_t_test,
+};
 pub use table::{TableSpec, ValidTableSpec, load_pools, load_pools_from_reader};

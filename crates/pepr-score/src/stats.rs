@@ -15,7 +15,7 @@
 use serde::{Deserialize, Serialize};
 use statrs::distribution::{ContinuousCDF, Normal, StudentsT};
 
-use crate::errors::{PeprError, Result, check_finite};
+use crate::errors::{PeprError, Result, check_finite, invalid_parameter};
 
 /// A correlation coefficient with its two-sided p-value.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -350,5 +350,112 @@ pub fn welch_t_test(a: &[f64], b: &[f64]) -> Result<WelchTTest> {
         t,
         df,
         p_value,
+    })
+}
+
+/// The result of a one-sample t-test of `mean == mu`, with a confidence interval of the mean: the
+/// paired t-test when the values are per-pair differences (per-seed differences of two methods).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct OneSampleTTest {
+    /// Mean of the values.
+    pub mean: f64,
+    /// Sample standard deviation (divisor n - 1).
+    pub sd: f64,
+    /// Number of values.
+    pub n: usize,
+    /// The hypothesised mean.
+    pub mu: f64,
+    /// The t statistic `(mean - mu) / (sd / sqrt(n))`; infinite when the values are all equal and
+    /// differ from `mu`, 0 when they all equal `mu`.
+    pub t: f64,
+    /// Degrees of freedom, `n - 1`.
+    pub df: f64,
+    /// Two-sided p-value.
+    pub p_value: f64,
+    /// The confidence level of the interval.
+    pub confidence: f64,
+    /// Lower end of the interval `mean -+ t_{(1+c)/2, n-1} sd / sqrt(n)`.
+    pub ci_low: f64,
+    /// Upper end of the interval.
+    pub ci_high: f64,
+}
+
+/// One-sample t-test of `values` against `mu`, with a two-sided `confidence` interval of the mean
+/// (Student's t with `n - 1` degrees of freedom). Applied to per-pair differences it is the paired
+/// t-test.
+///
+/// # Errors
+///
+/// [`PeprError::NonFinite`]; [`PeprError::UndefinedStatistic`] with fewer than 2 values;
+/// [`PeprError::InvalidParameter`] for a confidence outside (0, 1) or a non-finite `mu`.
+///
+/// # Example
+///
+/// R's `t.test(1:5)`: t = 4.2426, df = 4, p = 0.01324, 95 % interval [1.036757, 4.963243].
+///
+/// ```
+/// use smallscale_pepr_score::one_sample_t_test;
+///
+/// let t = one_sample_t_test(&[1.0, 2.0, 3.0, 4.0, 5.0], 0.0, 0.95)?;
+/// assert!((t.t - 4.242641).abs() < 1e-6 && t.df == 4.0);
+/// assert!((t.p_value - 0.013236).abs() < 1e-6);
+/// assert!((t.ci_low - 1.036757).abs() < 1e-6 && (t.ci_high - 4.963243).abs() < 1e-6);
+/// # Ok::<(), smallscale_pepr_score::PeprError>(())
+/// ```
+pub fn one_sample_t_test(values: &[f64], mu: f64, confidence: f64) -> Result<OneSampleTTest> {
+    const NAME: &str = "one-sample t-test";
+    if values.len() < 2 {
+        return Err(PeprError::UndefinedStatistic {
+            statistic: NAME.to_string(),
+            reason: format!("{} value(s); at least 2 are needed", values.len()),
+        });
+    }
+    check_finite(NAME, values)?;
+    if !(confidence > 0.0 && confidence < 1.0) {
+        return Err(invalid_parameter(
+            "confidence",
+            confidence,
+            "the confidence level lies strictly between 0 and 1, e.g. 0.95",
+        ));
+    }
+    if !mu.is_finite() {
+        return Err(invalid_parameter(
+            "mu",
+            mu,
+            "the hypothesised mean must be finite",
+        ));
+    }
+    let (mean, var) = mean_var(values);
+    let n = values.len();
+    let df = (n - 1) as f64;
+    let se = (var / n as f64).sqrt();
+    let undefined = |reason: String| PeprError::UndefinedStatistic {
+        statistic: NAME.to_string(),
+        reason,
+    };
+    let dist = StudentsT::new(0.0, 1.0, df)
+        .map_err(|e| undefined(format!("invalid degrees of freedom {df} ({e})")))?;
+    let critical = dist.inverse_cdf(0.5 + confidence / 2.0);
+    let (t, p_value) = if se > 0.0 {
+        let t = (mean - mu) / se;
+        let p = student_two_sided(t, df)
+            .ok_or_else(|| undefined(format!("invalid degrees of freedom {df}")))?;
+        (t, p)
+    } else if mean == mu {
+        (0.0, 1.0)
+    } else {
+        ((mean - mu).signum() * f64::INFINITY, 0.0)
+    };
+    Ok(OneSampleTTest {
+        mean,
+        sd: var.sqrt(),
+        n,
+        mu,
+        t,
+        df,
+        p_value,
+        confidence,
+        ci_low: mean - critical * se,
+        ci_high: mean + critical * se,
     })
 }

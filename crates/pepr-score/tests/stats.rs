@@ -3,7 +3,9 @@
 //! reference values computed once with scipy 1.x (hard-coded; no python needed).
 
 use proptest::prelude::*;
-use smallscale_pepr_score::{PeprError, average_ranks, kendall_tau_b, spearman, welch_t_test};
+use smallscale_pepr_score::{
+    PeprError, average_ranks, kendall_tau_b, one_sample_t_test, spearman, welch_t_test,
+};
 
 /// Kendall's tau-b by counting all pairs.
 fn brute_tau_b(x: &[f64], y: &[f64]) -> f64 {
@@ -182,6 +184,62 @@ proptest! {
         }
         if let Ok(r) = spearman(&x, &y) {
             prop_assert!((-1.0..=1.0).contains(&r.coefficient));
+        }
+    }
+}
+
+#[test]
+fn one_sample_t_test_against_r_and_its_edge_cases() {
+    // SciPy 1.x: ttest_1samp([2.1, -0.4, 1.7, 0.9, 3.2, 1.1], 0.5) and its confidence_interval(0.95).
+    let v = [2.1, -0.4, 1.7, 0.9, 3.2, 1.1];
+    let t = one_sample_t_test(&v, 0.5, 0.95).unwrap();
+    assert!((t.mean - 1.433_333_333_333_333_6).abs() < 1e-12);
+    assert!((t.t - 1.880_084_030_123_286_4).abs() < 1e-10, "{}", t.t);
+    assert!(
+        (t.p_value - 0.118_863_856_573_904_1).abs() < 1e-10,
+        "{}",
+        t.p_value
+    );
+    assert!(
+        (t.ci_low - 0.157_214_992_440_223_08).abs() < 1e-9,
+        "{}",
+        t.ci_low
+    );
+    assert!(
+        (t.ci_high - 2.709_451_674_226_444).abs() < 1e-9,
+        "{}",
+        t.ci_high
+    );
+    // Constant values: a zero-width interval, decided by the mean.
+    let c = one_sample_t_test(&[2.0, 2.0, 2.0], 0.0, 0.95).unwrap();
+    assert_eq!((c.ci_low, c.ci_high, c.p_value), (2.0, 2.0, 0.0));
+    assert_eq!(c.t, f64::INFINITY);
+    let same = one_sample_t_test(&[1.0, 1.0], 1.0, 0.95).unwrap();
+    assert_eq!((same.t, same.p_value), (0.0, 1.0));
+    assert!(matches!(
+        one_sample_t_test(&[1.0], 0.0, 0.95),
+        Err(PeprError::UndefinedStatistic { .. })
+    ));
+    assert!(one_sample_t_test(&[1.0, f64::NAN], 0.0, 0.95).is_err());
+    assert!(one_sample_t_test(&[1.0, 2.0], 0.0, 1.0).is_err());
+}
+
+proptest! {
+    /// The interval and the test agree: mu lies outside the (1 - alpha) interval exactly when the
+    /// two-sided p-value is below alpha; the interval holds the mean.
+    #[test]
+    fn interval_and_test_are_dual(
+        v in prop::collection::vec(-10.0f64..10.0, 2..12),
+        mu in -10.0f64..10.0,
+        confidence in 0.5f64..0.999,
+    ) {
+        let t = one_sample_t_test(&v, mu, confidence).unwrap();
+        prop_assert!(t.ci_low <= t.mean && t.mean <= t.ci_high);
+        let outside = mu < t.ci_low || mu > t.ci_high;
+        let alpha = 1.0 - confidence;
+        // Skip the knife edge where rounding decides.
+        if (t.p_value - alpha).abs() > 1e-9 {
+            prop_assert_eq!(outside, t.p_value < alpha, "{:?}", t);
         }
     }
 }

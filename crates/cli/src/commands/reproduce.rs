@@ -212,6 +212,14 @@ pub fn run(args: &ReproduceArgs) -> Result<()> {
             outln!("- {}: {} ({})", c.claim, verdict(c.holds), c.evidence);
         }
         outln!(
+            "One seed decides nothing{}: run --seeds N (N >= 3) for confidence intervals and tests.",
+            if args.quick {
+                ", and --quick is a smoke run"
+            } else {
+                ""
+            }
+        );
+        outln!(
             "Report: {}, results: {}. Total time {:.1} s.",
             args.out.join("report.md").display(),
             args.out.join("results.json").display(),
@@ -238,12 +246,30 @@ pub fn run(args: &ReproduceArgs) -> Result<()> {
         &table,
         14,
     );
-    for (c, t) in summary.claims_on_means.iter().zip(&summary.claims_per_seed) {
+    for ((c, t), d) in summary
+        .claims_on_means
+        .iter()
+        .zip(&summary.claims_per_seed)
+        .zip(&summary.claims_decided)
+    {
+        let intervals: Vec<String> = d
+            .comparisons
+            .iter()
+            .map(|cmp| match &cmp.test {
+                Some(test) => format!(
+                    "{}: {:+.2} pp [{:+.2}, {:+.2}], p = {:.3}",
+                    cmp.label, test.mean, test.ci_low, test.ci_high, test.p_value
+                ),
+                None => format!("{}: one seed", cmp.label),
+            })
+            .collect();
         outln!(
-            "- {}: {} on the means ({}); holds for {} of {} seeds",
+            "- {}: {} ({}; 95 % CI of {}); on the means it {}; holds for {} of {} seeds",
             c.claim,
+            d.verdict.as_str(),
+            intervals.join("; "),
+            d.difference,
             verdict(c.holds),
-            c.evidence,
             t.holds_in,
             t.tested_in
         );
