@@ -41,7 +41,8 @@ pub use report::{
     write_report,
 };
 pub use reproduce::{
-    PeprAtBit, PeprEntry, ReproduceParams, ReproduceResults, RunResult, per_bit_table, reproduce,
+    DeployedSize, PeprAtBit, PeprEntry, ReproduceParams, ReproduceResults, RunResult,
+    per_bit_table, reproduce,
 };
 pub use toy::{ToyCycle, ToyStep, UnivariateToyModel};
 pub use trainer::{EpochRecord, OscillationSummary, TrainOutcome, Trainer};

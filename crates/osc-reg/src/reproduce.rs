@@ -159,6 +159,56 @@ pub struct PeprAtBit {
     pub notes: Vec<String>,
 }
 
+/// The size of the model as deployed: what really differs between a full-precision and a quantized
+/// model, unlike the training costs of the four deployable models, which are nearly equal.
+///
+/// At `b` bits the weights the reference quantizer selects take `b` bits each plus one 32-bit scale
+/// per tensor; every other parameter (biases, norm parameters) stays 32-bit. Buffers (BatchNorm
+/// running statistics) are not counted.
+///
+/// ```
+/// use smallscale_osc_reg::DeployedSize;
+/// let s = DeployedSize { parameters: 1_000, quantized_parameters: 900, quantized_tensors: 3 };
+/// assert_eq!(s.fp_bits(), 32_000);
+/// assert_eq!(s.bits_at(4), 900 * 4 + 100 * 32 + 3 * 32);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeployedSize {
+    /// Trainable parameters.
+    pub parameters: usize,
+    /// Parameters in tensors the reference quantizer selects.
+    pub quantized_parameters: usize,
+    /// Number of such tensors (one scale each).
+    pub quantized_tensors: usize,
+}
+
+impl DeployedSize {
+    /// Counts the parameters of `model` and those the reference quantizer selects.
+    pub fn of(model: &dyn Model) -> Result<Self> {
+        let reference = smallscale_models::QuantizationState::reference(2)?;
+        let quantized = model
+            .quant()
+            .with_state(reference, || model.quantized_vars());
+        Ok(Self {
+            parameters: model.num_parameters(),
+            quantized_parameters: quantized.iter().map(|(_, v)| v.elem_count()).sum(),
+            quantized_tensors: quantized.len(),
+        })
+    }
+
+    /// Bits at full precision (f32).
+    pub fn fp_bits(&self) -> u64 {
+        32 * self.parameters as u64
+    }
+
+    /// Bits with the selected weights at `bits` bits.
+    pub fn bits_at(&self, bits: u32) -> u64 {
+        let kept = (self.parameters - self.quantized_parameters) as u64;
+        self.quantized_parameters as u64 * u64::from(bits)
+            + 32 * (kept + self.quantized_tensors as u64)
+    }
+}
+
 /// One row of [`PeprAtBit`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PeprEntry {
@@ -170,6 +220,13 @@ pub struct PeprEntry {
     pub energy_kwh: f64,
     /// Training wall time, s.
     pub train_seconds: f64,
+    /// Size as deployed, bits ([`DeployedSize`]; 0 in files of older versions).
+    #[serde(default)]
+    pub size_bits: f64,
+    /// PePR with the deployed size as the resource: the score to rank these models by, since their
+    /// sizes really differ.
+    #[serde(default)]
+    pub pepr_s: f64,
     /// PePR with energy as the resource.
     pub pepr_e: f64,
     /// PePR with training time as the resource.
@@ -189,6 +246,9 @@ pub struct ReproduceResults {
     pub runs: Vec<RunResult>,
     /// PePR per target bit.
     pub pepr: Vec<PeprAtBit>,
+    /// The model's size as deployed (absent in files of older versions).
+    #[serde(default)]
+    pub deployed_size: Option<DeployedSize>,
     /// Wall time of everything, seconds.
     pub seconds: f64,
 }
@@ -249,6 +309,7 @@ pub fn reproduce(
         });
     }
     let mut runs = Vec::with_capacity(methods.len());
+    let mut deployed_size = None;
     for (i, method) in methods.into_iter().enumerate() {
         let label = method.label();
         log(&format!(
@@ -260,6 +321,9 @@ pub fn reproduce(
             &params.model,
             &ModelContext::new(device.clone()).with_seed(params.seed),
         )?;
+        if deployed_size.is_none() {
+            deployed_size = Some(DeployedSize::of(model.as_ref())?);
+        }
         let config = params.train_params(method).check()?;
         let run_dir = out_dir.join("runs").join(&label);
         let identity = serde_json::json!({
@@ -308,6 +372,7 @@ pub fn reproduce(
         sizes: [data.train.len(), data.validation.len(), data.test.len()],
         runs,
         pepr: Vec::new(),
+        deployed_size,
         seconds: 0.0,
     };
     results.pepr = pepr_per_bit(&results)?;
@@ -348,46 +413,100 @@ fn run_resources(
     Ok(m)
 }
 
+/// The measurement noise of a run's training time: the spread of its epoch times, scaled to the whole
+/// run (`sd(epoch seconds) * sqrt(epochs)`, epochs taken as independent); `None` with one epoch.
+fn time_noise_seconds(training: &TrainOutcome) -> Option<f64> {
+    let t: Vec<f64> = training.history.iter().map(|e| e.seconds).collect();
+    let n = t.len();
+    if n < 2 {
+        return None;
+    }
+    let mean = t.iter().sum::<f64>() / n as f64;
+    let var = t.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
+    Some((var * n as f64).sqrt())
+}
+
+/// A note when the training costs of the pool's runs differ by less than twice the measurement noise
+/// of the noisiest run: then min-max normalisation turns noise into `R` from 0 to 1, and PePR-E /
+/// PePR-T rank the models by chance.
+fn cost_noise_note(runs: &[&RunResult]) -> Option<String> {
+    let times: Vec<f64> = runs.iter().map(|r| r.resources.wall_time.value).collect();
+    let (lo, hi) = times
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &t| {
+            (a.min(t), b.max(t))
+        });
+    let noise = runs
+        .iter()
+        .filter_map(|r| time_noise_seconds(&r.training))
+        .fold(f64::NAN, f64::max);
+    if !(hi > lo) || noise.is_nan() {
+        return None;
+    }
+    (hi - lo < 2.0 * noise).then(|| {
+        format!(
+            "The training times differ by {:.3} s ({:.1} %), less than twice the measurement noise of the noisiest run ({noise:.3} s, from the spread of its epoch times): PePR-E and PePR-T do not tell these models apart; rank them by PePR-S.",
+            hi - lo,
+            100.0 * (hi - lo) / lo
+        )
+    })
+}
+
 fn pepr_per_bit(results: &ReproduceResults) -> Result<Vec<PeprAtBit>> {
     let Some(fp) = results.fp() else {
         return Ok(Vec::new());
     };
     let mut out = Vec::new();
     for &b in &results.params.target_bits {
-        let mut entries: Vec<(String, f64, &Measurement)> =
-            vec![("FP".into(), fp.test.fp, &fp.resources)];
+        let size = |deployed_bits: Option<u32>| {
+            results.deployed_size.map_or(0.0, |s| match deployed_bits {
+                None => s.fp_bits() as f64,
+                Some(b) => s.bits_at(b) as f64,
+            })
+        };
+        // (name, accuracy as deployed, size in bits, training run)
+        let mut entries: Vec<(String, f64, f64, &RunResult)> =
+            vec![("FP".into(), fp.test.fp, size(None), fp)];
         if let Some(a) = fp.test.at(b) {
-            entries.push(("PTQ".into(), a, &fp.resources));
+            entries.push(("PTQ".into(), a, size(Some(b)), fp));
         }
         for (name, run) in [("QAT", results.qat(b)), ("Reg", results.reg(b))] {
             if let Some(r) = run
                 && let Some(a) = r.test.at(b)
             {
-                entries.push((name.into(), a, &r.resources));
+                entries.push((name.into(), a, size(Some(b)), r));
             }
         }
         let runs: Vec<ModelRun> = entries
             .iter()
-            .map(|(name, acc, m)| {
+            .map(|(name, acc, bits, r)| {
                 ModelRun::new(name.clone(), *acc)
-                    .with_resource("energy", m.energy.value)
-                    .with_resource("time", m.wall_time.value)
+                    .with_resource("size", *bits)
+                    .with_resource("energy", r.resources.energy.value)
+                    .with_resource("time", r.resources.wall_time.value)
             })
             .collect();
         let pool = Pool::new(format!("{b}-bit"), runs).map_err(pepr_err)?;
+        let s = pool.pepr("size").map_err(pepr_err)?;
         let e = pool.pepr("energy").map_err(pepr_err)?;
         let t = pool.pepr("time").map_err(pepr_err)?;
-        let mut notes = e.notes.clone();
+        let mut notes = s.notes.clone();
+        notes.extend(e.notes.iter().cloned());
         notes.extend(t.notes.iter().cloned());
+        let mut trained: Vec<&RunResult> = entries.iter().map(|e| e.3).collect();
+        trained.dedup_by(|a, b| a.label == b.label);
+        notes.extend(cost_noise_note(&trained));
         let models = entries
             .iter()
-            .map(|(name, acc, m)| PeprEntry {
+            .map(|(name, acc, bits, r)| PeprEntry {
                 name: name.clone(),
                 accuracy: *acc,
-                energy_kwh: m.energy.value,
-                train_seconds: m.wall_time.value,
-                pepr_e: e.get(name).map_or(f64::NAN, |s| s.pepr),
-                pepr_t: t.get(name).map_or(f64::NAN, |s| s.pepr),
+                energy_kwh: r.resources.energy.value,
+                train_seconds: r.resources.wall_time.value,
+                size_bits: *bits,
+                pepr_s: s.get(name).map_or(f64::NAN, |x| x.pepr),
+                pepr_e: e.get(name).map_or(f64::NAN, |x| x.pepr),
+                pepr_t: t.get(name).map_or(f64::NAN, |x| x.pepr),
             })
             .collect();
         out.push(PeprAtBit {

@@ -57,10 +57,44 @@ fn reproduce_writes_every_result_and_resumes_without_retraining() {
     assert_eq!(table["QAT"][1], results.qat(3).unwrap().test.at(3));
     assert_eq!(table["Reg"][2], None); // 4 bits was not a target
     assert_eq!(results.pepr.len(), 2);
+    // The deployed size, counted independently from the checkpoint's tensors: every `*.weight` is
+    // quantized (one scale each), everything else stays 32-bit.
+    let size = results.deployed_size.unwrap();
+    let ckpt = smallscale_quant_core::read_safetensors(dir.path().join("runs/fp/best.safetensors"))
+        .unwrap();
+    let (mut quantized, mut tensors, mut total) = (0usize, 0usize, 0usize);
+    for (name, t) in &ckpt.tensors {
+        let n = match t {
+            smallscale_quant_core::StoredTensor::Tensor(t) => t.elem_count(),
+            smallscale_quant_core::StoredTensor::Raw(r) => r.shape.iter().product(),
+        };
+        total += n;
+        if name.ends_with(".weight") {
+            quantized += n;
+            tensors += 1;
+        }
+    }
+    assert_eq!(
+        (
+            size.parameters,
+            size.quantized_parameters,
+            size.quantized_tensors
+        ),
+        (total, quantized, tensors),
+        "the MLP has no buffers, so its checkpoint holds exactly its parameters"
+    );
     for at in &results.pepr {
         assert_eq!(at.models.len(), 4);
         for m in &at.models {
             assert!(m.pepr_e <= m.accuracy + 1e-12 && m.pepr_e >= m.accuracy / 2.0 - 1e-12);
+            // Quantized models are the smallest (R = 0), FP the largest (R = 1).
+            let expected = if m.name == "FP" {
+                (size.fp_bits() as f64, m.accuracy / 2.0)
+            } else {
+                (size.bits_at(at.bits) as f64, m.accuracy)
+            };
+            assert_eq!(m.size_bits, expected.0, "{}", m.name);
+            assert!((m.pepr_s - expected.1).abs() < 1e-12, "{}", m.name);
         }
     }
     let claims = check_claims(&results);
