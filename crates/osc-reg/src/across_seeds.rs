@@ -14,10 +14,8 @@ use serde::{Deserialize, Serialize};
 use crate::claim_statistics::{CLAIM_CONFIDENCE, ClaimDecision, decide_claims};
 use crate::environment::RunEnvironment;
 use crate::errors::{OscRegError, Result};
-use crate::report::{
-    AccuracyCurve, ClaimCheck, PTQ_COLOR, check_claims, curve_color, draw_accuracy_plot,
-    json_bytes, write_output_files,
-};
+use crate::plots::{AccuracyCurve, LineKind, PTQ_COLOR, curve_color, draw_accuracy_plot};
+use crate::report::{ClaimCheck, check_claims, json_bytes, write_output_files};
 use crate::reproduce::{ReproduceParams, ReproduceResults, RunResult};
 
 /// Mean and sample standard deviation of one accuracy over seeds.
@@ -450,7 +448,7 @@ pub fn seeds_markdown_report(summary: &SeedsSummary, environment: &RunEnvironmen
 /// and the cross-bit curve of every QAT and Reg target (`accuracy_vs_bits.svg` of the summary).
 pub fn seeds_accuracy_plot(summary: &SeedsSummary) -> Result<String> {
     let bits = &summary.params.eval_bits;
-    let curve = |name: String, cells: &[Option<MeanSd>], color, dashed| AccuracyCurve {
+    let curve = |name: String, cells: &[Option<MeanSd>], color, line, target| AccuracyCurve {
         name,
         points: bits
             .iter()
@@ -458,22 +456,19 @@ pub fn seeds_accuracy_plot(summary: &SeedsSummary) -> Result<String> {
             .filter_map(|(&b, c)| c.map(|m| (f64::from(b), 100.0 * m.mean, 100.0 * m.sd)))
             .collect(),
         color,
-        dashed,
+        line,
+        square: false,
+        target,
     };
     let mut curves = Vec::new();
-    if let Some(fp) = summary.per_bit.get("FP") {
-        curves.push(curve("FP".into(), fp, plotters::style::BLACK, false));
-    }
-    if let Some(ptq) = summary.per_bit.get("PTQ") {
-        curves.push(curve("PTQ".into(), ptq, PTQ_COLOR, false));
-    }
     for (i, &t) in summary.params.target_bits.iter().enumerate() {
         if let Some(r) = summary.cross_bit_qat.iter().find(|r| r.target == t) {
             curves.push(curve(
                 format!("QAT b={t}"),
                 &r.at_bits,
                 curve_color(i, true),
-                true,
+                LineKind::Dashed,
+                Some(t),
             ));
         }
         if let Some(r) = summary.cross_bit_reg.iter().find(|r| r.target == t) {
@@ -481,9 +476,26 @@ pub fn seeds_accuracy_plot(summary: &SeedsSummary) -> Result<String> {
                 format!("Reg b={t}"),
                 &r.at_bits,
                 curve_color(i, false),
-                false,
+                LineKind::Solid,
+                Some(t),
             ));
         }
+    }
+    // FP and PTQ last, so they are drawn on top.
+    if let Some(fp) = summary.per_bit.get("FP") {
+        curves.push(curve(
+            "FP".into(),
+            fp,
+            plotters::style::BLACK,
+            LineKind::Solid,
+            None,
+        ));
+    }
+    if let Some(ptq) = summary.per_bit.get("PTQ") {
+        curves.push(AccuracyCurve {
+            square: true,
+            ..curve("PTQ".into(), ptq, PTQ_COLOR, LineKind::Dotted, None)
+        });
     }
     draw_accuracy_plot(
         &format!(

@@ -11,6 +11,7 @@ mod evaluate;
 mod hyperparams;
 mod optim;
 mod oscillation;
+mod plots;
 mod regularizer;
 mod report;
 mod reproduce;

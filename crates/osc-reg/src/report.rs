@@ -3,12 +3,15 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use plotters::prelude::*;
+use plotters::prelude::BLACK;
 use serde::{Deserialize, Serialize};
 use smallscale_io::write_atomic;
 
 use crate::environment::RunEnvironment;
 use crate::errors::{OscRegError, Result};
+use crate::plots::{
+    AccuracyCurve, HeatRow, LineKind, PTQ_COLOR, curve_color, draw_accuracy_plot, draw_heat_map,
+};
 use crate::reproduce::{ReproduceResults, RunResult, per_bit_table};
 
 /// Two accuracies count as matching when they differ by at most this many percentage points.
@@ -371,38 +374,30 @@ pub(crate) fn write_output_files(dir: &Path, files: Vec<(&str, Vec<u8>)>) -> Res
     Ok(())
 }
 
-pub(crate) fn plot_err(e: impl std::fmt::Display) -> OscRegError {
-    OscRegError::InvalidParameter {
-        parameter: "plot",
-        reason: e.to_string(),
-    }
-}
-
-/// Accuracy against the evaluation bit-width: FP, PTQ, and the cross-bit curve of every QAT and Reg model.
+/// Accuracy against the evaluation bit-width: FP, PTQ, and the cross-bit curve of every QAT and Reg
+/// model, each marked at its target bit.
 pub fn accuracy_plot(results: &ReproduceResults) -> Result<String> {
-    let curve = |name: String, per_bit: &[(u32, f64)], color, dashed| AccuracyCurve {
+    let curve = |name: String, per_bit: &[(u32, f64)], color, line, target| AccuracyCurve {
         name,
         points: per_bit
             .iter()
-            .map(|(b, a)| (*b as f64, pp(*a), 0.0))
+            .map(|(b, a)| (f64::from(*b), pp(*a), 0.0))
             .collect(),
         color,
-        dashed,
+        line,
+        square: false,
+        target,
     };
     let bits = &results.params.eval_bits;
     let mut curves = Vec::new();
-    if let Some(fp) = results.fp() {
-        let fp_points: Vec<(u32, f64)> = bits.iter().map(|&b| (b, fp.test.fp)).collect();
-        curves.push(curve("FP".into(), &fp_points, BLACK, false));
-        curves.push(curve("PTQ".into(), &fp.test.per_bit, PTQ_COLOR, false));
-    }
     for (i, &t) in results.params.target_bits.iter().enumerate() {
         if let Some(r) = results.qat(t) {
             curves.push(curve(
                 format!("QAT b={t}"),
                 &r.test.per_bit,
                 curve_color(i, true),
-                true,
+                LineKind::Dashed,
+                Some(t),
             ));
         }
         if let Some(r) = results.reg(t) {
@@ -410,185 +405,58 @@ pub fn accuracy_plot(results: &ReproduceResults) -> Result<String> {
                 format!("Reg b={t}"),
                 &r.test.per_bit,
                 curve_color(i, false),
-                false,
+                LineKind::Solid,
+                Some(t),
             ));
         }
+    }
+    // FP and PTQ last, so they are drawn on top.
+    if let Some(fp) = results.fp() {
+        let fp_points: Vec<(u32, f64)> = bits.iter().map(|&b| (b, fp.test.fp)).collect();
+        curves.push(curve("FP".into(), &fp_points, BLACK, LineKind::Solid, None));
+        curves.push(AccuracyCurve {
+            square: true,
+            ..curve(
+                "PTQ".into(),
+                &fp.test.per_bit,
+                PTQ_COLOR,
+                LineKind::Dotted,
+                None,
+            )
+        });
     }
     draw_accuracy_plot("Test accuracy vs bit-width", bits, curves)
 }
 
-/// One curve of an accuracy plot: points `(bit, accuracy %, standard deviation %)`.
-pub(crate) struct AccuracyCurve {
-    pub(crate) name: String,
-    pub(crate) points: Vec<(f64, f64, f64)>,
-    pub(crate) color: RGBColor,
-    pub(crate) dashed: bool,
-}
-
-pub(crate) const PTQ_COLOR: RGBColor = RGBColor(120, 120, 120);
-
-/// The colour of the `i`-th target bit's QAT (blues and greens) or Reg (reds and oranges) curve.
-pub(crate) fn curve_color(i: usize, qat: bool) -> RGBColor {
-    const QAT: [RGBColor; 4] = [
-        RGBColor(31, 119, 180),
-        RGBColor(44, 160, 44),
-        RGBColor(148, 103, 189),
-        RGBColor(23, 190, 207),
-    ];
-    const REG: [RGBColor; 4] = [
-        RGBColor(214, 39, 40),
-        RGBColor(255, 127, 14),
-        RGBColor(227, 119, 194),
-        RGBColor(188, 189, 34),
-    ];
-    if qat { QAT[i % 4] } else { REG[i % 4] }
-}
-
-/// Draws accuracy curves against the evaluation bit-width, with a ± sd error bar at every point
-/// whose sd is positive.
-pub(crate) fn draw_accuracy_plot(
-    caption: &str,
-    bits: &[u32],
-    curves: Vec<AccuracyCurve>,
-) -> Result<String> {
-    let mut svg = String::new();
-    {
-        let (lo, hi) = (
-            *bits.iter().min().unwrap_or(&2) as f64,
-            *bits.iter().max().unwrap_or(&8) as f64,
-        );
-        let root = SVGBackend::with_string(&mut svg, (900, 560)).into_drawing_area();
-        root.fill(&WHITE).map_err(plot_err)?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(caption, ("sans-serif", 22))
-            .margin(15)
-            .x_label_area_size(40)
-            .y_label_area_size(55)
-            .build_cartesian_2d((lo - 0.2)..(hi + 0.2), 0.0..100.0)
-            .map_err(plot_err)?;
-        chart
-            .configure_mesh()
-            .x_desc("evaluation bit-width")
-            .y_desc("accuracy (%)")
-            .x_labels(bits.len())
-            .draw()
-            .map_err(plot_err)?;
-        for c in curves {
-            let color = c.color;
-            let style = ShapeStyle::from(&color).stroke_width(2);
-            let line: Vec<(f64, f64)> = c.points.iter().map(|&(x, y, _)| (x, y)).collect();
-            let drawn = if c.dashed {
-                chart.draw_series(DashedLineSeries::new(line.clone(), 6, 4, style))
-            } else {
-                chart.draw_series(LineSeries::new(line.clone(), style))
-            }
-            .map_err(plot_err)?;
-            drawn.label(c.name).legend(move |(x, y)| {
-                PathElement::new(
-                    vec![(x, y), (x + 18, y)],
-                    ShapeStyle::from(&color).stroke_width(2),
-                )
-            });
-            chart
-                .draw_series(
-                    line.iter()
-                        .map(|&(x, y)| Circle::new((x, y), 3, color.filled())),
-                )
-                .map_err(plot_err)?;
-            chart
-                .draw_series(c.points.iter().filter(|p| p.2 > 0.0).map(|&(x, y, sd)| {
-                    ErrorBar::new_vertical(
-                        x,
-                        (y - sd).max(0.0),
-                        y,
-                        (y + sd).min(100.0),
-                        ShapeStyle::from(&color).stroke_width(1),
-                        8,
-                    )
-                }))
-                .map_err(plot_err)?;
-        }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .draw()
-            .map_err(plot_err)?;
-        root.present().map_err(plot_err)?;
-    }
-    Ok(svg)
-}
-
 /// A heat map of the cross-bit matrix of QAT (`qat = true`) or Reg: rows target bits, columns
-/// evaluation bits, cells coloured and labelled with the accuracy.
+/// evaluation bits and FP, cells coloured and labelled with the accuracy, the target bit outlined,
+/// with a colour bar.
 pub fn cross_bit_plot(results: &ReproduceResults, qat: bool) -> Result<String> {
     let name = if qat { "QAT" } else { "Reg" };
     let bits = &results.params.eval_bits;
-    let targets = &results.params.target_bits;
-    let mut svg = String::new();
-    {
-        let cell_w = 90;
-        let cell_h = 50;
-        let (w, h) = (
-            120 + cell_w * bits.len() as u32,
-            110 + cell_h * targets.len() as u32,
-        );
-        let root = SVGBackend::with_string(&mut svg, (w, h)).into_drawing_area();
-        root.fill(&WHITE).map_err(plot_err)?;
-        let title =
-            format!("Cross-bit test accuracy (%), {name}: rows target bit, columns evaluation bit");
-        root.draw(&Text::new(title, (10, 10), ("sans-serif", 16)))
-            .map_err(plot_err)?;
-        for (j, b) in bits.iter().enumerate() {
-            let x = 100 + j as i32 * cell_w as i32;
-            root.draw(&Text::new(
-                format!("{b}"),
-                (x + cell_w as i32 / 2 - 4, 45),
-                ("sans-serif", 15),
-            ))
-            .map_err(plot_err)?;
-        }
-        for (i, &t) in targets.iter().enumerate() {
-            let y = 65 + i as i32 * cell_h as i32;
-            root.draw(&Text::new(
-                format!("b={t}"),
-                (40, y + cell_h as i32 / 2 - 8),
-                ("sans-serif", 15),
-            ))
-            .map_err(plot_err)?;
+    let mut columns: Vec<String> = bits.iter().map(u32::to_string).collect();
+    columns.push("FP".into());
+    let rows: Vec<HeatRow> = results
+        .params
+        .target_bits
+        .iter()
+        .map(|&t| {
             let run = if qat { results.qat(t) } else { results.reg(t) };
-            for (j, &b) in bits.iter().enumerate() {
-                let x = 100 + j as i32 * cell_w as i32;
-                let acc = run.and_then(|r| r.test.at(b));
-                let color = acc.map_or(RGBColor(230, 230, 230), heat_color);
-                root.draw(&Rectangle::new(
-                    [(x, y), (x + cell_w as i32 - 2, y + cell_h as i32 - 2)],
-                    color.filled(),
-                ))
-                .map_err(plot_err)?;
-                let label = acc.map_or("–".to_string(), |a| format!("{:.1}", pp(a)));
-                let style = if b == t {
-                    ("sans-serif", 16).into_font().style(FontStyle::Bold)
-                } else {
-                    ("sans-serif", 15).into_font()
-                };
-                root.draw(&Text::new(
-                    label,
-                    (x + 22, y + cell_h as i32 / 2 - 8),
-                    style,
-                ))
-                .map_err(plot_err)?;
+            let mut cells: Vec<Option<f64>> = bits
+                .iter()
+                .map(|&b| run.and_then(|r| r.test.at(b)).map(pp))
+                .collect();
+            cells.push(run.map(|r| pp(r.test.fp)));
+            HeatRow {
+                label: format!("b={t}"),
+                target_column: bits.iter().position(|&b| b == t),
+                cells,
             }
-        }
-        root.present().map_err(plot_err)?;
-    }
-    Ok(svg)
-}
-
-/// White (10%) to green (100%).
-fn heat_color(acc: f64) -> RGBColor {
-    let t = ((acc - 0.1) / 0.9).clamp(0.0, 1.0);
-    let mix = |a: f64, b: f64| (a + (b - a) * t).round() as u8;
-    RGBColor(mix(255.0, 40.0), mix(255.0, 170.0), mix(255.0, 80.0))
+        })
+        .collect();
+    draw_heat_map(
+        &format!("{name} cross-bit test accuracy (%): rows trained for b bits"),
+        &columns,
+        &rows,
+    )
 }

@@ -13,7 +13,9 @@ use plotters::prelude::*;
 
 use super::pepr::{Report, ScoreReport};
 
-const PANEL: (u32, u32) = (520, 380);
+const PANEL: (u32, u32) = (520, 400);
+/// Height of the legend strip above the panels (the legend never covers data).
+const LEGEND_H: u32 = 34;
 
 /// The score a panel shows: the combination if present, else the first resource.
 fn plotted(scores: &[ScoreReport]) -> Option<&ScoreReport> {
@@ -43,12 +45,14 @@ pub fn draw(path: &Path, report: &Report) -> Result<()> {
     let n = report.groups.len().max(1);
     let cols = (n as f64).sqrt().ceil() as usize;
     let rows = n.div_ceil(cols);
-    let size = (PANEL.0 * cols as u32, PANEL.1 * rows as u32);
+    let size = (PANEL.0 * cols as u32, PANEL.1 * rows as u32 + LEGEND_H);
     // Render in memory, then write atomically: a failed drawing leaves no partial file.
     let mut svg = String::new();
     let result = (|| -> Result<()> {
         let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
         root.fill(&WHITE)?;
+        let (legend, root) = root.split_vertically(LEGEND_H);
+        draw_legend(&legend)?;
         let panels = root.split_evenly((rows, cols));
         for (panel, group) in panels.iter().zip(&report.groups) {
             if let Some(score) = plotted(&group.scores) {
@@ -60,6 +64,54 @@ pub fn draw(path: &Path, report: &Report) -> Result<()> {
     })();
     result.with_context(|| format!("cannot draw the plot {}", path.display()))?;
     smallscale_io::write_atomic(path, svg.as_bytes())?;
+    Ok(())
+}
+
+/// One strip for every panel: what each mark means.
+fn draw_legend<DB: DrawingBackend>(area: &DrawingArea<DB, plotters::coord::Shift>) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    let font = ("sans-serif", 13);
+    let err = |e| anyhow::anyhow!("{e}");
+    let y = 17;
+    area.draw(&Circle::new((14, y), 3, BLACK.mix(0.45).filled()))
+        .map_err(err)?;
+    area.draw(&Text::new("model", (22, y - 7), font))
+        .map_err(err)?;
+    area.draw(&PathElement::new(
+        vec![(80, y), (100, y)],
+        RED.stroke_width(1),
+    ))
+    .map_err(err)?;
+    area.draw(&Circle::new((90, y), 4, RED.filled()))
+        .map_err(err)?;
+    area.draw(&Text::new("Pareto front", (106, y - 7), font))
+        .map_err(err)?;
+    area.draw(&PathElement::new(
+        vec![(200, y), (222, y)],
+        BLUE.stroke_width(2),
+    ))
+    .map_err(err)?;
+    area.draw(&PathElement::new(
+        vec![(226, y), (248, y)],
+        BLUE.mix(0.35).stroke_width(1),
+    ))
+    .map_err(err)?;
+    area.draw(&Text::new(
+        "iso-PePR lines through the front (bold: the best model's)",
+        (254, y - 7),
+        font,
+    ))
+    .map_err(err)?;
+    area.draw(&Circle::new((640, y), 7, BLUE.stroke_width(2)))
+        .map_err(err)?;
+    area.draw(&Text::new(
+        "the best PePR (named under its panel)",
+        (652, y - 7),
+        font,
+    ))
+    .map_err(err)?;
     Ok(())
 }
 
@@ -87,8 +139,9 @@ where
     } else {
         "combined normalised resource R".to_string()
     };
-    let mut chart = ChartBuilder::on(area)
-        .caption(format!("{group}: {}", score.label), ("sans-serif", 18))
+    let (area, footer) = area.split_vertically(area.dim_in_pixel().1 as i32 - 22);
+    let mut chart = ChartBuilder::on(&area)
+        .caption(format!("{group}: {}", score.label), ("sans-serif", 17))
         .margin(12)
         .x_label_area_size(38)
         .y_label_area_size(52)
@@ -128,9 +181,7 @@ where
             front.iter().map(|m| (m.resource, m.performance)),
             RED.stroke_width(1),
         ))
-        .map_err(|e| anyhow::anyhow!("{e}"))?
-        .label("Pareto front")
-        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], RED));
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     chart
         .draw_series(
             front
@@ -139,27 +190,18 @@ where
         )
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     chart
-        .draw_series(std::iter::once(Text::new(
-            format!("best: {} ({:.3})", best.name, best.pepr),
+        .draw_series(std::iter::once(Circle::new(
             (best.resource, best.performance),
-            ("sans-serif", 13).into_font(),
-        )))
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    chart
-        .draw_series(std::iter::once(PathElement::new(
-            vec![(0.0, lo), (0.0, lo)],
+            7,
             BLUE.stroke_width(2),
         )))
-        .map_err(|e| anyhow::anyhow!("{e}"))?
-        .label("iso-PePR lines through the front")
-        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], BLUE));
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::LowerRight)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK.mix(0.3))
-        .label_font(("sans-serif", 12))
-        .draw()
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    footer
+        .draw(&Text::new(
+            format!("best: {} (PePR {:.3})", best.name, best.pepr),
+            (60, 2),
+            ("sans-serif", 13),
+        ))
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok(())
 }
