@@ -100,10 +100,22 @@ pub fn read_safetensors(path: impl AsRef<Path>) -> Result<NamedTensors> {
             format!("cannot read the file ({e}); check the path and permissions"),
         )
     })?;
-    parse_safetensors(&bytes).map_err(|reason| QuantError::file(path, reason))
+    parse_safetensors(&bytes, path)
 }
 
-fn parse_safetensors(bytes: &[u8]) -> std::result::Result<NamedTensors, String> {
+/// Parses the bytes of a safetensors file; `source` names it in errors (as
+/// [`read_safetensors`] does with the path).
+///
+/// ```
+/// use smallscale_quant_core::parse_safetensors;
+/// let err = parse_safetensors(b"not a checkpoint", "x.safetensors").unwrap_err();
+/// assert!(err.to_string().contains("not a valid safetensors file"));
+/// ```
+pub fn parse_safetensors(bytes: &[u8], source: impl AsRef<Path>) -> Result<NamedTensors> {
+    parse_tensors(bytes).map_err(|reason| QuantError::file(source.as_ref(), reason))
+}
+
+fn parse_tensors(bytes: &[u8]) -> std::result::Result<NamedTensors, String> {
     let (_, header) = SafeTensors::read_metadata(bytes).map_err(|e| {
         format!("not a valid safetensors file ({e}); is it truncated or another format?")
     })?;

@@ -18,7 +18,9 @@ pub use asymmetric::AsymmetricQuantizer;
 pub use bits::BitWidth;
 pub use error::{QuantError, Result};
 pub use export::{EXPORT_FORMAT, QuantizedCheckpoint};
-pub use io::{NamedTensors, RawTensor, StoredTensor, read_safetensors, write_safetensors};
+pub use io::{
+    NamedTensors, RawTensor, StoredTensor, parse_safetensors, read_safetensors, write_safetensors,
+};
 pub use lsq::LsqQuantizer;
 pub use max_abs::{MaxAbsQuantizer, PerChannelMaxAbsQuantizer, max_abs_quantize_slice};
 pub use ops::{max_abs_fake_quantize, round_half_even_ste, straight_through};

@@ -1,0 +1,79 @@
+//! Byte-level edits of a valid file, for tests that every reader fails cleanly on damaged input.
+
+/// Edits applied to the bytes of a valid file: bit flips, an inserted byte, a 32-bit big-endian value
+/// written over a header field, then a truncation. Generate the fields with any random or
+/// property-testing source, apply them to a valid file, and check that the reader returns a value
+/// or an error, never a panic.
+///
+/// ```
+/// use smallscale_io::ByteEdits;
+/// let valid = b"model,acc\nmlp,0.9\n";
+/// let edits = ByteEdits {
+///     flips: vec![(0, 0)],
+///     insert: Some((3, b',')),
+///     overwrite: None,
+///     cut: 12,
+/// };
+/// let damaged = edits.apply(valid);
+/// assert_eq!(damaged, b"lod,el,acc\nm");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ByteEdits {
+    /// `(position, bit)`: flip bit `bit % 8` of the byte at `position % len`.
+    pub flips: Vec<(usize, u8)>,
+    /// `(position, byte)`: insert `byte` before `position % len`.
+    pub insert: Option<(usize, u8)>,
+    /// `(position, value)`: write `value` big-endian over the 4 bytes at `position % len` (as far as
+    /// they reach), as a header edit (a length, a dimension, a magic number).
+    pub overwrite: Option<(usize, u32)>,
+    /// Keep only the first `cut` bytes (no cut when it is at least the length).
+    pub cut: usize,
+}
+
+impl ByteEdits {
+    /// The edited copy of `valid`.
+    pub fn apply(&self, valid: &[u8]) -> Vec<u8> {
+        let mut bytes = valid.to_vec();
+        if bytes.is_empty() {
+            return bytes;
+        }
+        for &(i, bit) in &self.flips {
+            let i = i % bytes.len();
+            bytes[i] ^= 1 << (bit % 8);
+        }
+        if let Some((i, value)) = self.overwrite {
+            let i = i % bytes.len();
+            for (k, b) in value.to_be_bytes().into_iter().enumerate() {
+                if let Some(slot) = bytes.get_mut(i + k) {
+                    *slot = b;
+                }
+            }
+        }
+        if let Some((i, b)) = self.insert {
+            let i = i % bytes.len();
+            bytes.insert(i, b);
+        }
+        bytes.truncate(self.cut);
+        bytes
+    }
+}
+
+/// A proptest strategy of [`ByteEdits`] for files of up to `max_len` bytes: up to 4 bit flips, maybe
+/// an inserted byte, maybe a header field overwritten, and a cut anywhere (or none).
+#[cfg(feature = "proptest")]
+pub fn byte_edits(max_len: usize) -> impl proptest::strategy::Strategy<Value = ByteEdits> {
+    use proptest::prelude::*;
+    let max_len = max_len.max(1);
+    (
+        prop::collection::vec((0..max_len, 0u8..8), 0..4),
+        prop::option::of((0..max_len, any::<u8>())),
+        prop::option::of((0..max_len, any::<u32>())),
+        0..max_len + 8,
+    )
+        .prop_map(|(flips, insert, overwrite, cut)| ByteEdits {
+            flips,
+            insert,
+            overwrite,
+            cut,
+        })
+}
