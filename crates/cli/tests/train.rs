@@ -184,6 +184,23 @@ fn trains_resumes_and_evaluates_across_bits() {
     assert_eq!(bits, [2, 3, 4, 5, 6, 7, 8]);
     assert_eq!(per_bit[2]["accuracy"], result["test"]["quantized"]);
     assert_eq!(eval["data"]["test_examples"], 2000);
+    // An integer-code export of the checkpoint keeps the model configuration and loads dequantized:
+    // at full precision it is the original at 4 bits (the same max-abs quantizer on every weight).
+    let codes = run_dir.join("codes.safetensors");
+    ok(&run(
+        &[
+            "quantize",
+            "--bits",
+            "4",
+            "--weights-only",
+            "--export-int",
+            "--input",
+        ],
+        &[&best, Path::new("--out"), &codes],
+    ));
+    let exported: Value =
+        serde_json::from_str(&ok(&run(&["eval", "--json", "--checkpoint"], &[&codes]))).unwrap();
+    assert_eq!(exported["fp"], per_bit[2]["accuracy"], "{exported}");
     // The run directory itself stands for its selected model.
     let by_dir: Value =
         serde_json::from_str(&ok(&run(&["eval", "--json", "--checkpoint"], &[&run_dir]))).unwrap();

@@ -59,7 +59,8 @@ impl ByteEdits {
 }
 
 /// A proptest strategy of [`ByteEdits`] for files of up to `max_len` bytes: up to 4 bit flips, maybe
-/// an inserted byte, maybe a header field overwritten, and a cut anywhere (or none).
+/// an inserted byte, maybe a header field overwritten, and in half of the cases a cut anywhere (the
+/// other half keeps the length, so the damage reaches the reader's checks past the length check).
 #[cfg(feature = "proptest")]
 pub fn byte_edits(max_len: usize) -> impl proptest::strategy::Strategy<Value = ByteEdits> {
     use proptest::prelude::*;
@@ -68,12 +69,61 @@ pub fn byte_edits(max_len: usize) -> impl proptest::strategy::Strategy<Value = B
         prop::collection::vec((0..max_len, 0u8..8), 0..4),
         prop::option::of((0..max_len, any::<u8>())),
         prop::option::of((0..max_len, any::<u32>())),
-        0..max_len + 8,
+        prop::option::of(0..max_len),
     )
         .prop_map(|(flips, insert, overwrite, cut)| ByteEdits {
             flips,
             insert,
             overwrite,
-            cut,
+            cut: cut.unwrap_or(usize::MAX),
         })
+}
+
+/// Reads `cases` damaged copies of `valid` (edits from [`byte_edits`]) with `read`, and checks
+/// that each gives a value or an error with a message; a panic or an empty message fails, with the
+/// smallest edit that shows it. Returns the number of damaged inputs read.
+///
+/// # Errors
+///
+/// The failing edit and what happened.
+///
+/// ```
+/// use smallscale_io::{CsvTable, check_damaged_inputs};
+/// let valid = b"model,acc\nmlp,0.9\ncnn,0.8\n";
+/// let read = |bytes: &[u8]| -> Result<(), smallscale_io::IoError> {
+///     let mut table = CsvTable::from_reader(bytes, "damaged.csv")?;
+///     let acc = table.column("acc", None)?;
+///     for row in table.rows() {
+///         row?.number(acc)?;
+///     }
+///     Ok(())
+/// };
+/// assert_eq!(check_damaged_inputs(valid, 64, read)?, 64);
+/// # Ok::<(), String>(())
+/// ```
+#[cfg(feature = "proptest")]
+pub fn check_damaged_inputs<E: std::fmt::Display>(
+    valid: &[u8],
+    cases: u32,
+    read: impl Fn(&[u8]) -> Result<(), E>,
+) -> Result<u32, String> {
+    use proptest::test_runner::{Config, TestCaseError, TestRunner};
+    let count = std::sync::atomic::AtomicU32::new(0);
+    let mut runner = TestRunner::new(Config {
+        cases,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    runner
+        .run(&byte_edits(valid.len()), |edits| {
+            count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            match read(&edits.apply(valid)) {
+                Err(e) if e.to_string().is_empty() => {
+                    Err(TestCaseError::fail("an error without a message"))
+                }
+                _ => Ok(()),
+            }
+        })
+        .map_err(|e| e.to_string())?;
+    Ok(count.into_inner().min(cases))
 }

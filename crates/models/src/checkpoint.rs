@@ -4,10 +4,29 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use candle_core::Tensor;
-use smallscale_quant_core::{NamedTensors, StoredTensor, read_safetensors, write_safetensors};
+use smallscale_quant_core::{
+    NamedTensors, QuantError, QuantizedCheckpoint, StoredTensor, is_integer_export,
+    read_safetensors, write_safetensors,
+};
 
 use crate::errors::{ModelError, Result, TensorMismatch};
 use crate::model::Model;
+
+/// A checkpoint file's error, naming the path once.
+fn file_error(path: &Path, e: QuantError) -> ModelError {
+    let reason = match e {
+        QuantError::File { reason, .. } => reason,
+        other => other.to_string(),
+    };
+    ModelError::CheckpointFile {
+        path: path.to_path_buf(),
+        reason,
+    }
+}
+
+fn read_file(path: &Path) -> Result<NamedTensors> {
+    read_safetensors(path).map_err(|e| file_error(path, e))
+}
 
 /// Metadata key holding the model's configuration as JSON.
 pub const CONFIG_METADATA_KEY: &str = "smallscale.model_config";
@@ -66,13 +85,27 @@ pub fn save_checkpoint<M: Model + ?Sized>(model: &M, path: impl AsRef<Path>) -> 
 ///
 /// Every name and shape is checked first; on any mismatch the model is left unchanged and the error
 /// lists the missing and unexpected names and each tensor whose shape or dtype differs (expected
-/// vs found).
+/// vs found). An integer-code export of a checkpoint (`smallscale quantize --export-int`,
+/// [`QuantizedCheckpoint`]) is loaded dequantized: the weights are its fake-quantized values.
 pub fn load_checkpoint<M: Model + ?Sized>(model: &M, path: impl AsRef<Path>) -> Result<()> {
     let path = path.as_ref();
-    let file = read_safetensors(path).map_err(|e| ModelError::CheckpointFile {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-    })?;
+    let file = read_file(path)?;
+    let file = if is_integer_export(&file) {
+        // An integer-code export (`smallscale quantize --export-int`): load it dequantized.
+        let codes = QuantizedCheckpoint::from_file(file, path).map_err(|e| file_error(path, e))?;
+        let tensors = codes
+            .dequantize(&candle_core::Device::Cpu)
+            .map_err(|e| file_error(path, e))?
+            .into_iter()
+            .map(|(name, t)| (name, StoredTensor::Tensor(t)))
+            .collect();
+        NamedTensors {
+            tensors,
+            metadata: codes.metadata.into_iter().collect(),
+        }
+    } else {
+        file
+    };
     let expected = state_dict(model);
     let mut missing = Vec::new();
     let mut mismatched = Vec::new();
@@ -135,10 +168,7 @@ fn mismatch(name: &str, want: &Tensor, found_shape: &[usize], found_dtype: &str)
 /// rebuilt without knowing its architecture.
 pub fn read_checkpoint_config(path: impl AsRef<Path>) -> Result<Option<crate::ModelConfig>> {
     let path = path.as_ref();
-    let file = read_safetensors(path).map_err(|e| ModelError::CheckpointFile {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-    })?;
+    let file = read_file(path)?;
     match file.metadata.get(CONFIG_METADATA_KEY) {
         None => Ok(None),
         Some(json) => {

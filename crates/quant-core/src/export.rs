@@ -34,6 +34,9 @@ pub struct QuantizedCheckpoint {
     pub quantized: BTreeMap<String, QuantizedTensor>,
     /// Tensors stored unchanged (excluded, or not floating).
     pub passthrough: BTreeMap<String, StoredTensor>,
+    /// The source checkpoint's metadata (the model configuration among it), kept so an export
+    /// can be rebuilt and evaluated like its source; the export's own keys are not in it.
+    pub metadata: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -62,7 +65,15 @@ impl QuantizedCheckpoint {
         quantizer: &dyn Quantizer,
         selector: &TensorSelector,
     ) -> Result<Self> {
-        let mut out = Self::default();
+        let mut out = Self {
+            metadata: tensors
+                .metadata
+                .iter()
+                .filter(|(k, _)| !is_export_key(k))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            ..Self::default()
+        };
         for (name, stored) in &tensors.tensors {
             match stored {
                 StoredTensor::Tensor(t) if selector.selects(name, t.dtype()) => {
@@ -108,7 +119,12 @@ impl QuantizedCheckpoint {
     pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
         let path = path.as_ref();
         let mut entries = BTreeMap::new();
-        let mut metadata = HashMap::new();
+        let mut metadata: HashMap<String, String> = self
+            .metadata
+            .iter()
+            .filter(|(k, _)| !is_export_key(k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         metadata.insert(FORMAT_KEY.to_string(), EXPORT_FORMAT.to_string());
         for (name, t) in &self.passthrough {
             let raw = match t {
@@ -215,8 +231,12 @@ impl QuantizedCheckpoint {
     /// ```
     pub fn load(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let file = read_safetensors(path)?;
-        if file.metadata.get(FORMAT_KEY).map(String::as_str) != Some(EXPORT_FORMAT) {
+        Self::from_file(read_safetensors(path)?, path)
+    }
+
+    /// The export held by `file`, read from `path` (named in errors); see [`QuantizedCheckpoint::load`].
+    pub fn from_file(file: NamedTensors, path: &Path) -> Result<Self> {
+        if !is_integer_export(&file) {
             return Err(QuantError::file(
                 path,
                 format!(
@@ -224,7 +244,15 @@ impl QuantizedCheckpoint {
                 ),
             ));
         }
-        let mut out = Self::default();
+        let mut out = Self {
+            metadata: file
+                .metadata
+                .iter()
+                .filter(|(k, _)| !is_export_key(k))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            ..Self::default()
+        };
         let mut consumed = std::collections::BTreeSet::new();
         for (key, json) in &file.metadata {
             let Some(name) = key.strip_prefix(QUANT_PREFIX) else {
@@ -287,6 +315,16 @@ impl QuantizedCheckpoint {
         }
         Ok(out)
     }
+}
+
+/// Whether a metadata key belongs to the export format itself.
+fn is_export_key(key: &str) -> bool {
+    key == FORMAT_KEY || key.starts_with(QUANT_PREFIX)
+}
+
+/// Whether `file` is an integer-code export ([`QuantizedCheckpoint::save`]).
+pub fn is_integer_export(file: &NamedTensors) -> bool {
+    file.metadata.get(FORMAT_KEY).map(String::as_str) == Some(EXPORT_FORMAT)
 }
 
 fn serde_json_min<T: Serialize>(v: &T) -> String {

@@ -17,7 +17,7 @@ mod selection;
 pub use asymmetric::AsymmetricQuantizer;
 pub use bits::BitWidth;
 pub use error::{QuantError, Result};
-pub use export::{EXPORT_FORMAT, QuantizedCheckpoint};
+pub use export::{EXPORT_FORMAT, QuantizedCheckpoint, is_integer_export};
 pub use io::{
     NamedTensors, RawTensor, StoredTensor, parse_safetensors, read_safetensors, write_safetensors,
 };
