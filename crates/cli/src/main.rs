@@ -56,6 +56,17 @@ fn main() -> ExitCode {
     // Training reuses the same big buffers every step; keep freed pages instead of faulting in
     // fresh ones (see `smallscale_models::kernels::retain_freed_memory`).
     smallscale_models::kernels::retain_freed_memory();
+    let output = match &cli.command {
+        Command::Reproduce(a) => a.output,
+        Command::Train(a) => a.output,
+        Command::Eval(a) => a.output,
+        Command::Quantize(a) => a.output,
+        Command::Pepr(a) => a.output,
+        Command::Fairness(a) => a.output,
+    };
+    if output.quiet {
+        stdout::set_quiet();
+    }
     if matches!(cli.command, Command::Reproduce(_) | Command::Train(_)) {
         interrupt::say_how_to_resume_on_interrupt();
     }

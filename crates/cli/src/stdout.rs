@@ -2,12 +2,24 @@
 //! cause once.
 
 use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Set by `--quiet`: standard output stays empty.
+static QUIET: AtomicBool = AtomicBool::new(false);
+
+/// Makes every later [`write`] print nothing (`--quiet`).
+pub fn set_quiet() {
+    QUIET.store(true, Ordering::Relaxed);
+}
 
 /// Writes to standard output. A closed pipe (the reader, such as `head`, has exited) ends the program
 /// with exit code 0 and no message, as other command-line tools do; results are written to files
 /// atomically before anything is printed, so nothing is lost. Any other write error ends it with
 /// exit code 2 and says why.
 pub fn write(args: std::fmt::Arguments<'_>, newline: bool) {
+    if QUIET.load(Ordering::Relaxed) {
+        return;
+    }
     let mut out = std::io::stdout().lock();
     let result = out.write_fmt(args).and_then(|()| {
         if newline {

@@ -103,3 +103,65 @@ fn a_target_bit_outside_the_evaluation_bits_names_the_option() {
         ],
     );
 }
+
+#[test]
+fn every_subcommand_takes_the_output_options_and_shows_defaults() {
+    for cmd in ["reproduce", "train", "eval", "quantize", "pepr", "fairness"] {
+        let out = bin().args([cmd, "--help"]).output().unwrap();
+        let help = String::from_utf8_lossy(&out.stdout);
+        for flag in ["--json", "--no-progress", "--quiet"] {
+            assert!(help.contains(flag), "{cmd} --help lacks {flag}:\n{help}");
+        }
+    }
+    // reproduce's optional settings say their defaults, which are the library's.
+    let out = bin().args(["reproduce", "--help"]).output().unwrap();
+    let help = String::from_utf8_lossy(&out.stdout).replace('\n', " ");
+    let d = smallscale_osc_reg::ReproduceParams::default();
+    for (flag, default) in [
+        ("--lambda", format!("[default: {}]", d.lambda)),
+        ("--epochs", format!("[default: {};", d.epochs)),
+        ("--patience", format!("[default: {};", d.patience)),
+        ("--batch-size", format!("[default: {}]", d.batch_size)),
+        ("--lr", format!("[default: {}]", d.lr)),
+        ("--seed", format!("[default: {}]", d.seed)),
+    ] {
+        let at = help
+            .find(&format!("{flag} "))
+            .unwrap_or_else(|| panic!("{flag}: {help}"));
+        let next = help[at + 2..]
+            .find("  --")
+            .map_or(help.len(), |i| at + 2 + i);
+        assert!(
+            help[at..next].contains(&default),
+            "{flag} should say {default}: {}",
+            &help[at..next]
+        );
+    }
+}
+
+#[test]
+fn quiet_prints_nothing_and_json_is_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = write(
+        dir.path(),
+        "runs.csv",
+        "model,acc,energy\na,0.9,1\nb,0.8,2\n",
+    );
+    let input = input.to_str().unwrap();
+    let base = [
+        "pepr",
+        "--performance",
+        "acc",
+        "--resource",
+        "energy",
+        "--input",
+        input,
+    ];
+    let quiet = bin().args(base).arg("--quiet").output().unwrap();
+    assert_eq!(quiet.status.code(), Some(0));
+    assert!(quiet.stdout.is_empty() && quiet.stderr.is_empty());
+    let json = bin().args(base).arg("--json").output().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert!(v.is_object());
+    fails_with(&[&base[..], &["--json", "--quiet"]].concat(), &["--quiet"]);
+}

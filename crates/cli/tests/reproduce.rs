@@ -163,7 +163,7 @@ fn invalid_settings_fail_clearly() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("bits must be 2..=16"));
     let out = bin()
-        .args(["reproduce", "--model", "mlp", "--width", "4", "--out"])
+        .args(["reproduce", "--model", "mlp", "--width", "0", "--out"])
         .arg(dir.path())
         .output()
         .unwrap();

@@ -1,5 +1,4 @@
 #![doc = include_str!("../README.md")]
-#![warn(missing_docs)]
 
 mod analysis;
 mod apply;
@@ -47,8 +46,8 @@ pub use metrics::{
     statistical_parity,
 };
 pub use minimal::{
-    ClassMemorization, MemorizationBounds, Method, MinimalMemorization, MinimalOptions,
-    MinimalPlan, binary_statistical_parity_minimum, memorization_bounds, minimal_memorization,
+    ClassMemorization, MemorizationBounds, MinimalMemorization, MinimalOptions, MinimalPlan,
+    SolutionMethod, binary_statistical_parity_minimum, memorization_bounds, minimal_memorization,
 };
 pub use plan::{MemorizationPlan, PLAN_TOLERANCE};
 pub use rows::{ClassEncoding, Rows, encode_groups};

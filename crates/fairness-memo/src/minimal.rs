@@ -36,7 +36,7 @@ impl Default for MinimalOptions {
 /// How a minimal plan was found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Method {
+pub enum SolutionMethod {
     /// The statistical-parity linear program.
     LinearProgram,
     /// A closed form of the spec.
@@ -69,7 +69,7 @@ pub struct MinimalPlan {
     /// The model used for statistical parity.
     pub model: MemorizationModel,
     /// How the plan was found.
-    pub method: Method,
+    pub method: SolutionMethod,
     /// `p_D*`.
     pub total_mass: f64,
     /// The plan (masses `m_y^a` and shares `r_{y,a}`).
@@ -114,7 +114,7 @@ fn feasible(
     dist: &JointDistribution,
     target: Target,
     options: MinimalOptions,
-    method: Method,
+    method: SolutionMethod,
     masses: Array2<f64>,
     per_class: Vec<ClassMemorization>,
 ) -> Result<MinimalMemorization> {
@@ -167,11 +167,25 @@ pub fn minimal_memorization(
         Target::StatisticalParity => minimal_statistical_parity(dist, options),
         Target::EqualOpportunity => {
             let (masses, per_class) = equal_opportunity_plan(dist)?;
-            feasible(dist, target, options, Method::ClosedForm, masses, per_class)
+            feasible(
+                dist,
+                target,
+                options,
+                SolutionMethod::ClosedForm,
+                masses,
+                per_class,
+            )
         }
         Target::EqualizedOdds => {
             let (masses, per_class) = equalized_odds_plan(dist, options.tolerance)?;
-            feasible(dist, target, options, Method::ClosedForm, masses, per_class)
+            feasible(
+                dist,
+                target,
+                options,
+                SolutionMethod::ClosedForm,
+                masses,
+                per_class,
+            )
         }
     }
 }
@@ -186,13 +200,20 @@ fn minimal_statistical_parity(
             dist,
             target,
             options,
-            Method::LinearProgram,
+            SolutionMethod::LinearProgram,
             Array2::zeros((2, dist.n_classes())),
             vec![],
         );
     }
     match solve_statistical_parity(dist, options.model, [true, true])? {
-        Some(masses) => feasible(dist, target, options, Method::LinearProgram, masses, vec![]),
+        Some(masses) => feasible(
+            dist,
+            target,
+            options,
+            SolutionMethod::LinearProgram,
+            masses,
+            vec![],
+        ),
         None => Ok(MinimalMemorization::Infeasible {
             target,
             reason: infeasibility_reason(dist),
@@ -439,7 +460,14 @@ pub fn binary_statistical_parity_minimum(
     let gap = rate(Group::Protected) - rate(Group::Unprotected);
     let mut masses = Array2::zeros((2, 2));
     if gap == 0.0 {
-        return feasible(dist, target, options, Method::ClosedForm, masses, vec![]);
+        return feasible(
+            dist,
+            target,
+            options,
+            SolutionMethod::ClosedForm,
+            masses,
+            vec![],
+        );
     }
     let (low, high) = if gap < 0.0 {
         (Group::Protected, Group::Unprotected)
@@ -488,5 +516,12 @@ pub fn binary_statistical_parity_minimum(
             reason: infeasibility_reason(dist),
         });
     }
-    feasible(dist, target, options, Method::ClosedForm, masses, vec![])
+    feasible(
+        dist,
+        target,
+        options,
+        SolutionMethod::ClosedForm,
+        masses,
+        vec![],
+    )
 }

@@ -1,5 +1,4 @@
 #![doc = include_str!("../README.md")]
-#![warn(missing_docs)]
 
 mod attention;
 mod batch_norm;
@@ -8,6 +7,7 @@ pub mod checkpoint;
 mod context;
 mod conv;
 mod errors;
+mod fitting;
 mod init;
 pub mod kernels;
 mod layer_norm;

@@ -440,7 +440,7 @@ fn cost_noise_note(runs: &[&RunResult]) -> Option<String> {
         .iter()
         .filter_map(|r| time_noise_seconds(&r.training))
         .fold(f64::NAN, f64::max);
-    if !(hi > lo) || noise.is_nan() {
+    if hi.partial_cmp(&lo) != Some(std::cmp::Ordering::Greater) || noise.is_nan() {
         return None;
     }
     (hi - lo < 2.0 * noise).then(|| {

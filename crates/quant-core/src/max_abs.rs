@@ -221,9 +221,12 @@ pub fn max_abs_quantize_slice<T: KernelFloat>(w: &[T], bits: BitWidth) -> Result
         return Ok(Vec::new());
     }
     let k = T::from_f64(f64::from(bits.max_level()));
-    cpu::filled_vec(w.len(), |out| {
-        cpu::max_abs_fake_quant_forward(w, w.len(), k, out).map(drop)
-    })
+    // SAFETY: on `Ok` the forward kernel has written every element of `out`.
+    unsafe {
+        cpu::filled_vec(w.len(), |out| {
+            cpu::max_abs_fake_quant_forward(w, w.len(), k, out).map(drop)
+        })
+    }
     .map_err(|at| QuantError::NonFinite {
         name: "<input>".into(),
         index: at.index,

@@ -67,9 +67,8 @@ pub struct EvalArgs {
     pub data: DataArgs,
     #[command(flatten)]
     pub device: DeviceArgs,
-    /// Print the result as JSON instead of a table.
-    #[arg(long, help_heading = "Output")]
-    pub json: bool,
+    #[command(flatten)]
+    pub output: super::output_args::OutputArgs,
 }
 
 /// The accuracy at one bit-width.
@@ -177,7 +176,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         bn_reestimate_batches: args.bn_reestimate,
         notes,
     };
-    if args.json {
+    if args.output.json {
         outln!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print_table(&report);

@@ -124,9 +124,8 @@ pub struct FairnessArgs {
     /// With --adult: the L2 penalty alpha of the logistic regression.
     #[arg(long, value_name = "ALPHA", default_value_t = 10.0, requires = "adult")]
     pub adult_alpha: f64,
-    /// Print one JSON object instead of tables.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub output: super::output_args::OutputArgs,
 }
 
 /// Where the rows came from.
@@ -287,7 +286,7 @@ pub fn compute(args: &FairnessArgs) -> Result<FairnessReport> {
 /// Runs the subcommand.
 pub fn run(args: &FairnessArgs) -> Result<()> {
     let report = compute(args)?;
-    if args.json {
+    if args.output.json {
         outln!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         fairness_table::print(&report);

@@ -244,8 +244,8 @@ fn print_target(report: &FairnessReport, t: &TargetAnalysis) {
                 MemorizationModel::Distribution => "distribution model",
             };
             let method = match plan.method {
-                smallscale_fairness_memo::Method::LinearProgram => "linear program",
-                smallscale_fairness_memo::Method::ClosedForm => "closed form",
+                smallscale_fairness_memo::SolutionMethod::LinearProgram => "linear program",
+                smallscale_fairness_memo::SolutionMethod::ClosedForm => "closed form",
             };
             let model = if t.target == Target::StatisticalParity {
                 format!("{method}, {model}")

@@ -7,6 +7,7 @@ pub mod experiment_args;
 pub mod fairness;
 pub mod fairness_table;
 pub mod model_args;
+pub mod output_args;
 pub mod pepr;
 pub mod pepr_plot;
 pub mod quantize;

@@ -65,7 +65,7 @@ impl ModelArgs {
             (None, None) => "small-cnn".to_string(),
         };
         let default = ModelConfig::default_for(&name)?;
-        let mut value = serde_json::to_value(fitted_to_data(default, data))?;
+        let mut value = serde_json::to_value(default.fitted_to(data.shape, data.classes))?;
         if let (Some(Value::Object(fields)), Value::Object(target)) = (user, &mut value) {
             for (k, v) in fields {
                 target.insert(k, v);
@@ -74,10 +74,10 @@ impl ModelArgs {
         let mut config: ModelConfig = serde_json::from_value(value)
             .with_context(|| format!("--model-config is not a valid {name} configuration"))?;
         if let Some(width) = self.width {
-            config = with_width(config, width)?;
+            config = config.with_width(width).context("--width")?;
         }
         if let Some(classes) = self.classes {
-            config = with_classes(config, classes);
+            config = config.with_classes(classes);
         }
         config.validate()?;
         check_fits_data(&config, data)?;
@@ -101,140 +101,10 @@ fn parse_config_argument(text: &str) -> Result<Value> {
     Ok(value)
 }
 
-/// `config` with its input shape and classes set from the data.
-fn fitted_to_data(config: ModelConfig, data: &DataDescription) -> ModelConfig {
-    let [c, h, w] = data.shape;
-    let k = data.classes;
-    match config {
-        ModelConfig::ResNet(mut m) => {
-            m.in_channels = c;
-            m.num_classes = k;
-            ModelConfig::ResNet(m)
-        }
-        ModelConfig::Vit(mut m) => {
-            m.in_channels = c;
-            m.image_size = h;
-            m.num_classes = k;
-            ModelConfig::Vit(m)
-        }
-        ModelConfig::SmallCnn(mut m) => {
-            m.in_channels = c;
-            m.image_size = h;
-            m.num_classes = k;
-            ModelConfig::SmallCnn(m)
-        }
-        ModelConfig::Mlp(mut m) => {
-            m.input_dim = c * h * w;
-            m.num_classes = k;
-            ModelConfig::Mlp(m)
-        }
-    }
-}
-
-/// Scales `widths` so that the first is `width`, keeping the ratios of the others to it.
-fn scaled(widths: &[usize], width: usize) -> Vec<usize> {
-    let first = widths.first().copied().unwrap_or(1).max(1) as f64;
-    widths
-        .iter()
-        .map(|&w| ((w as f64 * width as f64 / first).round() as usize).max(1))
-        .collect()
-}
-
-fn with_width(config: ModelConfig, width: usize) -> Result<ModelConfig> {
-    if width == 0 {
-        bail!("--width must be at least 1");
-    }
-    Ok(match config {
-        ModelConfig::ResNet(mut m) => {
-            m.base_width = width;
-            ModelConfig::ResNet(m)
-        }
-        ModelConfig::Vit(mut m) => {
-            m.embed_dim = width;
-            ModelConfig::Vit(m)
-        }
-        ModelConfig::SmallCnn(mut m) => {
-            m.channels = scaled(&m.channels, width);
-            ModelConfig::SmallCnn(m)
-        }
-        ModelConfig::Mlp(mut m) => {
-            if m.hidden.is_empty() {
-                bail!("--width: this MLP has no hidden layer to resize");
-            }
-            m.hidden = scaled(&m.hidden, width);
-            ModelConfig::Mlp(m)
-        }
-    })
-}
-
-fn with_classes(config: ModelConfig, classes: usize) -> ModelConfig {
-    match config {
-        ModelConfig::ResNet(mut m) => {
-            m.num_classes = classes;
-            ModelConfig::ResNet(m)
-        }
-        ModelConfig::Vit(mut m) => {
-            m.num_classes = classes;
-            ModelConfig::Vit(m)
-        }
-        ModelConfig::SmallCnn(mut m) => {
-            m.num_classes = classes;
-            ModelConfig::SmallCnn(m)
-        }
-        ModelConfig::Mlp(mut m) => {
-            m.num_classes = classes;
-            ModelConfig::Mlp(m)
-        }
-    }
-}
-
 /// Checks that a model built from `config` accepts the data's images and has an output for every
 /// class; the error says what differs.
 pub fn check_fits_data(config: &ModelConfig, data: &DataDescription) -> Result<()> {
-    let [c, h, w] = data.shape;
-    let (channels, size, classes) = match config {
-        ModelConfig::ResNet(m) => (Some(m.in_channels), None, m.num_classes),
-        ModelConfig::Vit(m) => (Some(m.in_channels), Some(m.image_size), m.num_classes),
-        ModelConfig::SmallCnn(m) => (Some(m.in_channels), Some(m.image_size), m.num_classes),
-        ModelConfig::Mlp(m) => {
-            if m.input_dim != c * h * w {
-                bail!(
-                    "the mlp takes {} input features but the images are {c}x{h}x{w} = {}: \
-                     use a model configured for this data (input_dim {})",
-                    m.input_dim,
-                    c * h * w,
-                    c * h * w
-                );
-            }
-            (None, None, m.num_classes)
-        }
-    };
-    let arch = config.architecture();
-    if let Some(channels) = channels
-        && channels != c
-    {
-        bail!(
-            "the {arch} takes {channels}-channel images but the data has {c} channel(s) \
-             ({c}x{h}x{w}): use a model configured for this data (in_channels {c})"
-        );
-    }
-    if let Some(size) = size
-        && (size != h || size != w)
-    {
-        bail!(
-            "the {arch} takes {size}x{size} images but the data's are {h}x{w}: use a model \
-             configured for this data (image_size {h})"
-        );
-    }
-    if classes < data.classes {
-        bail!(
-            "the {arch} has {classes} outputs but the data has {} classes: use a model with \
-             num_classes {}",
-            data.classes,
-            data.classes
-        );
-    }
-    Ok(())
+    Ok(config.check_fits(data.shape, data.classes)?)
 }
 
 #[cfg(test)]
@@ -292,7 +162,7 @@ mod tests {
             ..ModelArgs::default()
         };
         let err = wrong.resolve(&data([1, 28, 28], 10)).unwrap_err();
-        assert!(err.to_string().contains("3-channel"), "{err}");
+        assert!(err.to_string().contains("in_channels 1"), "{err}");
         let conflict = ModelArgs {
             model: Some("mlp".into()),
             model_config: Some(r#"{"model": "vit"}"#.into()),

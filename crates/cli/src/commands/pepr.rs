@@ -59,9 +59,8 @@ pub struct PeprArgs {
     /// R into [0, 1]; repeatable, e.g. `energy=0:2.5`.
     #[arg(long = "reference-bounds", value_name = "COL=MIN:MAX")]
     pub reference_bounds: Vec<String>,
-    /// Print the scores as JSON instead of tables.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub output: super::output_args::OutputArgs,
     /// Draw performance against normalised resource, with the Pareto front and iso-PePR lines,
     /// one panel per pool, into this SVG file.
     #[arg(long, value_name = "FILE.svg")]
@@ -316,7 +315,7 @@ pub fn run(args: &PeprArgs) -> Result<()> {
     if let Some(path) = &args.plot {
         pepr_plot::draw(path, &report)?;
     }
-    if args.json {
+    if args.output.json {
         outln!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print_tables(&report);

@@ -14,8 +14,8 @@ use smallscale_quant_core::{
 /// Arguments of `smallscale quantize`.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  smallscale quantize --bits 4 --input model.safetensors --output model-w4.safetensors\n  \
-    smallscale quantize --bits 8 --input model.safetensors --output codes.safetensors --export-int --exclude '*.bias'\n\n\
+    after_help = "Examples:\n  smallscale quantize --bits 4 --input model.safetensors --out model-w4.safetensors\n  \
+    smallscale quantize --bits 8 --input model.safetensors --out codes.safetensors --export-int --exclude '*.bias'\n\n\
     Every floating tensor is quantized unless excluded (BatchNorm running statistics included: exclude them with\n\
     --exclude '*.running_*', or use --weights-only for the paper's choice of every tensor named *.weight)."
 )]
@@ -27,8 +27,8 @@ pub struct QuantizeArgs {
     #[arg(long, value_name = "IN.safetensors")]
     pub input: PathBuf,
     /// Where to write the result (written atomically; never a partial file).
-    #[arg(long, value_name = "OUT.safetensors")]
-    pub output: PathBuf,
+    #[arg(long = "out", visible_alias = "output", value_name = "OUT.safetensors")]
+    pub out: PathBuf,
     /// Leave tensors whose name matches this glob unchanged (repeatable), e.g. '*.bias', 'fc.*'.
     #[arg(long, value_name = "PATTERN")]
     pub exclude: Vec<String>,
@@ -44,9 +44,8 @@ pub struct QuantizeArgs {
     /// Write integer codes (i8 up to 8 bits, i16 above) plus scales instead of fake-quantized floats.
     #[arg(long)]
     pub export_int: bool,
-    /// Print the report as JSON instead of a table.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub output: super::output_args::OutputArgs,
 }
 
 #[derive(Debug, Serialize)]
@@ -81,7 +80,7 @@ pub fn run(args: &QuantizeArgs) -> Result<()> {
         TensorSelector::all_floating()
     };
     let selector = base.exclude_all(&args.exclude).context("--exclude")?;
-    smallscale_io::check_output(&args.output, &[&args.input]).context("--output")?;
+    smallscale_io::check_output(&args.out, &[&args.input]).context("--out")?;
     let input = read_safetensors(&args.input)?;
     let unmatched = selector.unmatched_patterns(input.tensors.keys().map(String::as_str));
     if !unmatched.is_empty() {
@@ -119,7 +118,7 @@ pub fn run(args: &QuantizeArgs) -> Result<()> {
         for r in report.iter_mut().filter(|r| r.quantized) {
             *r = error_report(&r.name, &tensors[&r.name], &deq[&r.name])?;
         }
-        codes.save(&args.output)?;
+        codes.save(&args.out)?;
     } else {
         let mut out = NamedTensors {
             tensors: input.tensors.clone(),
@@ -128,7 +127,7 @@ pub fn run(args: &QuantizeArgs) -> Result<()> {
         for (name, t) in ptq.tensors {
             out.tensors.insert(name, StoredTensor::Tensor(t));
         }
-        write_safetensors(&args.output, &out)?;
+        write_safetensors(&args.out, &out)?;
     }
     for (name, t) in &input.tensors {
         if let StoredTensor::Raw(r) = t {
@@ -142,7 +141,7 @@ pub fn run(args: &QuantizeArgs) -> Result<()> {
     report.sort_by(|a, b| a.name.cmp(&b.name));
     let summary = Report {
         input: &args.input,
-        output: &args.output,
+        output: &args.out,
         bits: args.bits,
         scheme: quantizer.scheme().as_str(),
         export_int: args.export_int,
@@ -151,7 +150,7 @@ pub fn run(args: &QuantizeArgs) -> Result<()> {
         tensors: report,
     };
     warn_zeroed(&summary.tensors);
-    if args.json {
+    if args.output.json {
         outln!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
         print_table(&summary);

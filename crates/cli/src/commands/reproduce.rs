@@ -38,7 +38,8 @@ pub struct ReproduceArgs {
     /// channels.
     #[arg(long)]
     pub model: Option<String>,
-    /// Channels of the small CNN's first block (the second has twice as many).
+    /// Width of the first stage or layer, as in `train`: the small CNN's first block (the second
+    /// has twice as many) [default: 8], ResNet base_width, ViT embed_dim, MLP first hidden layer.
     #[arg(long, value_name = "C")]
     pub width: Option<usize>,
     /// Target bit-widths of QAT and Reg, comma-separated (each 2..=16).
@@ -48,58 +49,33 @@ pub struct ReproduceArgs {
     /// among them.
     #[arg(long, value_name = "B,...", value_delimiter = ',', default_value = "2,3,4,5,6,7,8", allow_negative_numbers = true, value_parser = super::bits_arg::parse_bits)]
     pub eval_bits: Vec<u32>,
-    /// The regularizer weight lambda of Reg.
+    /// The regularizer weight lambda of Reg [default: 1].
     #[arg(long)]
     pub lambda: Option<f64>,
-    /// Maximum epochs per run.
+    /// Maximum epochs per run [default: 8; 2 with --quick].
     #[arg(long)]
     pub epochs: Option<usize>,
-    /// Early-stopping patience (epochs without improvement).
+    /// Early-stopping patience (epochs without improvement) [default: 3; 2 with --quick].
     #[arg(long)]
     pub patience: Option<usize>,
-    /// Mini-batch size.
+    /// Mini-batch size [default: 128].
     #[arg(long)]
     pub batch_size: Option<usize>,
-    /// Adam learning rate.
+    /// Adam learning rate [default: 0.001].
     #[arg(long)]
     pub lr: Option<f64>,
-    /// Seed of the initialisation, the validation split and the shuffling.
+    /// Seed of the initialisation, the validation split and the shuffling [default: 0].
     #[arg(long)]
     pub seed: Option<u64>,
     /// Repeat the comparison with this many seeds (--seed, --seed + 1, ...): each seed's report goes
     /// to OUT/seed-S/, and OUT/summary.md gives mean ± sd and the claims on the means.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=1000))]
     pub seeds: u64,
-    /// Hide the progress bars.
-    #[arg(long)]
-    pub no_progress: bool,
+    #[command(flatten)]
+    pub output: super::output_args::OutputArgs,
     /// Where the models train.
     #[command(flatten)]
     pub device: DeviceArgs,
-}
-
-/// Fits an architecture's default configuration to the data's channels, image size and classes.
-fn fit_to_data(config: &mut ModelConfig, channels: usize, size: usize, classes: usize) {
-    match config {
-        ModelConfig::SmallCnn(c) => {
-            c.in_channels = channels;
-            c.image_size = size;
-            c.num_classes = classes;
-        }
-        ModelConfig::Mlp(c) => {
-            c.input_dim = channels * size * size;
-            c.num_classes = classes;
-        }
-        ModelConfig::ResNet(c) => {
-            c.in_channels = channels;
-            c.num_classes = classes;
-        }
-        ModelConfig::Vit(c) => {
-            c.in_channels = channels;
-            c.image_size = size;
-            c.num_classes = classes;
-        }
-    }
 }
 
 /// Runs the subcommand.
@@ -125,10 +101,7 @@ pub fn run(args: &ReproduceArgs) -> Result<()> {
         params.model = ModelConfig::default_for(name).with_context(|| format!("--model {name}"))?;
     }
     if let Some(w) = args.width {
-        match &mut params.model {
-            ModelConfig::SmallCnn(c) if w > 0 => c.channels = vec![w, 2 * w],
-            _ => bail!("--width applies to the small CNN and must be at least 1"),
-        }
+        params.model = params.model.with_width(w).context("--width")?;
     }
     if args.quick {
         params.epochs = 2;
@@ -158,7 +131,8 @@ pub fn run(args: &ReproduceArgs) -> Result<()> {
     check_output_layout(&args.out, seeds.len())?;
     let device = args.device.open()?;
     let environment = super::run_environment();
-    let progress = !args.no_progress && std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let progress = args.output.progress();
+    let chatty = args.output.chatty();
     let n = seeds.len();
     let run_seed = |i: usize, train, test| -> Result<ReproduceResults> {
         let seed = seeds[i];
@@ -167,7 +141,9 @@ pub fn run(args: &ReproduceArgs) -> Result<()> {
         let out = if n == 1 {
             args.out.clone()
         } else {
-            eprintln!("== seed {seed} ({} of {n})", i + 1);
+            if chatty {
+                eprintln!("== seed {seed} ({} of {n})", i + 1);
+            }
             args.out.join(format!("seed-{seed}"))
         };
         let mut data = ImageData::split(train, test, 0.1, seed)?;
@@ -177,10 +153,8 @@ pub fn run(args: &ReproduceArgs) -> Result<()> {
             description.push_str(" (quick: 2,000 / 500 / 1,000 images)");
         }
         let shape = data.train.shape();
-        fit_to_data(
-            &mut params.model,
-            shape.channels,
-            shape.height,
+        params.model = params.model.clone().fitted_to(
+            [shape.channels, shape.height, shape.width],
             data.num_classes(),
         );
         params.check().context("the model does not fit the data")?;
@@ -191,7 +165,11 @@ pub fn run(args: &ReproduceArgs) -> Result<()> {
             &device,
             &out,
             progress,
-            |line| eprintln!("{line}"),
+            |line| {
+                if chatty {
+                    eprintln!("{line}");
+                }
+            },
         )?;
         write_report(&results, &out, &environment)?;
         Ok(results)
@@ -203,6 +181,15 @@ pub fn run(args: &ReproduceArgs) -> Result<()> {
     }
     all.push(run_seed(n - 1, train, test)?);
     if let [results] = all.as_slice() {
+        if args.output.json {
+            let value = serde_json::json!({
+                "results": results,
+                "claims": check_claims(results),
+                "report": args.out.join("report.md"),
+            });
+            outln!("{}", serde_json::to_string_pretty(&value)?);
+            return Ok(());
+        }
         print_table(
             &results.data,
             &results.params.eval_bits,
@@ -229,6 +216,14 @@ pub fn run(args: &ReproduceArgs) -> Result<()> {
     }
     let summary = summarize_seeds(&all)?;
     write_seeds_summary(&summary, &args.out, &environment)?;
+    if args.output.json {
+        let value = serde_json::json!({
+            "summary": summary,
+            "report": args.out.join("summary.md"),
+        });
+        outln!("{}", serde_json::to_string_pretty(&value)?);
+        return Ok(());
+    }
     let table: BTreeMap<&str, Vec<Option<String>>> = summary
         .per_bit
         .iter()

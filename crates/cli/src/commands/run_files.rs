@@ -117,7 +117,7 @@ pub struct TestAccuracy {
 
 /// `result.json`: the outcome of a run and the test accuracies of its selected model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RunResult {
+pub struct TrainResult {
     /// Method label (`fp`, `qat-b4`, `reg-b4-l1`).
     pub method: String,
     /// Architecture name.

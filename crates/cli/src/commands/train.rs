@@ -15,8 +15,8 @@ use smallscale_osc_reg::{
 use super::experiment_args::{DataArgs, DeviceArgs, SplitArgs, load_split_data};
 use super::model_args::ModelArgs;
 use super::run_files::{
-    BEST_FILE, CONFIG_FILE, RESULT_FILE, RunConfig, RunResult, RunStatus, STATE_FILE, TestAccuracy,
-    write_json,
+    BEST_FILE, CONFIG_FILE, RESULT_FILE, RunConfig, RunStatus, STATE_FILE, TestAccuracy,
+    TrainResult, write_json,
 };
 
 /// Batch size of the test evaluations (does not change the result; `eval` uses the same).
@@ -244,9 +244,9 @@ pub struct TrainArgs {
     /// rerun with the same options resumes; without --out nothing is written.
     #[arg(long, value_name = "DIR", help_heading = "Output")]
     pub out: Option<PathBuf>,
-    /// Print one JSON line per epoch and the result as a last JSON line (no progress bar).
-    #[arg(long, help_heading = "Output")]
-    pub json: bool,
+    /// With --json: one JSON line per epoch and the result as a last JSON line (no progress bar).
+    #[command(flatten)]
+    pub output: super::output_args::OutputArgs,
 }
 
 /// Runs the subcommand.
@@ -276,7 +276,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     let ctx = ModelContext::new(device).with_seed(args.training.seed);
     let model = build_model(&model_config, &ctx).context("cannot build the model")?;
     model.quant().set(selection);
-    if !args.json {
+    if !args.output.json && args.output.chatty() {
         eprintln!(
             "{} ({} parameters), {} on {} ({} train / {} validation / {} test), {}",
             model_config.architecture(),
@@ -290,11 +290,11 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         );
     }
 
-    let json = args.json;
+    let json = args.output.json;
     let epochs = config.params().epochs;
     let target = config.params().method.target_bits().map(|b| b.get());
     let mut trainer = Trainer::new(model.as_ref(), &data, config.clone())
-        .with_progress(!json)
+        .with_progress(!json && args.output.progress())
         .on_epoch(move |record| print_epoch(record, epochs, target, json));
     if let Some(dir) = &args.out {
         trainer = trainer.with_run_dir(dir);
@@ -310,7 +310,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         EVAL_BATCH_SIZE,
     )
     .context("cannot evaluate the selected model on the test set")?;
-    let result = RunResult {
+    let result = TrainResult {
         method: config.params().method.label(),
         model: model_config.architecture().to_string(),
         parameters: model.num_parameters(),
@@ -377,7 +377,7 @@ fn print_epoch(record: &EpochRecord, epochs: usize, target: Option<u32>, json: b
     let _ = writeln!(std::io::stdout().lock(), "{line}");
 }
 
-fn print_summary(result: &RunResult, out: Option<&std::path::Path>) {
+fn print_summary(result: &TrainResult, out: Option<&std::path::Path>) {
     let o = &result.outcome;
     match result.status {
         RunStatus::AlreadyFinished => outln!(

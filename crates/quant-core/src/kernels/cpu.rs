@@ -215,15 +215,20 @@ fn copy_into<T: Copy>(x: &[T], out: &mut [MaybeUninit<T>]) {
 
 /// Allocates a vector of `n` elements without initialising it and lets `fill` write every element.
 ///
-/// `fill` must write all `n` elements when it returns `Ok` (every kernel of this module does); on
-/// `Err` the partially written buffer is dropped without being read.
-pub fn filled_vec<T: Copy, E>(
+/// On `Err` the partially written buffer is dropped without being read.
+///
+/// # Safety
+///
+/// `fill` must write all `n` elements whenever it returns `Ok` (every kernel of this module does):
+/// the vector is returned with length `n`, so an element it left unwritten would be read
+/// uninitialised.
+pub unsafe fn filled_vec<T: Copy, E>(
     n: usize,
     fill: impl FnOnce(&mut [MaybeUninit<T>]) -> Result<(), E>,
 ) -> Result<Vec<T>, E> {
     let mut v: Vec<T> = Vec::with_capacity(n);
     fill(&mut v.spare_capacity_mut()[..n])?;
-    // SAFETY: `fill` initialised all `n` elements (the contract above), and capacity >= n.
+    // SAFETY: the caller guarantees that `fill` initialised all `n` elements, and capacity >= n.
     unsafe { v.set_len(n) };
     Ok(v)
 }
@@ -581,9 +586,12 @@ mod tests {
     /// to `rel` everywhere, and bit for bit away from each group's maximum.
     fn check_backward<T: KernelFloat>(x: &[T], g: &[T], group_len: usize, rel: f64) {
         let k = T::from_f64(7.0);
-        let out = filled_vec(x.len(), |o| {
-            max_abs_fake_quant_backward(x, g, group_len, k, true, o)
-        })
+        // SAFETY: on `Ok` the backward kernel has written every element.
+        let out = unsafe {
+            filled_vec(x.len(), |o| {
+                max_abs_fake_quant_backward(x, g, group_len, k, true, o)
+            })
+        }
         .unwrap();
         let want = naive_backward(x, g, group_len, k);
         for (j, (&a, &b)) in out.iter().zip(&want).enumerate() {
@@ -644,10 +652,13 @@ mod tests {
             .map(|i| ((i * 7919 % 10007) as f32 - 5003.0) * 1e-3)
             .collect();
         let mut s = Vec::new();
-        let out = filled_vec(x.len(), |o| {
-            s = max_abs_fake_quant_forward(&x, x.len(), 7.0, o)?;
-            Ok::<(), NonFiniteAt>(())
-        })
+        // SAFETY: on `Ok` the forward kernel has written every element.
+        let out = unsafe {
+            filled_vec(x.len(), |o| {
+                s = max_abs_fake_quant_forward(&x, x.len(), 7.0, o)?;
+                Ok::<(), NonFiniteAt>(())
+            })
+        }
         .unwrap();
         let want_s = x.iter().fold(0f32, |m, v| m.max(v.abs())) / 7.0;
         assert_eq!(s, vec![want_s]);

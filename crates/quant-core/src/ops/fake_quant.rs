@@ -58,9 +58,12 @@ impl MaxAbsFakeQuant {
             return Ok(Vec::new());
         }
         let k = T::from_f64(f64::from(self.max_level));
-        cpu::filled_vec(x.len(), |out| {
-            cpu::max_abs_fake_quant_forward(x, self.group_len, k, out).map(drop)
-        })
+        // SAFETY: on `Ok` the forward kernel has written every element of `out`.
+        unsafe {
+            cpu::filled_vec(x.len(), |out| {
+                cpu::max_abs_fake_quant_forward(x, self.group_len, k, out).map(drop)
+            })
+        }
         .map_err(non_finite)
     }
 }
@@ -135,9 +138,12 @@ impl MaxAbsFakeQuantBackward {
         }
         let k = T::from_f64(f64::from(self.0.max_level));
         let faithful = self.0.scale_gradient == ScaleGradient::Faithful;
-        cpu::filled_vec(x.len(), |out| {
-            cpu::max_abs_fake_quant_backward(x, g, self.0.group_len, k, faithful, out)
-        })
+        // SAFETY: on `Ok` the backward kernel has written every element of `out`.
+        unsafe {
+            cpu::filled_vec(x.len(), |out| {
+                cpu::max_abs_fake_quant_backward(x, g, self.0.group_len, k, faithful, out)
+            })
+        }
         .map_err(non_finite)
     }
 }

@@ -50,10 +50,13 @@ impl CustomOp1 for RoundHalfEvenSte {
 }
 
 fn round_all<T: cpu::KernelFloat>(x: &[T]) -> Vec<T> {
-    let filled: Result<Vec<T>, std::convert::Infallible> = cpu::filled_vec(x.len(), |out| {
-        cpu::round_half_even_all(x, out);
-        Ok(())
-    });
+    // SAFETY: `round_half_even_all` writes every element of `out` (one per element of `x`).
+    let filled: Result<Vec<T>, std::convert::Infallible> = unsafe {
+        cpu::filled_vec(x.len(), |out| {
+            cpu::round_half_even_all(x, out);
+            Ok(())
+        })
+    };
     match filled {
         Ok(v) => v,
         Err(never) => match never {},
