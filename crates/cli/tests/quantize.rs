@@ -277,7 +277,7 @@ fn outputs_that_would_destroy_a_file_are_refused() {
             output,
         ]);
         assert_eq!(code, 2, "{err}");
-        assert!(err.contains("--output") && err.contains(needle), "{err}");
+        assert!(err.contains("--out:") && err.contains(needle), "{err}");
     }
     assert_eq!(std::fs::read(&input).unwrap(), before);
     assert!(!std::fs::metadata(&fifo).unwrap().is_file());

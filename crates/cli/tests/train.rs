@@ -345,7 +345,7 @@ fn invalid_options_are_clear_errors() {
             ],
             &[],
         ),
-        &["3-channel", "1 channel"],
+        &["in_channels 3 does not fit", "1-channel images"],
     );
     fails_with(
         &run(&["train", "--model-config", r#"{"no_such_field":1}"#], &[]),
@@ -480,7 +480,7 @@ fn resnet18_on_cifar10_files_trains_and_evaluates() {
             ],
             &[&best],
         ),
-        &["does not fit the data", "3-channel"],
+        &["does not fit the data", "in_channels 3 does not fit"],
     );
 }
 
