@@ -59,6 +59,34 @@ fn quick_reproduce_writes_the_report_and_resumes() {
     assert_eq!(json["results"]["pepr"].as_array().unwrap().len(), 2);
     let report = std::fs::read_to_string(out.join("report.md")).unwrap();
     assert!(report.contains("## Accuracy per bit-width") && report.contains("PePR-E"));
+    assert!(report.contains("PePR-S") && report.contains("One seed decides nothing"));
+    assert_eq!(json["environment"]["version"], env!("CARGO_PKG_VERSION"));
+    // Every run directory holds what `eval` needs: the same split, caps and normalisation, so the
+    // evaluation of a reproduce checkpoint gives the accuracies of results.json.
+    for run in runs {
+        let label = run["label"].as_str().unwrap();
+        let eval = bin()
+            .args(["eval", "--json", "--bits", "2,3,4,5,6,7,8", "--checkpoint"])
+            .arg(out.join("runs").join(label))
+            .output()
+            .unwrap();
+        assert!(
+            eval.status.success(),
+            "{}",
+            String::from_utf8_lossy(&eval.stderr)
+        );
+        let eval: serde_json::Value = serde_json::from_slice(&eval.stdout).unwrap();
+        assert_eq!(eval["fp"], run["test"]["fp"], "{label}");
+        for (e, r) in eval["per_bit"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .zip(run["test"]["per_bit"].as_array().unwrap())
+        {
+            assert_eq!(e["accuracy"], r[1], "{label} at {}", r[0]);
+        }
+        assert_eq!(eval["data"]["test_examples"], 1000);
+    }
     // The same command again finds every run finished and reports the same numbers.
     let second = bin().args(args).arg(&out).output().unwrap();
     assert!(second.status.success());

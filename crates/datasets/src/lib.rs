@@ -13,6 +13,7 @@ pub mod gzip;
 pub mod idx;
 pub mod image;
 pub mod normalize;
+pub mod source;
 pub mod split;
 
 pub use adult::{AdultData, MissingRows, adult_embedded};
@@ -22,4 +23,5 @@ pub use errors::{DatasetError, Result};
 pub use fashion_mnist::{fashion_mnist_embedded, fashion_mnist_from_dir};
 pub use image::{ImageDataset, ImageShape};
 pub use normalize::ChannelNormalization;
+pub use source::DataSource;
 pub use split::{SplitIndices, SplitParams};

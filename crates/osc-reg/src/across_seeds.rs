@@ -131,16 +131,15 @@ fn accuracy_slots(results: &ReproduceResults) -> Vec<(String, Option<u32>, f64)>
 ///
 /// ```no_run
 /// use candle_core::Device;
-/// use smallscale_datasets::fashion_mnist_embedded;
-/// use smallscale_osc_reg::{ImageData, ReproduceParams, reproduce, summarize_seeds};
+/// use smallscale_datasets::DataSource;
+/// use smallscale_osc_reg::{ReproduceParams, SplitSpec, reproduce, summarize_seeds};
 ///
-/// let (train, test) = fashion_mnist_embedded()?;
+/// let (source, split) = (DataSource::EmbeddedFashionMnist, SplitSpec::default());
 /// let mut per_seed = Vec::new();
 /// for seed in 0..3 {
 ///     let params = ReproduceParams { seed, ..ReproduceParams::default() };
-///     let data = ImageData::split(train.clone(), test.clone(), 0.1, seed)?;
 ///     let out = std::path::PathBuf::from(format!("seeds/seed-{seed}"));
-///     per_seed.push(reproduce(&params, &data, "embedded", &Device::Cpu, &out, false, |_| {})?);
+///     per_seed.push(reproduce(&params, &source, &split, &Device::Cpu, &out, false, |_| {})?);
 /// }
 /// let summary = summarize_seeds(&per_seed)?;
 /// println!("FP: {:?}", summary.per_bit["FP"][0]);

@@ -4,6 +4,7 @@ mod across_seeds;
 mod claim_statistics;
 mod config_diff;
 mod data;
+mod data_description;
 mod environment;
 mod errors;
 mod evaluate;
@@ -14,6 +15,7 @@ mod plots;
 mod regularizer;
 mod report;
 mod reproduce;
+mod run_dir;
 mod toy;
 mod trainer;
 
@@ -26,6 +28,7 @@ pub use claim_statistics::{
 };
 pub use config_diff::{ConfigDifference, config_differences};
 pub use data::ImageData;
+pub use data_description::{DataDescription, SplitSpec, load_split_data};
 pub use environment::RunEnvironment;
 pub use errors::{OscRegError, Result};
 pub use evaluate::{
@@ -43,6 +46,10 @@ pub use report::{
 pub use reproduce::{
     DeployedSize, PeprAtBit, PeprEntry, ReproduceParams, ReproduceResults, RunResult,
     per_bit_table, reproduce,
+};
+pub use run_dir::{
+    BEST_FILE, CONFIG_FILE, METRICS_FILE, RESOURCES_FILE, RESULT_FILE, RunConfig, RunStatus,
+    STATE_FILE, TestAccuracy, TrainResult, read_json_if_exists, write_json,
 };
 pub use toy::{ToyCycle, ToyStep, UnivariateToyModel};
 pub use trainer::{EpochRecord, OscillationSummary, TrainOutcome, Trainer};

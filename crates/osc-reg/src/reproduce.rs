@@ -6,15 +6,17 @@ use std::path::Path;
 
 use candle_core::Device;
 use serde::{Deserialize, Serialize};
+use smallscale_datasets::DataSource;
 use smallscale_models::{Model, ModelConfig, ModelContext, SmallCnnConfig, build_model};
 use smallscale_pepr_score::{Measurement, Meter, MeterConfig, ModelRun, Pool};
 use smallscale_quant_core::BitWidth;
 
-use crate::data::ImageData;
+use crate::data_description::{SplitSpec, load_split_data};
 use crate::errors::{OscRegError, Result};
 use crate::evaluate::{CrossBitAccuracy, cross_bit_evaluation};
 use crate::hyperparams::{Method, OptimizerConfig, TrainParams};
 use crate::regularizer::RegularizerParams;
+use crate::run_dir::{RESOURCES_FILE, RunConfig};
 use crate::trainer::{TrainOutcome, Trainer};
 
 /// Settings of a reproduction run, validated by [`ReproduceParams::check`].
@@ -281,11 +283,14 @@ impl ReproduceResults {
 
 /// Runs the comparison: one FP run (also the PTQ baseline), and QAT and Reg at every target bit, all
 /// from the same initial weights; evaluates each at FP and every evaluation bit on the test set; meters
-/// every training run. Runs are written under `out_dir/runs/LABEL` and resume if interrupted.
+/// every training run. The data is `source` split with `split` and `params.seed`
+/// ([`load_split_data`]). Runs are written under `out_dir/runs/LABEL` as run directories (with the
+/// `config.json` that `smallscale eval` reads, so a checkpoint is evaluated on the same split and
+/// normalisation) and resume if interrupted.
 pub fn reproduce(
     params: &ReproduceParams,
-    data: &ImageData,
-    data_description: &str,
+    source: &DataSource,
+    split: &SplitSpec,
     device: &Device,
     out_dir: &Path,
     progress: bool,
@@ -293,6 +298,13 @@ pub fn reproduce(
 ) -> Result<ReproduceResults> {
     params.check()?;
     let started = std::time::Instant::now();
+    let (data, description) = load_split_data(source, split, params.seed)?;
+    let shape = data.train.shape();
+    params.model.check_fits(
+        [shape.channels, shape.height, shape.width],
+        data.num_classes(),
+    )?;
+    let data = &data;
     let meter = Meter::new(MeterConfig::default()).map_err(|e| OscRegError::InvalidParameter {
         parameter: "meter",
         reason: e.to_string(),
@@ -326,10 +338,18 @@ pub fn reproduce(
         }
         let config = params.train_params(method).check()?;
         let run_dir = out_dir.join("runs").join(&label);
+        let run_config = RunConfig {
+            model: params.model.clone(),
+            train: config.params().clone(),
+            exclude: Vec::new(),
+            data: description.clone(),
+            ptq_bits: None,
+            device: if device.is_cuda() { "cuda" } else { "cpu" }.to_string(),
+        };
+        run_config.claim(&run_dir)?;
         let identity = serde_json::json!({
             "model": params.model,
-            "data": data_description,
-            "sizes": [data.train.len(), data.validation.len(), data.test.len()],
+            "data": description,
         });
         let (training, measured) = meter.measure(|| {
             Trainer::new(model.as_ref(), data, config)
@@ -368,7 +388,7 @@ pub fn reproduce(
     }
     let mut results = ReproduceResults {
         params: params.clone(),
-        data: data_description.to_string(),
+        data: description.describe(),
         sizes: [data.train.len(), data.validation.len(), data.test.len()],
         runs,
         pepr: Vec::new(),
@@ -379,8 +399,6 @@ pub fn reproduce(
     results.seconds = started.elapsed().as_secs_f64();
     Ok(results)
 }
-
-const RESOURCES_FILE: &str = "resources.json";
 
 /// The resources of a training run across calls: a run finished earlier keeps the measurement saved
 /// with it; a run resumed after an interruption is metered only for the part that ran in this call

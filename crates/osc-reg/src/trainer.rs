@@ -24,6 +24,7 @@ use crate::hyperparams::{Method, Schedule, TrainConfig};
 use crate::optim::Optimizer;
 use crate::oscillation::{LayerOscillation, OscillationParams, OscillationTracker};
 use crate::regularizer::OscillationRegularizer;
+use crate::run_dir::{BEST_FILE, METRICS_FILE, STATE_FILE, epoch_file, optimizer_file};
 
 /// Oscillation statistics of one epoch (QAT and Reg with tracking on).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -97,10 +98,6 @@ struct RunState {
     stopped_early: bool,
     history: Vec<EpochRecord>,
 }
-
-const STATE_FILE: &str = "state.json";
-const METRICS_FILE: &str = "metrics.jsonl";
-const BEST_FILE: &str = "best.safetensors";
 
 /// A function called with every epoch's record.
 type EpochCallback<'a> = Box<dyn FnMut(&EpochRecord) + 'a>;
@@ -501,14 +498,6 @@ fn remove_stale_files(dir: &Path, keep: Option<usize>) {
             let _ = std::fs::remove_file(entry.path());
         }
     }
-}
-
-fn epoch_file(epoch: usize) -> String {
-    format!("epoch-{epoch}.safetensors")
-}
-
-fn optimizer_file(epoch: usize) -> String {
-    format!("epoch-{epoch}-optimizer.safetensors")
 }
 
 fn file_err(path: &Path, reason: String) -> OscRegError {

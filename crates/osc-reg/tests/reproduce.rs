@@ -1,17 +1,18 @@
 //! The reproduction pipeline end to end on a tiny slice, its report, and resumption.
 
 use candle_core::Device;
-use smallscale_datasets::fashion_mnist_embedded;
+use smallscale_datasets::DataSource;
 use smallscale_models::ModelConfig;
 use smallscale_osc_reg::*;
 
 /// A slice of the embedded Fashion-MNIST: `train` / `validation` / `test` images.
-fn tiny_data(train: usize, validation: usize, test: usize) -> ImageData {
-    let (train_full, test_full) = fashion_mnist_embedded().unwrap();
-    ImageData::split(train_full, test_full, 0.1, 0)
-        .unwrap()
-        .truncated(train, validation, test)
-        .unwrap()
+fn tiny_data(train: usize, validation: usize, test: usize) -> SplitSpec {
+    SplitSpec {
+        validation_fraction: 0.1,
+        limit_train: Some(train),
+        limit_validation: Some(validation),
+        limit_test: Some(test),
+    }
 }
 
 /// The comparison on the MLP at target bits 2 and 3, batch 64, for `epochs` epochs.
@@ -35,8 +36,8 @@ fn reproduce_writes_every_result_and_resumes_without_retraining() {
     let mut lines = Vec::new();
     let results = reproduce(
         &params,
+        &DataSource::EmbeddedFashionMnist,
         &data,
-        "test slice",
         &Device::Cpu,
         dir.path(),
         false,
@@ -123,8 +124,8 @@ fn reproduce_writes_every_result_and_resumes_without_retraining() {
     // Running again resumes every finished run from disk: same accuracies, no retraining.
     let again = reproduce(
         &params,
+        &DataSource::EmbeddedFashionMnist,
         &data,
-        "test slice",
         &Device::Cpu,
         dir.path(),
         false,
@@ -202,8 +203,8 @@ fn seeds_are_summarised_as_mean_and_sd_with_claims_counted_per_seed() {
     let dir = tempfile::tempdir().unwrap();
     let base = reproduce(
         &params,
+        &DataSource::EmbeddedFashionMnist,
         &data,
-        "test slice",
         &Device::Cpu,
         dir.path(),
         false,
@@ -311,8 +312,8 @@ fn claims_are_decided_by_intervals_over_seeds() {
     let dir = tempfile::tempdir().unwrap();
     let base = reproduce(
         &params,
+        &DataSource::EmbeddedFashionMnist,
         &data,
-        "test slice",
         &Device::Cpu,
         dir.path(),
         false,

@@ -10,12 +10,12 @@ use smallscale_models::{
     Model, ModelConfig, ModelContext, QuantizationState, build_model, read_checkpoint_config,
 };
 use smallscale_osc_reg::{
-    ImageData, accuracy, cross_bit_evaluation, reestimate_batch_norm, restore_buffers,
+    CONFIG_FILE, DataDescription, ImageData, RunConfig, accuracy, cross_bit_evaluation,
+    reestimate_batch_norm, restore_buffers,
 };
 
-use super::experiment_args::{DataArgs, DataDescription, DeviceArgs, SplitArgs, load_split_data};
+use super::experiment_args::{DataArgs, DeviceArgs, SplitArgs, load_split_data};
 use super::model_args::{ModelArgs, check_fits_data};
-use super::run_files::{CONFIG_FILE, RunConfig};
 use super::train::EVAL_BATCH_SIZE;
 
 /// Arguments of `smallscale eval`.
@@ -97,7 +97,7 @@ struct EvalReport {
 /// Runs the subcommand.
 pub fn run(args: &EvalArgs) -> Result<()> {
     let mut notes = Vec::new();
-    let best_in_dir = args.checkpoint.join(super::run_files::BEST_FILE);
+    let best_in_dir = args.checkpoint.join(smallscale_osc_reg::BEST_FILE);
     let checkpoint = if args.checkpoint.is_dir() && best_in_dir.is_file() {
         // A run directory: its selected model.
         notes.push(format!(
@@ -113,7 +113,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         bail!(
             "--checkpoint {}: no such file (a run directory of `smallscale train` holds {})",
             checkpoint.display(),
-            super::run_files::BEST_FILE
+            smallscale_osc_reg::BEST_FILE
         );
     }
     let bits = check_bits(&args.bits)?;

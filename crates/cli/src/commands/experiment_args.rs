@@ -2,14 +2,14 @@
 //! images come from, how the training set is split, and which device runs the model. Flatten them
 //! into a command with `#[command(flatten)]`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use candle_core::Device;
 use clap::{Args, ValueEnum};
 use serde::{Deserialize, Serialize};
-use smallscale_datasets::{ImageDataset, cifar, idx};
-use smallscale_osc_reg::ImageData;
+use smallscale_datasets::DataSource;
+use smallscale_osc_reg::{DataDescription, ImageData, SplitSpec};
 
 /// The only built-in data set (`--data`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -43,29 +43,6 @@ pub struct DataArgs {
     /// Directory holding the data set files (with --data-format).
     #[arg(long, value_name = "DIR", requires = "data_format")]
     pub data_path: Option<PathBuf>,
-}
-
-/// A data set as recorded in a run's `config.json`: enough to load it again.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "source", rename_all = "kebab-case")]
-pub enum DataSource {
-    /// The embedded Fashion-MNIST subset.
-    EmbeddedFashionMnist,
-    /// Full Fashion-MNIST read from a directory.
-    FashionMnist {
-        /// The directory (absolute).
-        path: PathBuf,
-    },
-    /// MNIST read from a directory.
-    Mnist {
-        /// The directory (absolute).
-        path: PathBuf,
-    },
-    /// CIFAR-10 binary batches read from a directory.
-    Cifar10 {
-        /// The directory (absolute).
-        path: PathBuf,
-    },
 }
 
 impl DataArgs {
@@ -117,29 +94,6 @@ fn format_name(format: DataFormat) -> &'static str {
     }
 }
 
-impl DataSource {
-    /// Reads `(train, test)`.
-    pub fn load(&self) -> Result<(ImageDataset, ImageDataset)> {
-        let loaded = match self {
-            Self::EmbeddedFashionMnist => smallscale_datasets::fashion_mnist_embedded(),
-            Self::FashionMnist { path } => smallscale_datasets::fashion_mnist_from_dir(path),
-            Self::Mnist { path } => idx::mnist_from_dir(path),
-            Self::Cifar10 { path } => cifar::cifar10_from_dir(path),
-        };
-        loaded.with_context(|| format!("cannot load the data set ({})", self.describe()))
-    }
-
-    /// A short human description.
-    pub fn describe(&self) -> String {
-        match self {
-            Self::EmbeddedFashionMnist => "embedded Fashion-MNIST subset".into(),
-            Self::FashionMnist { path } => format!("Fashion-MNIST from {}", path.display()),
-            Self::Mnist { path } => format!("MNIST from {}", path.display()),
-            Self::Cifar10 { path } => format!("CIFAR-10 from {}", path.display()),
-        }
-    }
-}
-
 /// How the training set is split into train and validation, and optional caps for quick runs.
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Data")]
@@ -159,91 +113,26 @@ pub struct SplitArgs {
     pub limit_test: Option<usize>,
 }
 
-/// The data of a run as recorded in `config.json`: the source, the split, the caps, and what came
-/// out of them (shape, classes, sizes, the normalisation fitted on the training split).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct DataDescription {
-    /// Where the images came from.
-    #[serde(flatten)]
-    pub source: DataSource,
-    /// Held-out validation fraction of the training set.
-    pub validation_fraction: f64,
-    /// Seed of the stratified split.
-    pub split_seed: u64,
-    /// Cap on the training examples.
-    pub limit_train: Option<usize>,
-    /// Cap on the validation examples.
-    pub limit_validation: Option<usize>,
-    /// Cap on the test examples.
-    pub limit_test: Option<usize>,
-    /// Image shape `[channels, height, width]`.
-    pub shape: [usize; 3],
-    /// Number of classes.
-    pub classes: usize,
-    /// Examples in the training split actually used.
-    pub train_examples: usize,
-    /// Examples in the validation split actually used.
-    pub validation_examples: usize,
-    /// Examples in the test set actually used.
-    pub test_examples: usize,
-    /// Per-channel mean of the normalisation (fitted on the full training split).
-    pub mean: Vec<f32>,
-    /// Per-channel standard deviation of the normalisation.
-    pub std: Vec<f32>,
+impl SplitArgs {
+    /// The split these options ask for (checked when the data is loaded).
+    pub fn spec(&self) -> SplitSpec {
+        SplitSpec {
+            validation_fraction: self.validation_fraction,
+            limit_train: self.limit_train,
+            limit_validation: self.limit_validation,
+            limit_test: self.limit_test,
+        }
+    }
 }
 
-/// Loads `source`, splits it with `split` and `seed` and applies the caps.
+/// Loads `source` split as `split` asks, with the split seed `seed`.
 pub fn load_split_data(
     source: &DataSource,
     split: &SplitArgs,
     seed: u64,
 ) -> Result<(ImageData, DataDescription)> {
-    if !(split.validation_fraction > 0.0 && split.validation_fraction < 1.0) {
-        bail!(
-            "--validation-fraction must lie strictly between 0 and 1 (e.g. 0.1), got {}",
-            split.validation_fraction
-        );
-    }
-    for (flag, limit) in [
-        ("--limit-train", split.limit_train),
-        ("--limit-validation", split.limit_validation),
-        ("--limit-test", split.limit_test),
-    ] {
-        if limit == Some(0) {
-            bail!("{flag} must be at least 1");
-        }
-    }
-    let (train, test) = source.load()?;
-    let data = ImageData::split(train, test, split.validation_fraction, seed)
-        .with_context(|| format!("cannot split {}", source.describe()))?;
-    let data = data.truncated(
-        split.limit_train.unwrap_or(usize::MAX),
-        split.limit_validation.unwrap_or(usize::MAX),
-        split.limit_test.unwrap_or(usize::MAX),
-    )?;
-    if data.validation.is_empty() {
-        bail!(
-            "the validation split of {} is empty: raise --validation-fraction",
-            source.describe()
-        );
-    }
-    let shape = data.train.shape();
-    let description = DataDescription {
-        source: source.clone(),
-        validation_fraction: split.validation_fraction,
-        split_seed: seed,
-        limit_train: split.limit_train,
-        limit_validation: split.limit_validation,
-        limit_test: split.limit_test,
-        shape: [shape.channels, shape.height, shape.width],
-        classes: data.num_classes(),
-        train_examples: data.train.len(),
-        validation_examples: data.validation.len(),
-        test_examples: data.test.len(),
-        mean: data.normalization.mean().to_vec(),
-        std: data.normalization.std().to_vec(),
-    };
-    Ok((data, description))
+    smallscale_osc_reg::load_split_data(source, &split.spec(), seed)
+        .with_context(|| format!("cannot load the data set ({})", source.describe()))
 }
 
 /// The device that runs the model.
@@ -293,19 +182,5 @@ impl DeviceArgs {
                 )
             }
         }
-    }
-}
-
-/// Reads a JSON file written by a previous run, if it exists.
-pub fn read_json_if_exists<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>> {
-    match std::fs::read(path) {
-        Ok(bytes) => serde_json::from_slice(&bytes).map(Some).with_context(|| {
-            format!(
-                "{} is not a valid run file; delete it (or the run directory) to start over",
-                path.display()
-            )
-        }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
     }
 }

@@ -6,7 +6,7 @@ use clap::Args;
 use serde_json::Value;
 use smallscale_models::{ModelConfig, available_models};
 
-use super::experiment_args::DataDescription;
+use smallscale_osc_reg::DataDescription;
 
 /// The registered architecture names, for `--model`'s possible values.
 fn model_names() -> Vec<&'static str> {
@@ -110,7 +110,7 @@ pub fn check_fits_data(config: &ModelConfig, data: &DataDescription) -> Result<(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::commands::experiment_args::DataSource;
+    use smallscale_datasets::DataSource;
 
     fn data(shape: [usize; 3], classes: usize) -> DataDescription {
         DataDescription {

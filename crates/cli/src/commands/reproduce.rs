@@ -7,11 +7,11 @@ use std::time::Instant;
 use super::experiment_args::DeviceArgs;
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use smallscale_datasets::{fashion_mnist_embedded, fashion_mnist_from_dir};
+use smallscale_datasets::DataSource;
 use smallscale_models::ModelConfig;
 use smallscale_osc_reg::{
-    ImageData, ReproduceParams, ReproduceResults, check_claims, per_bit_table, reproduce,
-    summarize_seeds, write_report, write_seeds_summary,
+    ReproduceParams, SplitSpec, check_claims, per_bit_table, reproduce, summarize_seeds,
+    write_report, write_seeds_summary,
 };
 
 /// Arguments of `smallscale reproduce`.
@@ -114,16 +114,30 @@ pub fn run(args: &ReproduceArgs) -> Result<()> {
     params.lr = args.lr.unwrap_or(params.lr);
     params.seed = args.seed.unwrap_or(params.seed);
     params.check().context("invalid settings")?;
-    let (train, test, description) = match &args.data {
-        None => {
-            let (train, test) = fashion_mnist_embedded()?;
-            (train, test, "embedded Fashion-MNIST subset".to_string())
-        }
-        Some(dir) => {
-            let (train, test) = fashion_mnist_from_dir(dir)?;
-            (train, test, format!("Fashion-MNIST from {}", dir.display()))
-        }
+    let source = match &args.data {
+        None => DataSource::EmbeddedFashionMnist,
+        Some(dir) => DataSource::FashionMnist {
+            path: std::fs::canonicalize(dir).with_context(|| {
+                format!(
+                    "--data {}: the directory cannot be opened; pass the directory that holds the four Fashion-MNIST IDX files",
+                    dir.display()
+                )
+            })?,
+        },
     };
+    let split = if args.quick {
+        SplitSpec {
+            limit_train: Some(2000),
+            limit_validation: Some(500),
+            limit_test: Some(1000),
+            ..SplitSpec::default()
+        }
+    } else {
+        SplitSpec::default()
+    };
+    let (shape, classes) = source.shape_and_classes();
+    params.model = params.model.fitted_to(shape, classes);
+    params.check().context("the model does not fit the data")?;
     let seeds: Vec<u64> = (0..args.seeds)
         .map(|i| params.seed.checked_add(i))
         .collect::<Option<_>>()
@@ -134,10 +148,12 @@ pub fn run(args: &ReproduceArgs) -> Result<()> {
     let progress = args.output.progress();
     let chatty = args.output.chatty();
     let n = seeds.len();
-    let run_seed = |i: usize, train, test| -> Result<ReproduceResults> {
-        let seed = seeds[i];
-        let mut params = params.clone();
-        params.seed = seed;
+    let mut all = Vec::with_capacity(n);
+    for (i, &seed) in seeds.iter().enumerate() {
+        let params = ReproduceParams {
+            seed,
+            ..params.clone()
+        };
         let out = if n == 1 {
             args.out.clone()
         } else {
@@ -146,40 +162,14 @@ pub fn run(args: &ReproduceArgs) -> Result<()> {
             }
             args.out.join(format!("seed-{seed}"))
         };
-        let mut data = ImageData::split(train, test, 0.1, seed)?;
-        let mut description = description.clone();
-        if args.quick {
-            data = data.truncated(2000, 500, 1000)?;
-            description.push_str(" (quick: 2,000 / 500 / 1,000 images)");
-        }
-        let shape = data.train.shape();
-        params.model = params.model.clone().fitted_to(
-            [shape.channels, shape.height, shape.width],
-            data.num_classes(),
-        );
-        params.check().context("the model does not fit the data")?;
-        let results = reproduce(
-            &params,
-            &data,
-            &description,
-            &device,
-            &out,
-            progress,
-            |line| {
-                if chatty {
-                    eprintln!("{line}");
-                }
-            },
-        )?;
+        let results = reproduce(&params, &source, &split, &device, &out, progress, |line| {
+            if chatty {
+                eprintln!("{line}");
+            }
+        })?;
         write_report(&results, &out, &environment)?;
-        Ok(results)
-    };
-    // Every seed but the last splits a copy of the images; the last takes them.
-    let mut all = Vec::with_capacity(n);
-    for i in 0..n - 1 {
-        all.push(run_seed(i, train.clone(), test.clone())?);
+        all.push(results);
     }
-    all.push(run_seed(n - 1, train, test)?);
     if let [results] = all.as_slice() {
         if args.output.json {
             let value = serde_json::json!({

@@ -8,16 +8,13 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use smallscale_models::{ModelContext, QuantizationState, build_model};
 use smallscale_osc_reg::{
-    EpochRecord, Method, OptimizerConfig, RegularizerParams, Schedule, TrainConfig, TrainParams,
-    Trainer, cross_bit_evaluation,
+    BEST_FILE, CONFIG_FILE, EpochRecord, Method, OptimizerConfig, RESULT_FILE, RegularizerParams,
+    RunConfig, RunStatus, STATE_FILE, Schedule, TestAccuracy, TrainConfig, TrainParams,
+    TrainResult, Trainer, cross_bit_evaluation, write_json,
 };
 
 use super::experiment_args::{DataArgs, DeviceArgs, SplitArgs, load_split_data};
 use super::model_args::ModelArgs;
-use super::run_files::{
-    BEST_FILE, CONFIG_FILE, RESULT_FILE, RunConfig, RunStatus, STATE_FILE, TestAccuracy,
-    TrainResult, write_json,
-};
 
 /// Batch size of the test evaluations (does not change the result; `eval` uses the same).
 pub const EVAL_BATCH_SIZE: usize = 512;
@@ -267,10 +264,10 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         exclude,
         data: description.clone(),
         ptq_bits: report_bits,
-        device: args.device.device,
+        device: args.device.label().to_string(),
     };
     if let Some(dir) = &args.out {
-        run_config.claim(dir)?;
+        run_config.claim(dir).context("--out")?;
     }
 
     let ctx = ModelContext::new(device).with_seed(args.training.seed);
