@@ -12,6 +12,19 @@ fn git(args: &[&str]) -> Option<String> {
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
+    // Only this workspace's own checkout: a crate built inside another repository (a vendored
+    // copy) must not claim that repository's commit.
+    let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let ours = match (
+        git(&["rev-parse", "--show-toplevel"]).map(std::fs::canonicalize),
+        std::fs::canonicalize(&workspace),
+    ) {
+        (Some(Ok(top)), Ok(ws)) => top == ws,
+        _ => false,
+    };
+    if !ours {
+        return;
+    }
     let Some(commit) = git(&["rev-parse", "HEAD"]) else {
         return;
     };

@@ -67,7 +67,13 @@ fn main() -> ExitCode {
     if output.quiet {
         stdout::set_quiet();
     }
-    if matches!(cli.command, Command::Reproduce(_) | Command::Train(_)) {
+    // Only where a run directory keeps the finished epochs (train without --out keeps nothing).
+    let resumable = match &cli.command {
+        Command::Reproduce(_) => true,
+        Command::Train(a) => a.out.is_some(),
+        _ => false,
+    };
+    if resumable {
         interrupt::say_how_to_resume_on_interrupt();
     }
     let result = match cli.command {

@@ -37,6 +37,16 @@ pub fn write(args: std::fmt::Arguments<'_>, newline: bool) {
     }
 }
 
+/// Writes a line while a run is going on (an epoch of `train`): nothing with `--quiet`, and a
+/// closed pipe is ignored rather than ending the program, so the run still finishes and saves.
+pub fn write_during_run(args: std::fmt::Arguments<'_>) {
+    if QUIET.load(Ordering::Relaxed) {
+        return;
+    }
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_fmt(args).and_then(|()| out.write_all(b"\n"));
+}
+
 /// The error and its causes, joined by `: `, leaving out a cause whose text the message already
 /// holds (a library error that quotes its source, wrapped by a context that quotes it again).
 pub fn error_message(err: &anyhow::Error) -> String {

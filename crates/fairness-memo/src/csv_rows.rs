@@ -299,6 +299,13 @@ pub fn encode_group_values(
             distinct.first().map_or("", String::as_str)
         )));
     }
+    // Integer groups are compared as numbers: `--protected 01` names the group `1`.
+    let integers = parse_all::<i64>(values).is_some();
+    let protected = protected.map(|p| match p.trim().parse::<i64>() {
+        Ok(n) if integers => n.to_string(),
+        _ => p.to_string(),
+    });
+    let protected = protected.as_deref();
     let protected_value = match protected {
         Some(p) if distinct.iter().any(|d| d == p) => p.to_string(),
         Some(p) => {

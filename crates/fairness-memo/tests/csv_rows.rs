@@ -90,6 +90,9 @@ fn groups_default_rule_and_protected() {
             .contains("--protected")
     );
     assert!(enc(&["a", "b"], Some("z")).is_err());
+    // Zero-padded integer groups: the protected value is compared as a number too.
+    let (codes, e) = enc(&["01", "02", "01"], Some("02")).unwrap();
+    assert_eq!((codes, e.protected.as_str()), (vec![0, 1, 0], "2"));
     assert!(enc(&["a", "a"], Some("a")).is_err());
 }
 

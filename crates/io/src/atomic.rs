@@ -33,7 +33,11 @@ pub fn write_atomic(path: impl AsRef<Path>, bytes: &[u8]) -> Result<()> {
     let target = resolve_link(path);
     let tmp = temp_path(&target);
     let result = (|| -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
+        // A fresh file: never follow a link planted at the temporary name.
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)?;
         f.write_all(bytes)?;
         f.sync_all()?;
         std::fs::rename(&tmp, &target)?;
@@ -77,7 +81,18 @@ fn resolve_link(path: &Path) -> PathBuf {
 /// assert!(!smallscale_io::is_atomic_temp_file("state.json"));
 /// ```
 pub fn is_atomic_temp_file(name: &str) -> bool {
-    name.starts_with('.') && name.ends_with(".tmp") && name.len() > 5
+    // `.NAME.PID-N.tmp`
+    let Some(stem) = name.strip_prefix('.').and_then(|n| n.strip_suffix(".tmp")) else {
+        return false;
+    };
+    let Some((base, counter)) = stem.rsplit_once('.') else {
+        return false;
+    };
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    !base.is_empty()
+        && counter
+            .split_once('-')
+            .is_some_and(|(pid, n)| digits(pid) && digits(n))
 }
 
 fn temp_path(path: &Path) -> PathBuf {

@@ -11,7 +11,7 @@ use crate::errors::{IoError, Result};
 ///
 /// Fields are trimmed of surrounding white space; every row must have as many fields as the
 /// header. A column name that appears twice in the header is refused when the table is opened
-/// (a lookup by name would otherwise silently take one of them).
+/// (a lookup by name would otherwise silently take one of them); empty names may repeat.
 ///
 /// ```
 /// use smallscale_io::CsvTable;
@@ -70,12 +70,16 @@ impl<R: Read> CsvTable<R> {
             .iter()
             .map(str::to_string)
             .collect();
+        // Empty names (the trailing commas of a spreadsheet export) may repeat: no lookup finds them.
         let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
-        for h in &header {
+        for h in header.iter().filter(|h| !h.is_empty()) {
             *counts.entry(h).or_default() += 1;
         }
         // Report the first repeated name in header order.
-        if let Some(h) = header.iter().find(|h| counts[h.as_str()] > 1) {
+        if let Some(h) = header
+            .iter()
+            .find(|h| counts.get(h.as_str()).is_some_and(|&n| n > 1))
+        {
             return Err(IoError::DuplicateColumn {
                 column: h.clone(),
                 count: counts[h.as_str()],

@@ -139,6 +139,13 @@ fn temporary_names_are_recognised() {
     assert!(is_atomic_temp_file(".state.json.77-3.tmp"));
     assert!(!is_atomic_temp_file("state.json"));
     assert!(!is_atomic_temp_file(".tmp"));
+    // Someone else's hidden temporary file is not ours to remove.
+    assert!(!is_atomic_temp_file(".notes.tmp"));
+    assert!(!is_atomic_temp_file(".x.12-ab.tmp"));
+    // Writing leaves only the files asked for.
+    let target = dir.path().join("precious");
+    std::fs::write(&target, b"keep").unwrap();
     write_atomic(dir.path().join("x"), b"1").unwrap();
-    assert!(names(dir.path()).iter().all(|n| !is_atomic_temp_file(n)));
+    assert_eq!(std::fs::read(&target).unwrap(), b"keep");
+    assert_eq!(names(dir.path()), ["precious", "x"]);
 }

@@ -203,12 +203,13 @@ fn draw_accuracy_panel(
         let in_range = |y: f64| (lo..=hi).contains(&y);
         for &(x, y, sd) in &c.points {
             let x = x + dx;
-            if sd > 0.0 && (in_range(y - sd) || in_range(y + sd) || in_range(y)) {
+            // A point outside the panel is shown, with its bar, in the full-range panel.
+            if sd > 0.0 && in_range(y) {
                 chart
                     .draw_series(std::iter::once(ErrorBar::new_vertical(
                         x,
                         (y - sd).max(lo),
-                        y.clamp(lo, hi),
+                        y,
                         (y + sd).min(hi),
                         ShapeStyle::from(&color).stroke_width(1),
                         6,

@@ -150,12 +150,12 @@ pub struct RunResult {
 }
 
 /// PePR of the deployable models at one target bit: FP (at full precision), PTQ, QAT and Reg (at the
-/// target bit), with training energy and training time as the resources.
+/// target bit), with the deployed size, the training energy and the training time as resources.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PeprAtBit {
     /// The deployment bit-width.
     pub bits: u32,
-    /// Per model: name, test accuracy, energy (kWh), time (s), PePR-E, PePR-T.
+    /// Per model: name, test accuracy, size, energy (kWh), time (s), PePR-S, PePR-E, PePR-T.
     pub models: Vec<PeprEntry>,
     /// Notes of the scoring (degenerate pools and the like).
     pub notes: Vec<String>,
@@ -359,6 +359,9 @@ pub fn reproduce(
                 .fit()
         });
         let training = training?;
+        if !training.already_finished {
+            run_config.save(&run_dir)?;
+        }
         let resources = run_resources(&run_dir, &training, measured)?;
         let test = cross_bit_evaluation(
             model.as_ref(),
@@ -401,27 +404,34 @@ pub fn reproduce(
 }
 
 /// The resources of a training run across calls: a run finished earlier keeps the measurement saved
-/// with it; a run resumed after an interruption is metered only for the part that ran in this call
-/// (said in its notes); a fresh run is saved for later calls.
+/// with it; a finished run continued with more epochs adds this call's measurement to the saved one;
+/// a run resumed after an interruption is metered only for the part that ran in this call (said in
+/// its notes); a fresh run is saved for later calls.
 fn run_resources(
     run_dir: &Path,
     training: &TrainOutcome,
     measured: Measurement,
 ) -> Result<Measurement> {
     let path = run_dir.join(RESOURCES_FILE);
-    if training.already_finished
-        && let Ok(bytes) = std::fs::read(&path)
-        && let Ok(saved) = serde_json::from_slice::<Measurement>(&bytes)
-    {
-        return Ok(saved);
-    }
+    let saved = std::fs::read(&path)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<Measurement>(&bytes).ok());
     let mut m = measured;
-    if training.already_finished {
-        m.notes.push("the run had finished earlier and its measurement was not found: these figures cover only loading it".into());
-    } else if let Some(epoch) = training.resumed_at_epoch {
-        m.notes.push(format!(
-            "the run was resumed at epoch {epoch}: these figures cover only the epochs trained after the interruption"
-        ));
+    match (training.already_finished, training.resumed_at_epoch, saved) {
+        (true, _, Some(saved)) => return Ok(saved),
+        (true, _, None) => m.notes.push("the run had finished earlier and its measurement was not found: these figures cover only loading it".into()),
+        (false, Some(epoch), Some(saved)) => {
+            m = added(&saved, m);
+            m.notes.push(format!(
+                "the run was continued at epoch {} after it had finished: these figures add this call's training to the measurement saved with the earlier epochs",
+                epoch + 1
+            ));
+        }
+        (false, Some(epoch), None) => m.notes.push(format!(
+            "the run was resumed at epoch {}: these figures cover only the epochs trained after the interruption",
+            epoch + 1
+        )),
+        (false, None, _) => {}
     }
     let bytes = serde_json::to_vec_pretty(&m).map_err(|e| OscRegError::File {
         path: path.clone(),
@@ -429,6 +439,33 @@ fn run_resources(
     })?;
     smallscale_io::write_atomic(&path, &bytes)?;
     Ok(m)
+}
+
+/// `later` with the time, energy and CO2 of `earlier` added (peak memory: the larger); a figure is
+/// estimated when either part was.
+fn added(earlier: &Measurement, mut later: Measurement) -> Measurement {
+    use smallscale_pepr_score::{Figure, Provenance};
+    let add = |a: &Figure, b: &mut Figure| {
+        b.value += a.value;
+        if a.provenance == Provenance::Estimated {
+            b.provenance = Provenance::Estimated;
+        }
+    };
+    add(&earlier.wall_time, &mut later.wall_time);
+    add(&earlier.cpu_time, &mut later.cpu_time);
+    add(&earlier.energy, &mut later.energy);
+    add(&earlier.co2, &mut later.co2);
+    if let (Some(a), Some(b)) = (&earlier.peak_memory, &mut later.peak_memory)
+        && a.value > b.value
+    {
+        *b = a.clone();
+    }
+    for c in &mut later.energy_components {
+        if let Some(e) = earlier.energy_components.iter().find(|e| e.name == c.name) {
+            c.joules += e.joules;
+        }
+    }
+    later
 }
 
 /// The measurement noise of a run's training time: the spread of its epoch times, scaled to the whole

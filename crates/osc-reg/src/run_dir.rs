@@ -121,8 +121,10 @@ impl RunConfig {
     }
 
     /// Fails if `dir` holds a run with another configuration (listing what differs); otherwise
-    /// creates `dir` and writes `config.json`. More epochs are not another configuration: they
-    /// continue the run (the trainer decides whether that is possible).
+    /// creates `dir`, and writes `config.json` if the directory held no run. More epochs are not
+    /// another configuration: they may continue the run, which the trainer decides; call
+    /// [`RunConfig::save`] once it has trained, so that `config.json` always describes the run that
+    /// `state.json` holds.
     ///
     /// # Errors
     ///
@@ -144,7 +146,17 @@ impl RunConfig {
                     ),
                 ));
             }
+            return Ok(());
         }
+        self.save(dir)
+    }
+
+    /// Writes `DIR/config.json`.
+    ///
+    /// # Errors
+    ///
+    /// [`OscRegError::File`] or [`OscRegError::Io`].
+    pub fn save(&self, dir: &Path) -> Result<()> {
         write_json(&dir.join(CONFIG_FILE), self)
     }
 }

@@ -259,7 +259,12 @@ impl<'a> Trainer<'a> {
                     ));
                 }
                 remove_stale_files(dir, previous.epochs_done.checked_sub(1));
-                if previous.finished && raises_epochs && !previous.stopped_early {
+                // Patience used up on the last epoch counts too: a longer run would have stopped
+                // there as well.
+                let patience_exhausted = previous.stopped_early
+                    || p.patience
+                        .is_some_and(|pat| previous.epochs_since_best >= pat);
+                if previous.finished && raises_epochs && !patience_exhausted {
                     // More epochs for a run that ended at its old maximum: continue it.
                     previous.finished = false;
                     previous.config = config_json.clone();

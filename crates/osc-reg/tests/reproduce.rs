@@ -196,15 +196,13 @@ fn synthetic_seeds(base: &ReproduceResults) -> Vec<ReproduceResults> {
         .collect()
 }
 
-#[test]
-fn seeds_are_summarised_as_mean_and_sd_with_claims_counted_per_seed() {
-    let data = tiny_data(128, 64, 64);
-    let params = tiny_params(vec![2, 3, 4], 1);
+/// One real run (MLP, targets 2 and 3, one epoch on a slice) and three synthetic seeds built on it.
+fn one_run_and_synthetic_seeds() -> (ReproduceResults, Vec<ReproduceResults>) {
     let dir = tempfile::tempdir().unwrap();
     let base = reproduce(
-        &params,
+        &tiny_params(vec![2, 3, 4], 1),
         &DataSource::EmbeddedFashionMnist,
-        &data,
+        &tiny_data(128, 64, 64),
         &Device::Cpu,
         dir.path(),
         false,
@@ -212,6 +210,13 @@ fn seeds_are_summarised_as_mean_and_sd_with_claims_counted_per_seed() {
     )
     .unwrap();
     let seeds = synthetic_seeds(&base);
+    (base, seeds)
+}
+
+#[test]
+fn seeds_are_summarised_as_mean_and_sd_with_claims_counted_per_seed() {
+    let (base, seeds) = one_run_and_synthetic_seeds();
+    let dir = tempfile::tempdir().unwrap();
     let summary = summarize_seeds(&seeds).unwrap();
     assert_eq!(summary.seeds, [10, 11, 12]);
     // Run order: fp, qat-b2, qat-b3, reg-b2, reg-b3 (j = 0..4).
@@ -307,20 +312,7 @@ fn seeds_are_summarised_as_mean_and_sd_with_claims_counted_per_seed() {
 
 #[test]
 fn claims_are_decided_by_intervals_over_seeds() {
-    let data = tiny_data(128, 64, 64);
-    let params = tiny_params(vec![2, 3, 4], 1);
-    let dir = tempfile::tempdir().unwrap();
-    let base = reproduce(
-        &params,
-        &DataSource::EmbeddedFashionMnist,
-        &data,
-        &Device::Cpu,
-        dir.path(),
-        false,
-        |_| {},
-    )
-    .unwrap();
-    let seeds = synthetic_seeds(&base);
+    let (_, seeds) = one_run_and_synthetic_seeds();
     let decided = decide_claims(&seeds);
     let verdicts: Vec<Verdict> = decided.iter().map(|c| c.verdict).collect();
     // Reg - QAT at 3 bits is +2 pp in every seed (run j = 4 against j = 2): a zero-width interval

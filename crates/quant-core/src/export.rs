@@ -66,12 +66,7 @@ impl QuantizedCheckpoint {
         selector: &TensorSelector,
     ) -> Result<Self> {
         let mut out = Self {
-            metadata: tensors
-                .metadata
-                .iter()
-                .filter(|(k, _)| !is_export_key(k))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
+            metadata: carried_metadata(&tensors.metadata),
             ..Self::default()
         };
         for (name, stored) in &tensors.tensors {
@@ -119,12 +114,8 @@ impl QuantizedCheckpoint {
     pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
         let path = path.as_ref();
         let mut entries = BTreeMap::new();
-        let mut metadata: HashMap<String, String> = self
-            .metadata
-            .iter()
-            .filter(|(k, _)| !is_export_key(k))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
+        let mut metadata: HashMap<String, String> =
+            carried_metadata(&self.metadata).into_iter().collect();
         metadata.insert(FORMAT_KEY.to_string(), EXPORT_FORMAT.to_string());
         for (name, t) in &self.passthrough {
             let raw = match t {
@@ -245,12 +236,7 @@ impl QuantizedCheckpoint {
             ));
         }
         let mut out = Self {
-            metadata: file
-                .metadata
-                .iter()
-                .filter(|(k, _)| !is_export_key(k))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
+            metadata: carried_metadata(&file.metadata),
             ..Self::default()
         };
         let mut consumed = std::collections::BTreeSet::new();
@@ -315,6 +301,17 @@ impl QuantizedCheckpoint {
         }
         Ok(out)
     }
+}
+
+/// The metadata an export carries over from its source: every key but the format's own.
+fn carried_metadata<'a>(
+    metadata: impl IntoIterator<Item = (&'a String, &'a String)>,
+) -> BTreeMap<String, String> {
+    metadata
+        .into_iter()
+        .filter(|(k, _)| !is_export_key(k))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
 }
 
 /// Whether a metadata key belongs to the export format itself.

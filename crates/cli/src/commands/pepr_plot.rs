@@ -16,6 +16,8 @@ use super::pepr::{Report, ScoreReport};
 const PANEL: (u32, u32) = (520, 400);
 /// Height of the legend strip above the panels (the legend never covers data).
 const LEGEND_H: u32 = 34;
+/// Width the legend strip needs.
+const LEGEND_W: u32 = 900;
 
 /// The score a panel shows: the combination if present, else the first resource.
 fn plotted(scores: &[ScoreReport]) -> Option<&ScoreReport> {
@@ -45,7 +47,11 @@ pub fn draw(path: &Path, report: &Report) -> Result<()> {
     let n = report.groups.len().max(1);
     let cols = (n as f64).sqrt().ceil() as usize;
     let rows = n.div_ceil(cols);
-    let size = (PANEL.0 * cols as u32, PANEL.1 * rows as u32 + LEGEND_H);
+    // Wide enough for the legend strip, even with one panel.
+    let size = (
+        (PANEL.0 * cols as u32).max(LEGEND_W),
+        PANEL.1 * rows as u32 + LEGEND_H,
+    );
     // Render in memory, then write atomically: a failed drawing leaves no partial file.
     let mut svg = String::new();
     let result = (|| -> Result<()> {

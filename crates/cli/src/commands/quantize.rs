@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::Args;
 use serde::Serialize;
 use smallscale_quant_core::{
@@ -85,8 +85,9 @@ pub fn run(args: &QuantizeArgs) -> Result<()> {
     let unmatched = selector.unmatched_patterns(input.tensors.keys().map(String::as_str));
     if !unmatched.is_empty() {
         let names: Vec<&str> = input.tensors.keys().take(12).map(String::as_str).collect();
-        bail!(
-            "--exclude {} matches no tensor of {}; its tensors are: {}{} (patterns are globs over the full name, e.g. '*.bias')",
+        // A warning, not an error: one exclude list may serve checkpoints of several models.
+        eprintln!(
+            "warning: --exclude {} matches no tensor of {}; its tensors are: {}{} (patterns are globs over the full name, e.g. '*.bias')",
             unmatched
                 .iter()
                 .map(|p| format!("'{p}'"))

@@ -39,7 +39,8 @@ pub struct ReproduceArgs {
     #[arg(long)]
     pub model: Option<String>,
     /// Width of the first stage or layer, as in `train`: the small CNN's first block (the second
-    /// has twice as many) [default: 8], ResNet base_width, ViT embed_dim, MLP first hidden layer.
+    /// has twice as many; default 8), ResNet base_width, ViT embed_dim, MLP first hidden layer
+    /// [default: the architecture's own].
     #[arg(long, value_name = "C")]
     pub width: Option<usize>,
     /// Target bit-widths of QAT and Reg, comma-separated (each 2..=16).

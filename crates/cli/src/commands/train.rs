@@ -1,7 +1,6 @@
 //! `smallscale train`: one training run (FP, QAT or Reg) with every knob, a resumable run
 //! directory, and the test accuracy of the selected model at full precision and at the target bit.
 
-use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
@@ -266,6 +265,10 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         ptq_bits: report_bits,
         device: args.device.label().to_string(),
     };
+    let previous = match &args.out {
+        Some(dir) => RunConfig::read(dir)?,
+        None => None,
+    };
     if let Some(dir) = &args.out {
         run_config.claim(dir).context("--out")?;
     }
@@ -297,6 +300,22 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         trainer = trainer.with_run_dir(dir);
     }
     let outcome = trainer.fit().context("training failed")?;
+    if let Some(dir) = &args.out
+        && !outcome.already_finished
+    {
+        run_config.save(dir)?;
+    }
+    if let Some(previous) = previous
+        && outcome.already_finished
+        && previous.train.epochs < config.params().epochs
+        && args.output.chatty()
+    {
+        eprintln!(
+            "note: early stopping ended this run after {} epochs, so --epochs {} does not continue it",
+            outcome.history.len(),
+            config.params().epochs
+        );
+    }
 
     let bits: Vec<u32> = report_bits.into_iter().collect();
     let test = cross_bit_evaluation(
@@ -370,8 +389,7 @@ fn print_epoch(record: &EpochRecord, epochs: usize, target: Option<u32>, json: b
         }
         line
     };
-    // A closed stdout (e.g. piped into `head`) must not abort the run.
-    let _ = writeln!(std::io::stdout().lock(), "{line}");
+    crate::stdout::write_during_run(format_args!("{line}"));
 }
 
 fn print_summary(result: &TrainResult, out: Option<&std::path::Path>) {
