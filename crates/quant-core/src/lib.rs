@@ -2,6 +2,7 @@
 
 mod asymmetric;
 mod bits;
+mod checkpoint_ptq;
 mod error;
 mod export;
 mod io;
@@ -15,6 +16,7 @@ mod selection;
 
 pub use asymmetric::AsymmetricQuantizer;
 pub use bits::BitWidth;
+pub use checkpoint_ptq::{CheckpointPtq, PtqFile, quantize_checkpoint};
 pub use error::{QuantError, Result};
 pub use export::{EXPORT_FORMAT, QuantizedCheckpoint, is_integer_export};
 pub use io::{

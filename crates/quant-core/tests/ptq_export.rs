@@ -272,3 +272,47 @@ fn varmap_ptq_sets_the_variables() {
         after.iter().map(|v| v.abs().to_bits()).collect();
     assert!(distinct.len() <= 2, "ternary: 0 and s");
 }
+
+#[test]
+fn a_whole_checkpoint_is_quantized_with_one_report_per_tensor() {
+    let mut ckpt = sample_checkpoint();
+    ckpt.metadata.insert("origin".into(), "test".into());
+    let q = MaxAbsQuantizer::new(3).unwrap();
+    let selector = TensorSelector::all_floating().exclude("fc.*").unwrap();
+    let names: Vec<String> = ckpt.tensors.keys().cloned().collect();
+    for integer_codes in [false, true] {
+        let ptq = quantize_checkpoint(&ckpt, &q, &selector, integer_codes).unwrap();
+        let reported: Vec<String> = ptq.report.iter().map(|r| r.name.clone()).collect();
+        assert_eq!(reported, names, "every tensor, sorted by name");
+        let mask = ptq.report.iter().find(|r| r.name == "mask").unwrap();
+        assert!(!mask.quantized && mask.dtype == "i8");
+        assert!(
+            !ptq.report
+                .iter()
+                .find(|r| r.name == "fc.weight")
+                .unwrap()
+                .quantized
+        );
+        // The report describes what the file holds.
+        let written: BTreeMap<String, Tensor> = match &ptq.file {
+            PtqFile::FakeQuantized(t) => {
+                assert_eq!(t.metadata["origin"], "test");
+                tensors_of(t)
+            }
+            PtqFile::IntegerCodes(c) => {
+                assert_eq!(c.metadata["origin"], "test");
+                c.dequantize(&Device::Cpu).unwrap()
+            }
+        };
+        let original = tensors_of(&ckpt);
+        for r in ptq.report.iter().filter(|r| r.quantized) {
+            let again = error_report(&r.name, &original[&r.name], &written[&r.name]).unwrap();
+            assert_eq!(&again, r, "{} (integer codes: {integer_codes})", r.name);
+        }
+        assert_eq!(
+            ptq.quantized_tensors(),
+            ptq.report.iter().filter(|r| r.quantized).count()
+        );
+        assert!(ptq.quantized_tensors() >= 2);
+    }
+}

@@ -6,9 +6,8 @@ use anyhow::{Context, Result};
 use clap::Args;
 use serde::Serialize;
 use smallscale_quant_core::{
-    AsymmetricQuantizer, BitWidth, MaxAbsQuantizer, NamedTensors, PerChannelMaxAbsQuantizer,
-    QuantizedCheckpoint, Quantizer, StoredTensor, TensorErrorReport, TensorSelector, error_report,
-    quantize_tensors, read_safetensors, write_safetensors,
+    AsymmetricQuantizer, BitWidth, MaxAbsQuantizer, PerChannelMaxAbsQuantizer, Quantizer,
+    TensorErrorReport, TensorSelector, quantize_checkpoint, read_safetensors,
 };
 
 /// Arguments of `smallscale quantize`.
@@ -102,51 +101,17 @@ pub fn run(args: &QuantizeArgs) -> Result<()> {
             }
         );
     }
-    let tensors = input
-        .tensors
-        .iter()
-        .filter_map(|(name, t)| match t {
-            StoredTensor::Tensor(t) => Some((name.clone(), t.clone())),
-            StoredTensor::Raw(_) => None,
-        })
-        .collect();
-    let ptq = quantize_tensors(&tensors, quantizer.as_ref(), &selector)?;
-    let mut report = ptq.report;
-    if args.export_int {
-        let codes = QuantizedCheckpoint::quantize(&input, quantizer.as_ref(), &selector)?;
-        // The report describes exactly what was written: the dequantized codes.
-        let deq = codes.dequantize(&candle_core::Device::Cpu)?;
-        for r in report.iter_mut().filter(|r| r.quantized) {
-            *r = error_report(&r.name, &tensors[&r.name], &deq[&r.name])?;
-        }
-        codes.save(&args.out)?;
-    } else {
-        let mut out = NamedTensors {
-            tensors: input.tensors.clone(),
-            metadata: input.metadata.clone(),
-        };
-        for (name, t) in ptq.tensors {
-            out.tensors.insert(name, StoredTensor::Tensor(t));
-        }
-        write_safetensors(&args.out, &out)?;
-    }
-    for (name, t) in &input.tensors {
-        if let StoredTensor::Raw(r) = t {
-            report.push(TensorErrorReport::unchanged(
-                name,
-                &r.shape,
-                &format!("{:?}", r.dtype).to_lowercase(),
-            ));
-        }
-    }
-    report.sort_by(|a, b| a.name.cmp(&b.name));
+    let ptq = quantize_checkpoint(&input, quantizer.as_ref(), &selector, args.export_int)?;
+    ptq.file.save(&args.out)?;
+    let quantized_tensors = ptq.quantized_tensors();
+    let report = ptq.report;
     let summary = Report {
         input: &args.input,
         output: &args.out,
         bits: args.bits,
         scheme: quantizer.scheme().as_str(),
         export_int: args.export_int,
-        quantized_tensors: report.iter().filter(|r| r.quantized).count(),
+        quantized_tensors,
         total_tensors: report.len(),
         tensors: report,
     };
