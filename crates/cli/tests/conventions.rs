@@ -165,3 +165,16 @@ fn quiet_prints_nothing_and_json_is_json() {
     assert!(v.is_object());
     fails_with(&[&base[..], &["--json", "--quiet"]].concat(), &["--quiet"]);
 }
+
+#[test]
+fn the_top_level_help_lists_every_command_without_promises() {
+    let out = bin().arg("--help").output().unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    for cmd in ["reproduce", "train", "eval", "quantize", "pepr", "fairness"] {
+        assert!(
+            help.contains(&format!("  {cmd} ")),
+            "{cmd} missing:\n{help}"
+        );
+    }
+    assert!(!help.contains("later releases"), "{help}");
+}
