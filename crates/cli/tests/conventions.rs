@@ -178,3 +178,45 @@ fn the_top_level_help_lists_every_command_without_promises() {
     }
     assert!(!help.contains("later releases"), "{help}");
 }
+
+#[test]
+fn data_means_the_same_in_reproduce_train_and_eval() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-such-dir");
+    let missing = missing.to_str().unwrap().to_string();
+    // An existing file, so that eval gets as far as the data.
+    let checkpoint = write(dir.path(), "x.safetensors", "not read before the data");
+    let checkpoint = checkpoint.to_str().unwrap().to_string();
+    for cmd in [
+        vec!["reproduce".to_string(), "--quick".into()],
+        vec!["train".to_string()],
+        vec![
+            "eval".to_string(),
+            "--checkpoint".into(),
+            checkpoint.clone(),
+        ],
+    ] {
+        let check = |extra: &[&str], needles: &[&str]| {
+            let args: Vec<&str> = cmd
+                .iter()
+                .map(String::as_str)
+                .chain(extra.iter().copied())
+                .collect();
+            fails_with(&args, needles);
+        };
+        // A directory that does not exist, in any format.
+        check(
+            &["--data", &missing, "--data-format", "cifar10"],
+            &["--data", "no-such-dir", "CIFAR-10 binary"],
+        );
+        // A format without a directory.
+        check(
+            &["--data-format", "mnist"],
+            &["--data-format needs --data DIR"],
+        );
+        check(
+            &["--data", "embedded-fashion-mnist", "--data-format", "mnist"],
+            &["is the built-in set"],
+        );
+    }
+}

@@ -11,14 +11,10 @@ use serde::{Deserialize, Serialize};
 use smallscale_datasets::DataSource;
 use smallscale_osc_reg::{DataDescription, ImageData, SplitSpec};
 
-/// The only built-in data set (`--data`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum BuiltinData {
-    /// The Fashion-MNIST subset shipped in the binary: 8,000 training and 2,000 test images.
-    EmbeddedFashionMnist,
-}
+/// The name of the built-in data set (`--data`).
+const EMBEDDED: &str = "embedded-fashion-mnist";
 
-/// The on-disk formats `--data-format` reads from `--data-path`.
+/// The on-disk formats `--data-format` reads from a directory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum DataFormat {
     /// The four Fashion-MNIST IDX files (raw or `.gz`).
@@ -29,19 +25,21 @@ pub enum DataFormat {
     Cifar10,
 }
 
-/// Where the images come from: `--data embedded-fashion-mnist` (the default) or
-/// `--data-format FORMAT --data-path DIR`.
+/// Where the images come from, alike in `reproduce`, `train` and `eval`: `--data
+/// embedded-fashion-mnist` (the default), or `--data DIR` with the files of `--data-format` (default
+/// fashion-mnist) in DIR. `--data-path DIR` is the same as `--data DIR`.
 #[derive(Debug, Clone, Default, Args)]
 #[command(next_help_heading = "Data")]
 pub struct DataArgs {
-    /// Built-in data set [default: embedded-fashion-mnist, unless --data-format is given].
-    #[arg(long, value_enum, value_name = "NAME", conflicts_with_all = ["data_format", "data_path"])]
-    pub data: Option<BuiltinData>,
-    /// Format of the data set in --data-path.
-    #[arg(long, value_enum, value_name = "FORMAT", requires = "data_path")]
+    /// `embedded-fashion-mnist` (the subset shipped in the binary), or a directory holding the data
+    /// set's files in --data-format [default: embedded-fashion-mnist].
+    #[arg(long, value_name = "NAME|DIR", conflicts_with = "data_path")]
+    pub data: Option<String>,
+    /// Format of the files in the --data directory [default: fashion-mnist].
+    #[arg(long, value_enum, value_name = "FORMAT")]
     pub data_format: Option<DataFormat>,
-    /// Directory holding the data set files (with --data-format).
-    #[arg(long, value_name = "DIR", requires = "data_format")]
+    /// The same as --data DIR.
+    #[arg(long, value_name = "DIR")]
     pub data_path: Option<PathBuf>,
 }
 
@@ -54,35 +52,46 @@ impl DataArgs {
     /// The data source these options describe (the embedded set when none is given). A directory
     /// is made absolute so that the run can be resumed or evaluated from elsewhere.
     pub fn source(&self) -> Result<DataSource> {
-        match (self.data_format, &self.data_path) {
-            (None, None) => Ok(DataSource::EmbeddedFashionMnist),
-            (Some(format), Some(path)) => {
-                let path = std::fs::canonicalize(path).with_context(|| {
-                    format!(
-                        "--data-path {}: the directory cannot be opened; pass the directory that \
-                         holds the {} files",
-                        path.display(),
-                        format_name(format)
-                    )
-                })?;
-                if !path.is_dir() {
+        let (flag, dir) = match (&self.data, &self.data_path) {
+            (Some(name), _) if name == EMBEDDED => {
+                if let Some(format) = self.data_format {
                     bail!(
-                        "--data-path {} is not a directory: pass the directory that holds the {} files",
-                        path.display(),
+                        "--data {EMBEDDED} is the built-in set: --data-format ({}) needs --data DIR, the directory of its files",
                         format_name(format)
                     );
                 }
-                Ok(match format {
-                    DataFormat::FashionMnist => DataSource::FashionMnist { path },
-                    DataFormat::Mnist => DataSource::Mnist { path },
-                    DataFormat::Cifar10 => DataSource::Cifar10 { path },
-                })
+                return Ok(DataSource::EmbeddedFashionMnist);
             }
-            (Some(_), None) => bail!("--data-format needs --data-path DIR"),
-            (None, Some(_)) => {
-                bail!("--data-path needs --data-format (fashion-mnist, mnist or cifar10)")
+            (Some(dir), _) => ("--data", PathBuf::from(dir)),
+            (None, Some(dir)) => ("--data-path", dir.clone()),
+            (None, None) => {
+                if self.data_format.is_some() {
+                    bail!("--data-format needs --data DIR, the directory that holds the files");
+                }
+                return Ok(DataSource::EmbeddedFashionMnist);
             }
+        };
+        let format = self.data_format.unwrap_or(DataFormat::FashionMnist);
+        let path = std::fs::canonicalize(&dir).with_context(|| {
+            format!(
+                "{flag} {}: the directory cannot be opened; pass `{EMBEDDED}` or the directory \
+                 that holds the {} files",
+                dir.display(),
+                format_name(format)
+            )
+        })?;
+        if !path.is_dir() {
+            bail!(
+                "{flag} {} is not a directory: pass the directory that holds the {} files",
+                path.display(),
+                format_name(format)
+            );
         }
+        Ok(match format {
+            DataFormat::FashionMnist => DataSource::FashionMnist { path },
+            DataFormat::Mnist => DataSource::Mnist { path },
+            DataFormat::Cifar10 => DataSource::Cifar10 { path },
+        })
     }
 }
 

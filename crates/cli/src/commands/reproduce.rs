@@ -4,10 +4,9 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use super::experiment_args::DeviceArgs;
+use super::experiment_args::{DataArgs, DeviceArgs};
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use smallscale_datasets::DataSource;
 use smallscale_models::ModelConfig;
 use smallscale_osc_reg::{
     ReproduceParams, SplitSpec, check_claims, per_bit_table, reproduce, summarize_seeds,
@@ -30,10 +29,9 @@ pub struct ReproduceArgs {
     /// A fast smoke run (about 5 seconds on 2 cores): 2 epochs on 2,000 training images.
     #[arg(long)]
     pub quick: bool,
-    /// Use the full Fashion-MNIST from this directory (the four IDX files, raw or .gz) instead of the
-    /// embedded subset.
-    #[arg(long, value_name = "PATH")]
-    pub data: Option<PathBuf>,
+    /// The data, as in `train` and `eval`.
+    #[command(flatten)]
+    pub data: DataArgs,
     /// Architecture (small-cnn, mlp, resnet18, vit). Default: the small CNN with blocks of 8 and 16
     /// channels.
     #[arg(long)]
@@ -115,17 +113,7 @@ pub fn run(args: &ReproduceArgs) -> Result<()> {
     params.lr = args.lr.unwrap_or(params.lr);
     params.seed = args.seed.unwrap_or(params.seed);
     params.check().context("invalid settings")?;
-    let source = match &args.data {
-        None => DataSource::EmbeddedFashionMnist,
-        Some(dir) => DataSource::FashionMnist {
-            path: std::fs::canonicalize(dir).with_context(|| {
-                format!(
-                    "--data {}: the directory cannot be opened; pass the directory that holds the four Fashion-MNIST IDX files",
-                    dir.display()
-                )
-            })?,
-        },
-    };
+    let source = args.data.source()?;
     let split = if args.quick {
         SplitSpec {
             limit_train: Some(2000),
