@@ -8,6 +8,19 @@ use std::process::Stdio;
 
 use common::{bin, fails_with, write};
 
+/// `pepr` on a table with columns `acc` and `energy`.
+fn pepr_args(input: &str) -> [&str; 7] {
+    [
+        "pepr",
+        "--performance",
+        "acc",
+        "--resource",
+        "energy",
+        "--input",
+        input,
+    ]
+}
+
 #[test]
 fn a_closed_stdout_ends_quietly() {
     let dir = tempfile::tempdir().unwrap();
@@ -21,15 +34,7 @@ fn a_closed_stdout_ends_quietly() {
     }
     let input = write(dir.path(), "runs.csv", &csv);
     let mut child = bin()
-        .args([
-            "pepr",
-            "--performance",
-            "acc",
-            "--resource",
-            "energy",
-            "--input",
-        ])
-        .arg(&input)
+        .args(pepr_args(input.to_str().unwrap()))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -147,16 +152,7 @@ fn quiet_prints_nothing_and_json_is_json() {
         "runs.csv",
         "model,acc,energy\na,0.9,1\nb,0.8,2\n",
     );
-    let input = input.to_str().unwrap();
-    let base = [
-        "pepr",
-        "--performance",
-        "acc",
-        "--resource",
-        "energy",
-        "--input",
-        input,
-    ];
+    let base = pepr_args(input.to_str().unwrap());
     let quiet = bin().args(base).arg("--quiet").output().unwrap();
     assert_eq!(quiet.status.code(), Some(0));
     assert!(quiet.stdout.is_empty() && quiet.stderr.is_empty());

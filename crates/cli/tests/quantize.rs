@@ -238,8 +238,21 @@ fn bad_inputs_fail_clearly_and_leave_no_output() {
     assert_eq!(files.len(), 3, "no temporary files left behind: {files:?}");
 }
 
-fn quantize(args: &[&std::ffi::OsStr]) -> (i32, String, String) {
-    let out = bin().arg("quantize").args(args).output().unwrap();
+/// `smallscale quantize FLAGS --input INPUT --output OUTPUT`: (exit code, stdout, stderr).
+fn quantize(
+    flags: &[&str],
+    input: &std::path::Path,
+    output: impl AsRef<std::ffi::OsStr>,
+) -> (i32, String, String) {
+    let out = bin()
+        .arg("quantize")
+        .args(flags)
+        .arg("--input")
+        .arg(input)
+        .arg("--output")
+        .arg(output)
+        .output()
+        .unwrap();
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -268,14 +281,7 @@ fn outputs_that_would_destroy_a_file_are_refused() {
         (fifo.as_os_str(), "is a FIFO, not a regular file"),
         (dir.path().as_os_str(), "is a directory, not a regular file"),
     ] {
-        let (code, _, err) = quantize(&[
-            "--bits".as_ref(),
-            "4".as_ref(),
-            "--input".as_ref(),
-            input.as_os_str(),
-            "--output".as_ref(),
-            output,
-        ]);
+        let (code, _, err) = quantize(&["--bits", "4"], &input, output);
         assert_eq!(code, 2, "{err}");
         assert!(err.contains("--out:") && err.contains(needle), "{err}");
     }
@@ -288,18 +294,11 @@ fn an_exclude_pattern_that_matches_nothing_is_said() {
     let dir = tempfile::tempdir().unwrap();
     let input = checkpoint(dir.path());
     let output = dir.path().join("out.safetensors");
-    let (code, _, err) = quantize(&[
-        "--bits".as_ref(),
-        "4".as_ref(),
-        "--exclude".as_ref(),
-        "*.bias".as_ref(),
-        "--exclude".as_ref(),
-        "fc.*".as_ref(),
-        "--input".as_ref(),
-        input.as_os_str(),
-        "--output".as_ref(),
-        output.as_os_str(),
-    ]);
+    let (code, _, err) = quantize(
+        &["--bits", "4", "--exclude", "*.bias", "--exclude", "fc.*"],
+        &input,
+        &output,
+    );
     assert_eq!(code, 0, "{err}");
     assert!(
         err.contains("warning: --exclude 'fc.*' matches no tensor") && err.contains("conv.weight"),
@@ -327,15 +326,7 @@ fn an_outlier_that_zeroes_most_weights_is_reported() {
     let input = dir.path().join("outlier.safetensors");
     write_safetensors(&input, &ckpt).unwrap();
     let output = dir.path().join("out.safetensors");
-    let (code, stdout, err) = quantize(&[
-        "--bits".as_ref(),
-        "3".as_ref(),
-        "--json".as_ref(),
-        "--input".as_ref(),
-        input.as_os_str(),
-        "--output".as_ref(),
-        output.as_os_str(),
-    ]);
+    let (code, stdout, err) = quantize(&["--bits", "3", "--json"], &input, &output);
     assert_eq!(code, 0, "{err}");
     assert!(
         err.contains("warning: fc.weight: 99.0 % of its nonzero values became 0"),
