@@ -410,7 +410,7 @@ fn every_error_is_clear_and_exits_2() {
             "--adult-alpha".into(),
             "0".into(),
         ],
-        &["--adult-alpha 0"],
+        &["--adult-alpha: the L2 penalty alpha = 0 must be finite and > 0"],
     );
     // Usage errors (clap) exit 2 too.
     for args in [

@@ -1,5 +1,7 @@
 #![doc = include_str!("../README.md")]
 
+#[cfg(feature = "adult-baseline")]
+mod adult_baseline;
 mod analysis;
 mod apply;
 mod binary;
@@ -18,6 +20,12 @@ mod plan;
 mod rows;
 mod serialize;
 
+#[cfg(feature = "adult-baseline")]
+pub use adult_baseline::{
+    ADULT_DEFAULT_ALPHA, ADULT_INCOME_CLASSES, ADULT_PROTECTED_SEX, ADULT_UNPROTECTED_SEX,
+    AdultBaseline, AdultBaselineError, AdultBaselineParams, AdultBaselineSummary,
+    AdultBaselineValidParams, fit_adult_baseline,
+};
 pub use analysis::{AnalysisOptions, FairnessAnalysis, TargetAnalysis, analyze};
 pub use apply::{AppliedPlan, ApplyOptions, Rounding, Verification, apply_plan};
 pub use binary::{BinaryFairness, binary_fairness};

@@ -19,7 +19,9 @@ pub const BN_EPS: f64 = 1e-5;
 ///
 /// - training (`train = true`): normalise with the batch mean and the *biased* batch variance, then
 ///   update `running_mean` and `running_var` (with the *unbiased* variance) by
-///   `r <- (1 - momentum) r + momentum * batch_stat`, momentum 0.1, and count `num_batches_tracked`;
+///   `r <- (1 - momentum) r + momentum * batch_stat`, momentum 0.1, and count `num_batches_tracked`
+///   (or, while the buffer store's [`RunningStatsUpdate`](crate::RunningStatsUpdate) is
+///   `Cumulative`, set `r` to the plain average of the batch statistics seen since);
 /// - evaluation: normalise with the running statistics.
 ///
 /// `weight` (gamma) goes through the quantization state like every weight; `bias` (beta) never.
@@ -184,7 +186,9 @@ impl BatchNorm2d {
     }
 
     fn update_running_stats(&self, mean: &Tensor, var: &Tensor, count: usize) -> Result<()> {
-        let m = self.momentum;
+        let m = self
+            .buffers
+            .update_factor(&self.running_mean_name, self.momentum);
         let mean = mean.detach().flatten_all()?;
         let unbiased = (var.detach().flatten_all()? * (count as f64 / (count - 1) as f64))?;
         let rm = self.running_mean()?;

@@ -23,7 +23,7 @@ mod vit;
 
 pub use attention::MultiHeadSelfAttention;
 pub use batch_norm::{BN_EPS, BN_MOMENTUM, BatchNorm2d};
-pub use buffers::BufferStore;
+pub use buffers::{BufferSnapshot, BufferStore, RunningStatsUpdate};
 pub use checkpoint::{load_checkpoint, read_checkpoint_config, save_checkpoint};
 pub use context::ModelContext;
 pub use conv::{Conv2dSpec, QuantConv2d};

@@ -106,3 +106,73 @@ fn a_single_value_per_channel_in_training_is_a_clear_error() {
     assert!(err.to_string().contains("layer1.0.bn1"), "{err}");
     assert!(bn.forward_t(&x, false).is_ok());
 }
+
+/// Mean and unbiased variance of each channel of `[n, c, h, w]` values, computed directly.
+fn channel_mean_and_unbiased_var(x: &Tensor) -> (Vec<f64>, Vec<f64>) {
+    let (n, c, h, w) = x.dims4().unwrap();
+    let v = x.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    let mut means = vec![0.0; c];
+    let mut vars = vec![0.0; c];
+    for ch in 0..c {
+        let vals: Vec<f64> = (0..n)
+            .flat_map(|i| (0..h * w).map(move |j| (i, j)))
+            .map(|(i, j)| f64::from(v[(i * c + ch) * h * w + j]))
+            .collect();
+        let mean = vals.iter().sum::<f64>() / vals.len() as f64;
+        let var = vals.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (vals.len() - 1) as f64;
+        means[ch] = mean;
+        vars[ch] = var;
+    }
+    (means, vars)
+}
+
+#[test]
+fn cumulative_update_sets_the_plain_average_of_the_batch_statistics_and_the_mode_is_restored() {
+    use smallscale_models::RunningStatsUpdate;
+    let ctx = ModelContext::new(Device::Cpu);
+    let bn = BatchNorm2d::new(&ctx.pp("bn"), 3).unwrap();
+    let batch = |seed: u64| {
+        let v: Vec<f32> = (0..3 * 3 * 2 * 2)
+            .map(|i| ((i as u64 * 7919 + seed * 104_729) % 97) as f32 / 9.0 - seed as f32)
+            .collect();
+        Tensor::new(v.as_slice(), &Device::Cpu)
+            .unwrap()
+            .reshape((3, 3, 2, 2))
+            .unwrap()
+    };
+    // Old statistics that the cumulative mode must forget entirely.
+    bn.forward_t(&batch(9), true).unwrap();
+    let buffers = ctx.buffers();
+    let saved = buffers.copy().unwrap();
+    let batches: Vec<Tensor> = (1..=4).map(batch).collect();
+    buffers.with_running_stats_update(RunningStatsUpdate::Cumulative, || {
+        for b in &batches {
+            bn.forward_t(b, true).unwrap();
+        }
+    });
+    assert_eq!(
+        buffers.running_stats_update(),
+        RunningStatsUpdate::Exponential
+    );
+    let stats: Vec<_> = batches.iter().map(channel_mean_and_unbiased_var).collect();
+    let rm = vec1(&bn.running_mean().unwrap());
+    let rv = vec1(&bn.running_var().unwrap());
+    for ch in 0..3 {
+        let mean = stats.iter().map(|s| s.0[ch]).sum::<f64>() / 4.0;
+        let var = stats.iter().map(|s| s.1[ch]).sum::<f64>() / 4.0;
+        assert!((f64::from(rm[ch]) - mean).abs() < 1e-5, "{rm:?} vs {mean}");
+        assert!((f64::from(rv[ch]) - var).abs() < 1e-4, "{rv:?} vs {var}");
+    }
+    // Setting the mode again starts a new average: one batch replaces the statistics.
+    buffers.with_running_stats_update(RunningStatsUpdate::Cumulative, || {
+        bn.forward_t(&batches[0], true).unwrap();
+    });
+    let rm = vec1(&bn.running_mean().unwrap());
+    assert!((f64::from(rm[0]) - stats[0].0[0]).abs() < 1e-5);
+    // Restoring the copy puts the old statistics back.
+    buffers.restore(&saved);
+    assert_eq!(
+        vec1(&bn.running_mean().unwrap()),
+        vec1(saved.get("bn.running_mean").unwrap())
+    );
+}

@@ -105,10 +105,7 @@ pub struct SeedsSummary {
 }
 
 fn mismatch(reason: String) -> OscRegError {
-    OscRegError::InvalidParameter {
-        parameter: "seeds",
-        reason,
-    }
+    OscRegError::SeedsMismatch { reason }
 }
 
 /// The accuracies of `results`, in a fixed order: per run, FP then every evaluation bit.

@@ -41,8 +41,7 @@ impl ImageData {
         seed: u64,
     ) -> Result<Self> {
         if train_full.shape() != test.shape() || train_full.num_classes() != test.num_classes() {
-            return Err(OscRegError::InvalidParameter {
-                parameter: "data",
+            return Err(OscRegError::Data {
                 reason: format!(
                     "train and test sets differ in image shape or class count ({:?}/{} vs {:?}/{})",
                     train_full.shape(),

@@ -97,10 +97,7 @@ impl DataDescription {
 }
 
 fn invalid(reason: String) -> OscRegError {
-    OscRegError::InvalidParameter {
-        parameter: "data split",
-        reason,
-    }
+    OscRegError::Data { reason }
 }
 
 /// Loads `source`, splits its training set with `split` and `seed` (stratified), applies the caps,

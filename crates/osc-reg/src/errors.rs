@@ -13,6 +13,53 @@ pub enum OscRegError {
         /// Why, and what is accepted.
         reason: String,
     },
+    /// The train and test sets, or a split of them, cannot be used together.
+    #[error("data: {reason}")]
+    Data {
+        /// What does not fit, and what to do.
+        reason: String,
+    },
+    /// A saved optimizer state does not belong to the model being trained.
+    #[error("optimizer state: {reason}")]
+    OptimizerState {
+        /// What does not match.
+        reason: String,
+    },
+    /// A layer tracked by the oscillation monitor changed size.
+    #[error(
+        "oscillation monitor: layer {layer} had {before} weights and now has {after}; track each layer under its own name"
+    )]
+    LayerChangedSize {
+        /// The layer.
+        layer: String,
+        /// Weights at the previous step.
+        before: usize,
+        /// Weights now.
+        after: usize,
+    },
+    /// Results of several seeds cannot be summarized together.
+    #[error("seeds: {reason}")]
+    SeedsMismatch {
+        /// What differs, and what to do.
+        reason: String,
+    },
+    /// BatchNorm re-estimation saw no training batch.
+    #[error(
+        "BatchNorm re-estimation: no training batch was available; give a training set with at least one example"
+    )]
+    NoReestimationBatch,
+    /// A plot could not be drawn.
+    #[error("cannot draw the plot: {reason}")]
+    Plot {
+        /// plotters' message.
+        reason: String,
+    },
+    /// A value could not be turned into JSON.
+    #[error("cannot serialize to JSON")]
+    Json(#[from] serde_json::Error),
+    /// An error of the PePR score or the resource meters.
+    #[error(transparent)]
+    Pepr(#[from] smallscale_pepr_score::PeprError),
     /// Training diverged.
     #[error(
         "training diverged at epoch {epoch}, step {step}: the loss is {loss}; lower the learning rate or lambda"
@@ -44,7 +91,7 @@ pub enum OscRegError {
     Model(#[from] smallscale_models::ModelError),
     /// An error from the datasets crate.
     #[error(transparent)]
-    Data(#[from] smallscale_datasets::DatasetError),
+    Dataset(#[from] smallscale_datasets::DatasetError),
     /// An error from candle.
     #[error(transparent)]
     Candle(#[from] candle_core::Error),

@@ -1,11 +1,13 @@
 //! Accuracy at a quantization state, PTQ and cross-bit evaluation, and BatchNorm re-estimation.
 
-use std::collections::BTreeMap;
+/// The batch size of every evaluation pass (the trainer's validation, `reproduce`, `train` and
+/// `eval`); it changes only the speed, never the accuracy (BatchNorm is in eval mode).
+pub const EVAL_BATCH_SIZE: usize = 512;
 
 use candle_core::{D, Tensor};
 use serde::{Deserialize, Serialize};
 use smallscale_datasets::{BatchParams, ChannelNormalization, ImageBatcher, ImageDataset};
-use smallscale_models::{BN_MOMENTUM, Model, QuantizationState};
+use smallscale_models::{BufferSnapshot, Model, QuantizationState, RunningStatsUpdate};
 
 use crate::data::{batch_tensors, eval_batcher};
 use crate::errors::{OscRegError, Result};
@@ -53,20 +55,162 @@ pub struct CrossBitAccuracy {
     pub fp: f64,
     /// `(bits, accuracy)` with the reference quantizer at each bit-width, ascending.
     pub per_bit: Vec<(u32, f64)>,
+    /// With [`CrossBitEvaluation::reestimate_batch_norm`]: `(bits, accuracy)` after the
+    /// BatchNorm statistics were re-estimated at that bit-width, ascending; `None` without it or
+    /// for a model without BatchNorm.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_bit_bn_reestimated: Option<Vec<(u32, f64)>>,
 }
 
 impl CrossBitAccuracy {
     /// The accuracy at `bits`, if evaluated.
     pub fn at(&self, bits: u32) -> Option<f64> {
-        self.per_bit
-            .iter()
-            .find(|(b, _)| *b == bits)
-            .map(|(_, a)| *a)
+        find_bit(&self.per_bit, bits)
+    }
+
+    /// The accuracy at `bits` after BatchNorm re-estimation, if evaluated.
+    pub fn bn_reestimated_at(&self, bits: u32) -> Option<f64> {
+        self.per_bit_bn_reestimated
+            .as_deref()
+            .and_then(|per_bit| find_bit(per_bit, bits))
+    }
+}
+
+fn find_bit(per_bit: &[(u32, f64)], bits: u32) -> Option<f64> {
+    per_bit.iter().find(|(b, _)| *b == bits).map(|(_, a)| *a)
+}
+
+/// How BatchNorm statistics are re-estimated at each bit-width (an extension beyond the paper,
+/// which keeps the FP statistics): `batches` training batches of `batch_size` examples.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BatchNormReestimation<'a> {
+    /// The training images to pass through (no augmentation, seeded order).
+    pub train: &'a ImageDataset,
+    /// Number of batches (at least 1).
+    pub batches: usize,
+    /// Examples per batch (at least 2).
+    pub batch_size: usize,
+}
+
+/// Cross-bit evaluation (spec §4.5): accuracy at full precision and with the reference
+/// quantizer at every bit-width, keeping the model's exclude list; optionally also after
+/// re-estimating the BatchNorm statistics at each bit-width. The model's quantization state and
+/// buffers are restored afterwards.
+///
+/// ```no_run
+/// # fn demo(model: &dyn smallscale_models::Model, data: &smallscale_osc_reg::ImageData) -> smallscale_osc_reg::Result<()> {
+/// use smallscale_osc_reg::{CrossBitEvaluation, EVAL_BATCH_SIZE};
+/// let result = CrossBitEvaluation::new(&[2, 4, 8])
+///     .batch_size(EVAL_BATCH_SIZE)
+///     .reestimate_batch_norm(&data.train, 20, 256)
+///     .run(model, &data.test, &data.normalization)?;
+/// println!("FP {:.4}, 4-bit {:?}, re-estimated {:?}", result.fp, result.at(4), result.bn_reestimated_at(4));
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct CrossBitEvaluation<'a> {
+    bits: Vec<u32>,
+    batch_size: usize,
+    batch_norm: Option<BatchNormReestimation<'a>>,
+}
+
+impl<'a> CrossBitEvaluation<'a> {
+    /// Evaluation at `bits` (sorted and deduplicated), batch size [`EVAL_BATCH_SIZE`], no
+    /// BatchNorm re-estimation.
+    pub fn new(bits: &[u32]) -> Self {
+        let mut bits = bits.to_vec();
+        bits.sort_unstable();
+        bits.dedup();
+        Self {
+            bits,
+            batch_size: EVAL_BATCH_SIZE,
+            batch_norm: None,
+        }
+    }
+
+    /// Sets the evaluation batch size.
+    pub fn batch_size(mut self, batch_size: usize) -> Self {
+        self.batch_size = batch_size;
+        self
+    }
+
+    /// Also evaluates each bit-width after re-estimating the BatchNorm statistics on `batches`
+    /// batches of `batch_size` images of `train` (see [`reestimate_batch_norm`]).
+    pub fn reestimate_batch_norm(
+        mut self,
+        train: &'a ImageDataset,
+        batches: usize,
+        batch_size: usize,
+    ) -> Self {
+        self.batch_norm = Some(BatchNormReestimation {
+            train,
+            batches,
+            batch_size,
+        });
+        self
+    }
+
+    /// Runs the evaluation on `data`.
+    pub fn run(
+        &self,
+        model: &dyn Model,
+        data: &ImageDataset,
+        normalization: &ChannelNormalization,
+    ) -> Result<CrossBitAccuracy> {
+        if let Some(bn) = &self.batch_norm {
+            if bn.batches == 0 || bn.batch_size < 2 {
+                return Err(OscRegError::InvalidParameter {
+                    parameter: "BatchNorm re-estimation",
+                    reason: format!(
+                        "{} batches of {} examples: give at least 1 batch of at least 2 examples",
+                        bn.batches, bn.batch_size
+                    ),
+                });
+            }
+        }
+        let selector = model.quant().get().selector().clone();
+        let at =
+            |state: QuantizationState| accuracy(model, data, normalization, state, self.batch_size);
+        let fp = at(QuantizationState::off().with_selector(selector.clone()))?;
+        let mut per_bit = Vec::with_capacity(self.bits.len());
+        for &b in &self.bits {
+            per_bit.push((
+                b,
+                at(QuantizationState::reference(b)?.with_selector(selector.clone()))?,
+            ));
+        }
+        let per_bit_bn_reestimated = match &self.batch_norm {
+            Some(bn) if has_batch_norm(model) => {
+                let mut out = Vec::with_capacity(self.bits.len());
+                for &b in &self.bits {
+                    let state = QuantizationState::reference(b)?.with_selector(selector.clone());
+                    let saved = reestimate_batch_norm(
+                        model,
+                        bn.train,
+                        normalization,
+                        state.clone(),
+                        bn.batches,
+                        bn.batch_size,
+                    )?;
+                    let acc = at(state);
+                    model.buffers().restore(&saved);
+                    out.push((b, acc?));
+                }
+                Some(out)
+            }
+            _ => None,
+        };
+        Ok(CrossBitAccuracy {
+            fp,
+            per_bit,
+            per_bit_bn_reestimated,
+        })
     }
 }
 
 /// Evaluates `model` at full precision and with the reference quantizer at every bit-width in `bits`,
-/// keeping the model's exclude list; the model's quantization state is restored afterwards.
+/// keeping the model's exclude list; the model's quantization state is restored afterwards. Short
+/// for [`CrossBitEvaluation::new`]`(bits).batch_size(batch_size).run(..)`.
 pub fn cross_bit_evaluation(
     model: &dyn Model,
     data: &ImageDataset,
@@ -74,29 +218,27 @@ pub fn cross_bit_evaluation(
     bits: &[u32],
     batch_size: usize,
 ) -> Result<CrossBitAccuracy> {
-    let selector = model.quant().get().selector().clone();
-    let fp = accuracy(
-        model,
-        data,
-        normalization,
-        QuantizationState::off().with_selector(selector.clone()),
-        batch_size,
-    )?;
-    let mut per_bit = Vec::with_capacity(bits.len());
-    for &b in bits {
-        let state = QuantizationState::reference(b)?.with_selector(selector.clone());
-        per_bit.push((b, accuracy(model, data, normalization, state, batch_size)?));
-    }
-    per_bit.sort_by_key(|(b, _)| *b);
-    Ok(CrossBitAccuracy { fp, per_bit })
+    CrossBitEvaluation::new(bits)
+        .batch_size(batch_size)
+        .run(model, data, normalization)
 }
 
-/// Re-estimates the BatchNorm running statistics with the quantization state `state` on (an extension
-/// beyond the paper, which keeps the FP statistics for Reg): `batches` training batches (no
-/// augmentation, no gradient) are passed through in train mode and each running statistic is set to
-/// the plain average of the per-batch statistics (recovered exactly from the layers' momentum
-/// updates), so nothing of the old statistics remains. Returns the previous buffers so the caller
-/// can restore them with [`restore_buffers`]; on error they are restored before returning.
+/// Whether the model has a BatchNorm layer (a layer tracks `num_batches_tracked`).
+pub fn has_batch_norm(model: &dyn Model) -> bool {
+    model
+        .buffer_names()
+        .iter()
+        .any(|n| n.ends_with("num_batches_tracked"))
+}
+
+/// Re-estimates the BatchNorm running statistics with the quantization state `state` on (an
+/// extension beyond the paper, which keeps the FP statistics for Reg): `batches` training batches
+/// (no augmentation, no gradient, a fixed seeded order) are passed through in train mode with the
+/// buffer store's [`RunningStatsUpdate::Cumulative`] mode, so each running statistic becomes the
+/// plain average of the per-batch statistics and nothing of the old statistics remains. Returns
+/// the previous buffers so the caller can put them back with
+/// [`BufferStore::restore`](smallscale_models::BufferStore::restore); on error they are
+/// restored before returning.
 pub fn reestimate_batch_norm(
     model: &dyn Model,
     data: &ImageDataset,
@@ -104,70 +246,30 @@ pub fn reestimate_batch_norm(
     state: QuantizationState,
     batches: usize,
     batch_size: usize,
-) -> Result<BTreeMap<String, Tensor>> {
-    let previous = copy_buffers(model)?;
-    let result = model.quant().with_state(state, || -> Result<()> {
-        let params = BatchParams::new(batch_size)?.with_seed(0x5eed);
-        let batcher = ImageBatcher::new(data, params).with_normalization(normalization.clone());
-        let running: Vec<String> = previous
-            .keys()
-            .filter(|n| n.contains("running_"))
-            .cloned()
-            .collect();
-        let mut sums: BTreeMap<String, Tensor> = BTreeMap::new();
-        let mut seen = 0usize;
-        for batch in batcher.epoch(0).take(batches) {
-            let (x, _) = batch_tensors(&batch?, model.context().device())?;
-            let before = copy_buffers(model)?;
-            model.forward_t(&x.detach(), true)?;
-            // running = (1 - m) running + m batch  =>  batch = (running_new - (1 - m) running_old) / m
-            let m = BN_MOMENTUM;
-            for name in &running {
-                let (Some(old), Some(new)) = (before.get(name), model.buffers().get(name)) else {
-                    continue;
-                };
-                let batch_stat = ((new - (old * (1.0 - m))?)? / m)?;
-                let sum = match sums.remove(name) {
-                    Some(s) => (s + batch_stat)?,
-                    None => batch_stat,
-                };
-                sums.insert(name.clone(), sum);
+) -> Result<BufferSnapshot> {
+    let buffers = model.buffers();
+    let previous = buffers.copy()?;
+    let result = model.quant().with_state(state, || {
+        buffers.with_running_stats_update(RunningStatsUpdate::Cumulative, || -> Result<()> {
+            let params = BatchParams::new(batch_size)?.with_seed(0x5eed);
+            let batcher = ImageBatcher::new(data, params).with_normalization(normalization.clone());
+            let mut seen = 0usize;
+            for batch in batcher.epoch(0).take(batches) {
+                let (x, _) = batch_tensors(&batch?, model.context().device())?;
+                model.forward_t(&x.detach(), true)?;
+                seen += 1;
             }
-            seen += 1;
-        }
-        if seen == 0 {
-            return Err(OscRegError::InvalidParameter {
-                parameter: "BatchNorm re-estimation",
-                reason: "no training batch was available".into(),
-            });
-        }
-        for (name, sum) in sums {
-            model.buffers().set(&name, (sum / seen as f64)?);
-        }
-        Ok(())
+            if seen == 0 {
+                return Err(OscRegError::NoReestimationBatch);
+            }
+            Ok(())
+        })
     });
     match result {
         Ok(()) => Ok(previous),
         Err(e) => {
-            restore_buffers(model, &previous);
+            buffers.restore(&previous);
             Err(e)
         }
-    }
-}
-
-/// Deep copies of every buffer (BatchNorm running statistics).
-pub fn copy_buffers(model: &dyn Model) -> Result<BTreeMap<String, Tensor>> {
-    model
-        .buffers()
-        .snapshot()
-        .into_iter()
-        .map(|(n, t)| Ok((n, t.copy()?)))
-        .collect()
-}
-
-/// Puts back buffers saved by [`copy_buffers`] or [`reestimate_batch_norm`].
-pub fn restore_buffers(model: &dyn Model, buffers: &BTreeMap<String, Tensor>) {
-    for (name, t) in buffers {
-        model.buffers().set(name, t.clone());
     }
 }

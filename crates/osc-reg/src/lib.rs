@@ -32,8 +32,8 @@ pub use data_description::{DataDescription, SplitSpec, load_split_data};
 pub use environment::RunEnvironment;
 pub use errors::{OscRegError, Result};
 pub use evaluate::{
-    CrossBitAccuracy, accuracy, copy_buffers, cross_bit_evaluation, reestimate_batch_norm,
-    restore_buffers,
+    BatchNormReestimation, CrossBitAccuracy, CrossBitEvaluation, EVAL_BATCH_SIZE, accuracy,
+    cross_bit_evaluation, has_batch_norm, reestimate_batch_norm,
 };
 pub use hyperparams::{Method, OptimizerConfig, Schedule, TrainConfig, TrainParams};
 pub use optim::Optimizer;

@@ -148,10 +148,7 @@ impl Optimizer {
 
     /// Restores a state written by [`Optimizer::state`] for the same parameters.
     pub fn load_state(&mut self, state: &BTreeMap<String, Tensor>) -> Result<()> {
-        let bad = |reason: String| OscRegError::InvalidParameter {
-            parameter: "optimizer state",
-            reason,
-        };
+        let bad = |reason: String| OscRegError::OptimizerState { reason };
         let step = state
             .get("step")
             .ok_or_else(|| bad("no step counter".into()))?;

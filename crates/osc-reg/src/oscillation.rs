@@ -143,13 +143,10 @@ impl OscillationTracker {
             }
             Some(state) => {
                 if state.codes.len() != codes.len() {
-                    return Err(OscRegError::InvalidParameter {
-                        parameter: "oscillation codes",
-                        reason: format!(
-                            "layer {name} had {} weights and now has {}: track each layer under its own name",
-                            state.codes.len(),
-                            codes.len()
-                        ),
+                    return Err(OscRegError::LayerChangedSize {
+                        layer: name.to_string(),
+                        before: state.codes.len(),
+                        after: codes.len(),
                     });
                 }
                 let mut switches = 0;

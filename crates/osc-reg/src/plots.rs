@@ -8,8 +8,7 @@ use plotters::prelude::*;
 use crate::errors::{OscRegError, Result};
 
 pub(crate) fn plot_err(e: impl std::fmt::Display) -> OscRegError {
-    OscRegError::InvalidParameter {
-        parameter: "plot",
+    OscRegError::Plot {
         reason: e.to_string(),
     }
 }

@@ -13,7 +13,7 @@ use smallscale_quant_core::BitWidth;
 
 use crate::data_description::{SplitSpec, load_split_data};
 use crate::errors::{OscRegError, Result};
-use crate::evaluate::{CrossBitAccuracy, cross_bit_evaluation};
+use crate::evaluate::{CrossBitAccuracy, EVAL_BATCH_SIZE, cross_bit_evaluation};
 use crate::hyperparams::{Method, OptimizerConfig, TrainParams};
 use crate::regularizer::RegularizerParams;
 use crate::run_dir::{RESOURCES_FILE, RunConfig};
@@ -305,10 +305,7 @@ pub fn reproduce(
         data.num_classes(),
     )?;
     let data = &data;
-    let meter = Meter::new(MeterConfig::default()).map_err(|e| OscRegError::InvalidParameter {
-        parameter: "meter",
-        reason: e.to_string(),
-    })?;
+    let meter = Meter::new(MeterConfig::default())?;
     let mut methods = vec![Method::Fp];
     for &b in &params.target_bits {
         methods.push(Method::Qat {
@@ -368,7 +365,7 @@ pub fn reproduce(
             &data.test,
             &data.normalization,
             &params.eval_bits,
-            512,
+            EVAL_BATCH_SIZE,
         )?;
         log(&format!(
             "      best epoch {} of {}, test accuracy FP {:.4}{}, {:.1} s",
@@ -541,10 +538,10 @@ fn pepr_per_bit(results: &ReproduceResults) -> Result<Vec<PeprAtBit>> {
                     .with_resource("time", r.resources.wall_time.value)
             })
             .collect();
-        let pool = Pool::new(format!("{b}-bit"), runs).map_err(pepr_err)?;
-        let s = pool.pepr("size").map_err(pepr_err)?;
-        let e = pool.pepr("energy").map_err(pepr_err)?;
-        let t = pool.pepr("time").map_err(pepr_err)?;
+        let pool = Pool::new(format!("{b}-bit"), runs)?;
+        let s = pool.pepr("size")?;
+        let e = pool.pepr("energy")?;
+        let t = pool.pepr("time")?;
         let mut notes = s.notes.clone();
         notes.extend(e.notes.iter().cloned());
         notes.extend(t.notes.iter().cloned());
@@ -571,13 +568,6 @@ fn pepr_per_bit(results: &ReproduceResults) -> Result<Vec<PeprAtBit>> {
         });
     }
     Ok(out)
-}
-
-fn pepr_err(e: smallscale_pepr_score::PeprError) -> OscRegError {
-    OscRegError::InvalidParameter {
-        parameter: "PePR pool",
-        reason: e.to_string(),
-    }
 }
 
 /// The per-bit table (spec §4 A): rows FP / PTQ / QAT / Reg, one column per evaluation bit. QAT and Reg

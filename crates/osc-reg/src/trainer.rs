@@ -11,7 +11,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 use smallscale_datasets::{AugmentParams, BatchParams, ImageBatcher};
 use smallscale_io::{is_atomic_temp_file, write_atomic};
-use smallscale_models::{Model, QuantizationState};
+use smallscale_models::{BufferSnapshot, Model, QuantizationState};
 use smallscale_quant_core::{
     MaxAbsQuantizer, NamedTensors, Quantizer, StoredTensor, read_safetensors, write_safetensors,
 };
@@ -19,7 +19,7 @@ use smallscale_quant_core::{
 use crate::config_diff::{config_differences, listed};
 use crate::data::{ImageData, batch_tensors};
 use crate::errors::{OscRegError, Result};
-use crate::evaluate::{accuracy, copy_buffers, count_correct, restore_buffers};
+use crate::evaluate::{EVAL_BATCH_SIZE, accuracy, count_correct};
 use crate::hyperparams::{Method, Schedule, TrainConfig};
 use crate::optim::Optimizer;
 use crate::oscillation::{LayerOscillation, OscillationParams, OscillationTracker};
@@ -142,7 +142,7 @@ impl<'a> Trainer<'a> {
             config,
             run_dir: None,
             progress: false,
-            eval_batch_size: 512,
+            eval_batch_size: EVAL_BATCH_SIZE,
             oscillation: OscillationParams::default(),
             on_epoch: None,
             identity: serde_json::Value::Null,
@@ -211,10 +211,7 @@ impl<'a> Trainer<'a> {
     fn fit_inner(&mut self) -> Result<TrainOutcome> {
         let started = Instant::now();
         let p = self.config.params().clone();
-        let params_json = serde_json::to_value(&p).map_err(|e| OscRegError::InvalidParameter {
-            parameter: "configuration",
-            reason: e.to_string(),
-        })?;
+        let params_json = serde_json::to_value(&p)?;
         let config_json = if self.identity.is_null() {
             params_json
         } else {
@@ -430,7 +427,7 @@ impl<'a> Trainer<'a> {
                         var.set(t)?;
                     }
                 }
-                restore_buffers(self.model, &buffers);
+                self.model.buffers().restore(&buffers);
             }
             (None, None) => {}
         }
@@ -537,7 +534,7 @@ fn tensors_of(file: &NamedTensors) -> BTreeMap<String, Tensor> {
 }
 
 /// Deep copies of a model's parameters and buffers.
-type Snapshot = (BTreeMap<String, Tensor>, BTreeMap<String, Tensor>);
+type Snapshot = (BTreeMap<String, Tensor>, BufferSnapshot);
 
 fn snapshot(model: &dyn Model) -> Result<Snapshot> {
     let params = model
@@ -545,7 +542,7 @@ fn snapshot(model: &dyn Model) -> Result<Snapshot> {
         .into_iter()
         .map(|(n, v)| Ok((n, v.as_tensor().copy()?)))
         .collect::<Result<BTreeMap<_, _>>>()?;
-    Ok((params, copy_buffers(model)?))
+    Ok((params, model.buffers().copy()?))
 }
 
 fn summarize(layers: Vec<LayerOscillation>) -> OscillationSummary {

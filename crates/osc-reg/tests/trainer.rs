@@ -375,17 +375,151 @@ fn cross_bit_evaluation_restores_the_quantization_state() {
     )
     .unwrap();
     assert_eq!(r.fp, fp);
-    // BN re-estimation changes nothing for a model without BatchNorm, and buffers can be restored.
+    // BN re-estimation is skipped for a model without BatchNorm.
+    assert!(!has_batch_norm(model.as_ref()));
+    let with_bn = CrossBitEvaluation::new(&[8, 2, 3, 2])
+        .batch_size(64)
+        .reestimate_batch_norm(&d.train, 2, 32)
+        .run(model.as_ref(), &d.test, &d.normalization)
+        .unwrap();
+    assert_eq!(with_bn.per_bit, r.per_bit);
+    assert_eq!(with_bn.per_bit_bn_reestimated, None);
+}
+
+#[test]
+fn batch_norm_reestimation_averages_the_batch_statistics_at_each_bit_and_restores_the_buffers() {
+    use smallscale_datasets::{BatchParams, ImageBatcher};
+    let d = data();
+    let cnn = build_model(
+        &ModelConfig::default_for("small-cnn").unwrap(),
+        &ModelContext::new(Device::Cpu).with_seed(3),
+    )
+    .unwrap();
+    assert!(has_batch_norm(cnn.as_ref()));
+    // Some statistics that the re-estimation must forget.
+    let x = Tensor::randn(0f32, 3.0, (16, 1, 28, 28), &Device::Cpu).unwrap();
+    cnn.forward_t(&x, true).unwrap();
+    let before = cnn.buffers().copy().unwrap();
+
+    // Independent computation: the first BatchNorm's input is the first convolution's output,
+    // so its per-batch mean and unbiased variance can be computed from the same batches in the
+    // same order with the weights quantized at 2 bits.
+    let state = QuantizationState::reference(2).unwrap();
+    let bn_name = cnn
+        .buffer_names()
+        .into_iter()
+        .find(|n| n.ends_with("running_mean"))
+        .unwrap();
     let saved = reestimate_batch_norm(
-        model.as_ref(),
+        cnn.as_ref(),
         &d.train,
         &d.normalization,
-        QuantizationState::reference(2).unwrap(),
-        2,
+        state.clone(),
+        3,
         32,
     )
     .unwrap();
-    restore_buffers(model.as_ref(), &saved);
+    let reestimated = cnn
+        .buffers()
+        .get(&bn_name)
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap();
+    // The same through momentum updates replayed from zero would mix in the old statistics; the
+    // plain average of three batches must not depend on them: start again from other statistics.
+    cnn.buffers().restore(&saved);
+    cnn.forward_t(&(x * 2.0).unwrap(), true).unwrap();
+    let again = reestimate_batch_norm(
+        cnn.as_ref(),
+        &d.train,
+        &d.normalization,
+        state.clone(),
+        3,
+        32,
+    )
+    .unwrap();
+    let second = cnn
+        .buffers()
+        .get(&bn_name)
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap();
+    assert_eq!(reestimated, second);
+    cnn.buffers().restore(&again);
+
+    // The average of the three batches' first-layer statistics, computed from the batches.
+    let batcher = ImageBatcher::new(&d.train, BatchParams::new(32).unwrap().with_seed(0x5eed))
+        .with_normalization(d.normalization.clone());
+    // The small CNN's first block: conv1 (3x3, padding 1, no bias) then bn1.
+    assert!(bn_name.starts_with("bn1."), "{bn_name}");
+    let conv1 = cnn
+        .named_parameters()
+        .into_iter()
+        .find(|(n, _)| n == "conv1.weight")
+        .unwrap()
+        .1;
+    let w = state.apply("conv1.weight", conv1.as_tensor()).unwrap();
+    let mut means: Vec<Vec<f64>> = Vec::new();
+    for batch in batcher.epoch(0).take(3) {
+        let b = batch.unwrap();
+        let s = b.shape;
+        let x = Tensor::from_slice(
+            &b.images,
+            (b.len(), s.channels, s.height, s.width),
+            &Device::Cpu,
+        )
+        .unwrap();
+        let y = x.conv2d(&w, 1, 1, 1, 1).unwrap();
+        let mean = y.mean((0, 2, 3)).unwrap().to_vec1::<f32>().unwrap();
+        means.push(mean.iter().map(|&m| f64::from(m)).collect());
+    }
+    for (c, &r) in reestimated.iter().enumerate() {
+        let want = means.iter().map(|m| m[c]).sum::<f64>() / 3.0;
+        assert!(
+            (f64::from(r) - want).abs() < 1e-4,
+            "channel {c}: {r} vs {want}"
+        );
+    }
+
+    // Cross-bit evaluation with re-estimation equals re-estimating by hand, and restores the
+    // buffers and the quantization state.
+    cnn.buffers().restore(&before);
+    let r = CrossBitEvaluation::new(&[2, 8])
+        .batch_size(64)
+        .reestimate_batch_norm(&d.train, 3, 32)
+        .run(cnn.as_ref(), &d.test, &d.normalization)
+        .unwrap();
+    let saved = reestimate_batch_norm(
+        cnn.as_ref(),
+        &d.train,
+        &d.normalization,
+        state.clone(),
+        3,
+        32,
+    )
+    .unwrap();
+    let by_hand = accuracy(cnn.as_ref(), &d.test, &d.normalization, state, 64).unwrap();
+    cnn.buffers().restore(&saved);
+    assert_eq!(r.bn_reestimated_at(2), Some(by_hand));
+    let now = cnn
+        .buffers()
+        .get(&bn_name)
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap();
+    assert_eq!(now, before.get(&bn_name).unwrap().to_vec1::<f32>().unwrap());
+    assert!(cnn.quant().is_off());
+    // Invalid settings are refused before anything runs.
+    for (batches, size) in [(0, 32), (3, 1)] {
+        let err = CrossBitEvaluation::new(&[2])
+            .reestimate_batch_norm(&d.train, batches, size)
+            .run(cnn.as_ref(), &d.test, &d.normalization)
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("at least 1 batch of at least 2"),
+            "{err}"
+        );
+    }
 }
 
 #[test]

@@ -7,16 +7,14 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use serde::Serialize;
 use smallscale_models::{
-    Model, ModelConfig, ModelContext, QuantizationState, build_model, read_checkpoint_config,
+    ModelConfig, ModelContext, QuantizationState, build_model, read_checkpoint_config,
 };
 use smallscale_osc_reg::{
-    CONFIG_FILE, DataDescription, ImageData, RunConfig, accuracy, cross_bit_evaluation,
-    reestimate_batch_norm, restore_buffers,
+    CONFIG_FILE, CrossBitEvaluation, DataDescription, ImageData, RunConfig, has_batch_norm,
 };
 
 use super::experiment_args::{DataArgs, DeviceArgs, SplitArgs, load_split_data};
 use super::model_args::{ModelArgs, check_fits_data};
-use super::train::EVAL_BATCH_SIZE;
 
 /// Arguments of `smallscale eval`.
 #[derive(Debug, Args)]
@@ -49,7 +47,7 @@ pub struct EvalArgs {
     /// afterwards), an extension beyond the paper.
     #[arg(long, value_name = "N")]
     pub bn_reestimate: Option<usize>,
-    /// Batch size of the BatchNorm re-estimation.
+    /// Batch size of the BatchNorm re-estimation (at least 2).
     #[arg(long, value_name = "N", default_value_t = 128)]
     pub bn_batch_size: usize,
     /// Seed of the validation split (it decides the normalisation) [default: the run's, else 0].
@@ -144,18 +142,19 @@ pub fn run(args: &EvalArgs) -> Result<()> {
             .excluding(&exclude)
             .context("--exclude")?,
     );
-    let cross = cross_bit_evaluation(
-        model.as_ref(),
-        &data.test,
-        &data.normalization,
-        &bits,
-        EVAL_BATCH_SIZE,
-    )
-    .context("evaluation failed")?;
-    let reestimated = match args.bn_reestimate {
-        Some(batches) => bn_reestimated(model.as_ref(), &data, &bits, batches, args, &mut notes)?,
-        None => vec![None; bits.len()],
-    };
+    let mut evaluation = CrossBitEvaluation::new(&bits);
+    if let Some(batches) = args.bn_reestimate {
+        if !has_batch_norm(model.as_ref()) {
+            notes.push(format!(
+                "--bn-reestimate: the {} has no BatchNorm layer, nothing to re-estimate",
+                model.architecture()
+            ));
+        }
+        evaluation = evaluation.reestimate_batch_norm(&data.train, batches, args.bn_batch_size);
+    }
+    let cross = evaluation
+        .run(model.as_ref(), &data.test, &data.normalization)
+        .context("evaluation failed")?;
     let report = EvalReport {
         checkpoint: checkpoint.clone(),
         parameters: model.num_parameters(),
@@ -166,11 +165,10 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         per_bit: cross
             .per_bit
             .iter()
-            .zip(reestimated)
-            .map(|(&(bits, accuracy), bn)| BitAccuracy {
+            .map(|&(bits, accuracy)| BitAccuracy {
                 bits,
                 accuracy,
-                accuracy_bn_reestimated: bn,
+                accuracy_bn_reestimated: cross.bn_reestimated_at(bits),
             })
             .collect(),
         bn_reestimate_batches: args.bn_reestimate,
@@ -258,56 +256,6 @@ fn model_config(
          fitted to the data, --model-config JSON",
         checkpoint.display()
     )
-}
-
-/// Accuracy at each bit after re-estimating the BatchNorm statistics with that bit on; the
-/// statistics are restored after each bit.
-fn bn_reestimated(
-    model: &dyn Model,
-    data: &ImageData,
-    bits: &[u32],
-    batches: usize,
-    args: &EvalArgs,
-    notes: &mut Vec<String>,
-) -> Result<Vec<Option<f64>>> {
-    if batches == 0 || args.bn_batch_size == 0 {
-        bail!("--bn-reestimate and --bn-batch-size must be at least 1");
-    }
-    let has_bn = model
-        .buffer_names()
-        .iter()
-        .any(|n| n.ends_with("running_mean"));
-    if !has_bn {
-        notes.push(format!(
-            "--bn-reestimate: the {} has no BatchNorm layer, nothing to re-estimate",
-            model.architecture()
-        ));
-        return Ok(vec![None; bits.len()]);
-    }
-    let selector = model.quant().get().selector().clone();
-    let mut out = Vec::with_capacity(bits.len());
-    for &b in bits {
-        let state = QuantizationState::reference(b)?.with_selector(selector.clone());
-        let saved = reestimate_batch_norm(
-            model,
-            &data.train,
-            &data.normalization,
-            state.clone(),
-            batches,
-            args.bn_batch_size,
-        )
-        .context("BatchNorm re-estimation failed")?;
-        let acc = accuracy(
-            model,
-            &data.test,
-            &data.normalization,
-            state,
-            EVAL_BATCH_SIZE,
-        );
-        restore_buffers(model, &saved);
-        out.push(Some(acc.context("evaluation failed")?));
-    }
-    Ok(out)
 }
 
 fn print_table(r: &EvalReport) {

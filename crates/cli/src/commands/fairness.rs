@@ -4,16 +4,15 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use serde::Serialize;
 use smallscale_fairness_memo::{
-    AnalysisOptions, ApplyOptions, BootstrapOptions, CsvColumns, FairnessAnalysis, GroupEncoding,
-    MemorizationModel, MinimalOptions, Rounding, Rows, SignConvention, Target, analyze,
-    read_csv_rows,
+    ADULT_DEFAULT_ALPHA, AdultBaselineParams, AdultBaselineSummary, AnalysisOptions, ApplyOptions,
+    BootstrapOptions, CsvColumns, FairnessAnalysis, GroupEncoding, MemorizationModel,
+    MinimalOptions, Rounding, SignConvention, Target, analyze, read_csv_rows,
 };
 
-use super::adult_model::{self, AdultModelSummary, INCOME_CLASSES, PROTECTED_SEX, UNPROTECTED_SEX};
 use super::fairness_table;
 
 /// Which bias to remove.
@@ -122,7 +121,7 @@ pub struct FairnessArgs {
     #[arg(long, requires = "adult")]
     pub adult_include_sex: bool,
     /// With --adult: the L2 penalty alpha of the logistic regression.
-    #[arg(long, value_name = "ALPHA", default_value_t = 10.0, requires = "adult")]
+    #[arg(long, value_name = "ALPHA", default_value_t = ADULT_DEFAULT_ALPHA, requires = "adult")]
     pub adult_alpha: f64,
     #[command(flatten)]
     pub output: super::output_args::OutputArgs,
@@ -148,7 +147,7 @@ pub enum Source {
     /// The embedded UCI Adult test split with a logistic regression's predictions.
     Adult {
         /// The fitted model.
-        model: AdultModelSummary,
+        model: AdultBaselineSummary,
     },
 }
 
@@ -232,15 +231,14 @@ fn options(args: &FairnessArgs, classes: &[String]) -> Result<AnalysisOptions> {
 /// Loads the rows (CSV or Adult) and runs the analysis.
 pub fn compute(args: &FairnessArgs) -> Result<FairnessReport> {
     let (source, rows, classes, groups) = if args.adult {
-        let fit = adult_model::fit_and_predict(args.adult_alpha, args.adult_include_sex)?;
-        let rows = Rows::with_classes(fit.groups, fit.labels, fit.predictions, None, 2)?;
-        let groups = GroupEncoding {
-            protected: PROTECTED_SEX.to_string(),
-            unprotected: vec![UNPROTECTED_SEX.to_string()],
-            chosen_by_default: false,
-        };
-        let classes = INCOME_CLASSES.iter().map(|c| c.to_string()).collect();
-        (Source::Adult { model: fit.summary }, rows, classes, groups)
+        let fit = AdultBaselineParams::default()
+            .alpha(args.adult_alpha)
+            .include_sex(args.adult_include_sex)
+            .check()
+            .context("--adult-alpha")?
+            .fit()?;
+        let source = Source::Adult { model: fit.summary };
+        (source, fit.rows, fit.classes, fit.groups)
     } else {
         let Some(path) = &args.input else {
             bail!("give --input ROWS.csv, or --adult for the embedded UCI Adult data");

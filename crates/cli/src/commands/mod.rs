@@ -1,6 +1,5 @@
 //! One module per subcommand, plus the helpers they share.
 
-pub mod adult_model;
 pub mod bits_arg;
 pub mod eval;
 pub mod experiment_args;

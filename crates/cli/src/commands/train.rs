@@ -7,16 +7,13 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use smallscale_models::{ModelContext, QuantizationState, build_model};
 use smallscale_osc_reg::{
-    BEST_FILE, CONFIG_FILE, EpochRecord, Method, OptimizerConfig, RESULT_FILE, RegularizerParams,
-    RunConfig, RunStatus, STATE_FILE, Schedule, TestAccuracy, TrainConfig, TrainParams,
-    TrainResult, Trainer, cross_bit_evaluation, write_json,
+    BEST_FILE, CONFIG_FILE, EVAL_BATCH_SIZE, EpochRecord, Method, OptimizerConfig, RESULT_FILE,
+    RegularizerParams, RunConfig, RunStatus, STATE_FILE, Schedule, TestAccuracy, TrainConfig,
+    TrainParams, TrainResult, Trainer, cross_bit_evaluation, write_json,
 };
 
 use super::experiment_args::{DataArgs, DeviceArgs, SplitArgs, load_split_data};
 use super::model_args::ModelArgs;
-
-/// Batch size of the test evaluations (does not change the result; `eval` uses the same).
-pub const EVAL_BATCH_SIZE: usize = 512;
 
 /// `--method`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
