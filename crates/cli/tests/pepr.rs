@@ -5,7 +5,7 @@ mod common;
 use common::{fails_with, ok_json, run, write};
 
 use serde_json::Value;
-use smallscale_pepr_score::{ScoreParams, TableSpec, load_pools};
+use smallscale_pepr_score::{ScoreParams, TableParams, load_pools};
 
 const RUNS: &str = "model,acc,energy,memory,dataset\n\
     tiny,0.80,1.0,2.0,a\n\
@@ -49,7 +49,7 @@ fn json_matches_the_library_per_group() {
         "dataset",
         "--json",
     ]);
-    let spec = TableSpec::new("acc", ["energy"])
+    let spec = TableParams::new("acc", ["energy"])
         .group_by("dataset")
         .check()
         .unwrap();
@@ -70,9 +70,9 @@ fn json_matches_the_library_per_group() {
             assert_close(&m["performance"], w.performance, "performance");
             assert_close(&m["raw"]["energy"], w.raw["energy"], "raw energy");
             assert_close(
-                &m["normalised"]["energy"],
-                w.normalised["energy"],
-                "normalised energy",
+                &m["normalized"]["energy"],
+                w.normalized["energy"],
+                "normalized energy",
             );
             assert_close(&m["pepr"], w.pepr, "pepr");
             assert_eq!(m["rank"], w.rank);
@@ -160,7 +160,7 @@ fn several_resources_combined_weighted_and_bounded() {
         "memory=0:10",
         "--json",
     ]);
-    let spec = TableSpec::new("acc", ["energy", "memory"])
+    let spec = TableParams::new("acc", ["energy", "memory"])
         .group_by("dataset")
         .check()
         .unwrap();

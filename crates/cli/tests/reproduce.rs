@@ -61,7 +61,7 @@ fn quick_reproduce_writes_the_report_and_resumes() {
     assert!(report.contains("## Accuracy per bit-width") && report.contains("PePR-E"));
     assert!(report.contains("PePR-S") && report.contains("One seed decides nothing"));
     assert_eq!(json["environment"]["version"], env!("CARGO_PKG_VERSION"));
-    // Every run directory holds what `eval` needs: the same split, caps and normalisation, so the
+    // Every run directory holds what `eval` needs: the same split, caps and normalization, so the
     // evaluation of a reproduce checkpoint gives the accuracies of results.json.
     for run in runs {
         let label = run["label"].as_str().unwrap();

@@ -1,5 +1,5 @@
 //! Is the data path a bottleneck? Loading the embedded Fashion-MNIST subset, and one epoch of
-//! augmented, normalised batches of 128 over its 8,000 training images.
+//! augmented, normalized batches of 128 over its 8,000 training images.
 
 use std::hint::black_box;
 

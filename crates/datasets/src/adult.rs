@@ -101,7 +101,7 @@ pub struct AdultData {
 }
 
 impl AdultData {
-    /// Builds the split from a parsed table: normalises the labels (trailing dot removed),
+    /// Builds the split from a parsed table: normalizes the labels (trailing dot removed),
     /// checks labels and sex, and applies the missing-row policy.
     pub fn from_table(table: Table, missing: MissingRows, file: &str) -> Result<Self> {
         let (mut table, rows_dropped) = match missing {

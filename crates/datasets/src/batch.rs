@@ -170,7 +170,7 @@ pub fn batch_indices(n: usize, params: &BatchParams, epoch: u64) -> BatchIndices
 /// One mini-batch of images as `f32`, ready for a model.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ImageBatch {
-    /// Pixels, `B x C x H x W` row-major: in `[0, 1]`, augmented and normalised as configured.
+    /// Pixels, `B x C x H x W` row-major: in `[0, 1]`, augmented and normalized as configured.
     pub images: Vec<f32>,
     /// The label of each image.
     pub labels: Vec<u32>,
@@ -193,7 +193,7 @@ impl ImageBatch {
 }
 
 /// Turns an [`ImageDataset`] into epochs of [`ImageBatch`]es: shuffle, convert to `[0, 1]`,
-/// augment (optional, seeded per epoch), normalise (optional).
+/// augment (optional, seeded per epoch), normalize (optional).
 ///
 /// ```
 /// use smallscale_datasets::{
@@ -221,7 +221,7 @@ pub struct ImageBatcher<'a> {
 }
 
 impl<'a> ImageBatcher<'a> {
-    /// Batches `dataset` with `params`, with no augmentation and no normalisation.
+    /// Batches `dataset` with `params`, with no augmentation and no normalization.
     pub fn new(dataset: &'a ImageDataset, params: BatchParams) -> Self {
         Self {
             dataset,
@@ -231,13 +231,13 @@ impl<'a> ImageBatcher<'a> {
         }
     }
 
-    /// Augments every image (applied to `[0, 1]` values, before normalisation).
+    /// Augments every image (applied to `[0, 1]` values, before normalization).
     pub fn with_augmentation(mut self, augmentation: AugmentParams) -> Self {
         self.augmentation = Some(augmentation);
         self
     }
 
-    /// Normalises every image (after augmentation).
+    /// Normalizes every image (after augmentation).
     pub fn with_normalization(mut self, normalization: ChannelNormalization) -> Self {
         self.normalization = Some(normalization);
         self

@@ -1,4 +1,4 @@
-//! Per-channel normalisation: `(x - mean[c]) / std[c]` on pixel values in `[0, 1]`.
+//! Per-channel normalization: `(x - mean[c]) / std[c]` on pixel values in `[0, 1]`.
 
 use crate::errors::{Result, invalid_data, invalid_parameter};
 use crate::image::{ImageDataset, ImageShape};
@@ -20,7 +20,7 @@ pub struct ChannelNormalization {
 }
 
 impl ChannelNormalization {
-    /// Creates a normalisation from given statistics (one per channel). Means must be finite
+    /// Creates a normalization from given statistics (one per channel). Means must be finite
     /// and standard deviations finite and positive.
     pub fn new(mean: Vec<f32>, std: Vec<f32>) -> Result<Self> {
         if mean.is_empty() || mean.len() != std.len() {
@@ -58,7 +58,7 @@ impl ChannelNormalization {
     pub fn fit(dataset: &ImageDataset) -> Result<Self> {
         if dataset.is_empty() {
             return Err(invalid_data(
-                "cannot fit a normalisation on an empty data set",
+                "cannot fit a normalization on an empty data set",
             ));
         }
         let shape = dataset.shape();
@@ -96,14 +96,14 @@ impl ChannelNormalization {
         &self.std
     }
 
-    /// Normalises, in place, one or more images laid out `N x C x H x W`.
+    /// Normalizes, in place, one or more images laid out `N x C x H x W`.
     ///
     /// Fails when `shape.channels` differs from the number of channels of the statistics or
     /// the buffer is not a whole number of images.
     pub fn apply(&self, images: &mut [f32], shape: ImageShape) -> Result<()> {
         if shape.channels != self.mean.len() {
             return Err(invalid_data(format!(
-                "normalisation has {} channels, images have {}",
+                "normalization has {} channels, images have {}",
                 self.mean.len(),
                 shape.channels
             )));

@@ -136,7 +136,7 @@ impl CellCounts {
         self.masses.dim().1
     }
 
-    /// The normalised joint distribution (errors if a group is empty).
+    /// The normalized joint distribution (errors if a group is empty).
     pub fn distribution(&self) -> Result<JointDistribution> {
         JointDistribution::from_masses(self.masses.clone())
     }

@@ -6,7 +6,7 @@ use crate::errors::{FairnessError, Result, check_finite_nonnegative};
 use crate::groups::Group;
 
 /// Tolerance on `sum = 1` accepted by [`JointDistribution::new`].
-pub const NORMALISATION_TOLERANCE: f64 = 1e-9;
+pub const NORMALIZATION_TOLERANCE: f64 = 1e-9;
 
 /// A validated joint distribution `P(A = a, Y = y, Y_hat = yh)` over two groups and `K >= 2`
 /// classes, stored as an array of shape `(2, K, K)` indexed `[group, label, prediction]`
@@ -32,16 +32,16 @@ pub struct JointDistribution {
 
 impl JointDistribution {
     /// Validates probabilities of shape `(2, K, K)` that sum to one (within
-    /// [`NORMALISATION_TOLERANCE`]; the small remainder is normalised away).
+    /// [`NORMALIZATION_TOLERANCE`]; the small remainder is normalized away).
     pub fn new(probabilities: Array3<f64>) -> Result<Self> {
         let sum = Self::validate("probabilities", &probabilities)?;
-        if (sum - 1.0).abs() > NORMALISATION_TOLERANCE {
-            return Err(FairnessError::NotNormalised {
+        if (sum - 1.0).abs() > NORMALIZATION_TOLERANCE {
+            return Err(FairnessError::NotNormalized {
                 input: "probabilities",
                 sum,
             });
         }
-        Self::normalised("probabilities", probabilities, sum)
+        Self::normalized("probabilities", probabilities, sum)
     }
 
     /// Builds the distribution from non-negative masses (counts or summed weights) of shape
@@ -51,7 +51,7 @@ impl JointDistribution {
         if sum <= 0.0 {
             return Err(FairnessError::NoRows { input: "masses" });
         }
-        Self::normalised("masses", masses, sum)
+        Self::normalized("masses", masses, sum)
     }
 
     fn validate(input: &'static str, a: &Array3<f64>) -> Result<f64> {
@@ -74,7 +74,7 @@ impl JointDistribution {
         Ok(flat.iter().sum())
     }
 
-    fn normalised(input: &'static str, a: Array3<f64>, sum: f64) -> Result<Self> {
+    fn normalized(input: &'static str, a: Array3<f64>, sum: f64) -> Result<Self> {
         let p = a / sum;
         for g in Group::BOTH {
             if p.index_axis(Axis(0), g.index()).sum() <= 0.0 {

@@ -114,9 +114,9 @@ pub enum FairnessError {
     },
     /// Probabilities that should sum to one do not.
     #[error(
-        "{input}: probabilities sum to {sum}, not 1; normalise them (or build from counts/weights, which normalises)"
+        "{input}: probabilities sum to {sum}, not 1; normalize them (or build from counts/weights, which normalizes)"
     )]
-    NotNormalised {
+    NotNormalized {
         /// The input.
         input: &'static str,
         /// The sum found.

@@ -37,7 +37,7 @@ pub use csv_rows::{
     CsvColumns, CsvRowsError, EncodedClasses, EncodedRows, GroupEncoding, NamedColumn,
     encode_classes, encode_group_values, read_csv_rows, read_csv_rows_from_reader,
 };
-pub use distribution::{JointDistribution, NORMALISATION_TOLERANCE};
+pub use distribution::{JointDistribution, NORMALIZATION_TOLERANCE};
 pub use elimination::{
     DEFAULT_TOLERANCE, EliminationCheck, Target, eliminates, false_negative_gap_after,
     ratio_condition,

@@ -63,7 +63,7 @@ pub fn memorized_distribution(
             }
         }
     }
-    // Masses are unchanged per cell, so the result is normalised and both groups non-empty.
+    // Masses are unchanged per cell, so the result is normalized and both groups non-empty.
     JointDistribution::from_masses(out).unwrap_or_else(|_| dist.clone())
 }
 
@@ -225,8 +225,8 @@ impl DistributionModel {
         crate::errors::check_finite_nonnegative("unmemorized prediction distribution", &flat)?;
         for row in unmemorized_prediction.rows() {
             let sum = row.sum();
-            if (sum - 1.0).abs() > crate::distribution::NORMALISATION_TOLERANCE {
-                return Err(FairnessError::NotNormalised {
+            if (sum - 1.0).abs() > crate::distribution::NORMALIZATION_TOLERANCE {
+                return Err(FairnessError::NotNormalized {
                     input: "unmemorized prediction distribution",
                     sum,
                 });

@@ -97,7 +97,7 @@ fn invalid_distributions_are_rejected() {
     let bad_sum = Array3::from_elem((2, 2, 2), 0.2);
     assert!(matches!(
         JointDistribution::new(bad_sum),
-        Err(FairnessError::NotNormalised { .. })
+        Err(FairnessError::NotNormalized { .. })
     ));
     let ok = JointDistribution::new(Array3::from_elem((2, 2, 2), 0.125)).unwrap();
     assert_eq!(ok.n_classes(), 2);

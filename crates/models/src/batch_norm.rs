@@ -1,4 +1,4 @@
-//! 2-D batch normalisation with PyTorch's training/evaluation behaviour and running statistics.
+//! 2-D batch normalization with PyTorch's training/evaluation behaviour and running statistics.
 
 use candle_core::{DType, Tensor};
 
@@ -14,15 +14,15 @@ pub const BN_MOMENTUM: f64 = 0.1;
 /// PyTorch's default epsilon.
 pub const BN_EPS: f64 = 1e-5;
 
-/// Batch normalisation over `[batch, channels, h, w]`, as PyTorch's `BatchNorm2d` with default
+/// Batch normalization over `[batch, channels, h, w]`, as PyTorch's `BatchNorm2d` with default
 /// settings:
 ///
-/// - training (`train = true`): normalise with the batch mean and the *biased* batch variance, then
+/// - training (`train = true`): normalize with the batch mean and the *biased* batch variance, then
 ///   update `running_mean` and `running_var` (with the *unbiased* variance) by
 ///   `r <- (1 - momentum) r + momentum * batch_stat`, momentum 0.1, and count `num_batches_tracked`
 ///   (or, while the buffer store's [`RunningStatsUpdate`](crate::RunningStatsUpdate) is
 ///   `Cumulative`, set `r` to the plain average of the batch statistics seen since);
-/// - evaluation: normalise with the running statistics.
+/// - evaluation: normalize with the running statistics.
 ///
 /// `weight` (gamma) goes through the quantization state like every weight; `bias` (beta) never.
 /// Parameters: `weight`, `bias`; buffers: `running_mean`, `running_var`, `num_batches_tracked`.
@@ -99,7 +99,7 @@ impl BatchNorm2d {
         self.buffer(&self.running_var_name)
     }
 
-    /// Normalises `x: [batch, channels, h, w]` (see the type's documentation for `train`).
+    /// Normalizes `x: [batch, channels, h, w]` (see the type's documentation for `train`).
     pub fn forward_t(&self, x: &Tensor, train: bool) -> Result<Tensor> {
         self.normalize(x, train, false)
     }
@@ -159,7 +159,7 @@ impl BatchNorm2d {
         Ok(y)
     }
 
-    /// The same normalisation as candle tensor operations (any device and dtype).
+    /// The same normalization as candle tensor operations (any device and dtype).
     fn normalize_with_tensor_ops(&self, x: &Tensor, gamma: &Tensor, train: bool) -> Result<Tensor> {
         let (n, c, h, w) = x.dims4()?;
         let shape = (1, c, 1, 1);

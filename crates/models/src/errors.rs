@@ -54,6 +54,20 @@ fn list_mismatches(items: &[TensorMismatch]) -> String {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ModelError {
+    /// An optimizer hyperparameter is out of range.
+    #[error("invalid {parameter}: {reason}")]
+    InvalidOptimizer {
+        /// Which hyperparameter.
+        parameter: &'static str,
+        /// Why, and what is accepted.
+        reason: String,
+    },
+    /// A saved optimizer state does not belong to the parameters being optimized.
+    #[error("optimizer state: {reason}")]
+    OptimizerState {
+        /// What does not match.
+        reason: String,
+    },
     /// A model configuration value is out of range or inconsistent with another one.
     #[error("invalid {model} configuration: {field} {reason}")]
     InvalidConfig {

@@ -1,4 +1,4 @@
-//! Layer normalisation built from differentiable tensor operations.
+//! Layer normalization built from differentiable tensor operations.
 
 use candle_core::Tensor;
 
@@ -7,7 +7,7 @@ use crate::errors::Result;
 use crate::init::Init;
 use crate::quant_state::QuantHandle;
 
-/// Layer normalisation over the last dimension, `y = (x - mean) / sqrt(var + eps) * gamma + beta`
+/// Layer normalization over the last dimension, `y = (x - mean) / sqrt(var + eps) * gamma + beta`
 /// with the biased variance (as PyTorch), written with plain tensor operations so that gradients
 /// reach the input, gamma and beta (candle-nn's fused `LayerNorm` drops them). `weight` (gamma) goes
 /// through the quantization state; `bias` (beta) never.
@@ -43,7 +43,7 @@ impl LayerNorm {
         })
     }
 
-    /// Normalises `x: [..., dim]`.
+    /// Normalizes `x: [..., dim]`.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let gamma = self.quant.apply(&self.weight_name, &self.weight)?;
         crate::kernels::layer_norm(x, &gamma, &self.bias, self.eps)

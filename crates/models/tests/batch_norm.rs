@@ -41,7 +41,7 @@ fn training_updates_running_stats_like_pytorch_and_eval_uses_them() {
         .unwrap();
     assert_eq!(tracked, 1);
 
-    // Evaluation normalises with the running statistics and leaves them alone.
+    // Evaluation normalizes with the running statistics and leaves them alone.
     let e = bn.forward_t(&x, false).unwrap().flatten_all().unwrap();
     let e = e.to_vec1::<f32>().unwrap();
     let expect = (1.0 - 0.4) / (1.9f32 + 1e-5).sqrt();

@@ -19,7 +19,7 @@ use smallscale_models::kernels::set_cpu_kernels_enabled;
 use smallscale_models::{
     Model, ModelConfig, ModelContext, QuantHandle, ResNetConfig, VitConfig, build_model,
 };
-use smallscale_osc_reg::{Optimizer, OptimizerConfig};
+use smallscale_models::{Optimizer, OptimizerConfig};
 
 const BATCH: usize = 32;
 

@@ -14,7 +14,7 @@ use smallscale_models::{
     BatchNorm2d, Conv2dSpec, Init, ModelConfig, ModelContext, QuantConv2d, QuantHandle,
     QuantLinear, ResNetConfig, build_model,
 };
-use smallscale_osc_reg::{Optimizer, OptimizerConfig};
+use smallscale_models::{Optimizer, OptimizerConfig};
 
 type Res<T> = Result<T, Box<dyn std::error::Error>>;
 /// One layer's forward pass on an input.

@@ -17,7 +17,7 @@ use candle_core::{Device, Tensor};
 use smallscale_models::{
     ModelConfig, ModelContext, QuantHandle, ResNetConfig, VitConfig, build_model,
 };
-use smallscale_osc_reg::{Optimizer, OptimizerConfig};
+use smallscale_models::{Optimizer, OptimizerConfig};
 
 type Res<T> = Result<T, Box<dyn std::error::Error>>;
 

@@ -14,7 +14,6 @@ use serde::{Deserialize, Serialize};
 use crate::claim_statistics::{CLAIM_CONFIDENCE, ClaimDecision, decide_claims};
 use crate::environment::RunEnvironment;
 use crate::errors::{OscRegError, Result};
-use crate::plots::{AccuracyCurve, LineKind, PTQ_COLOR, curve_color, draw_accuracy_plot};
 use crate::report::{ClaimCheck, check_claims, json_bytes, write_output_files};
 use crate::reproduce::{ReproduceParams, ReproduceResults, RunResult};
 
@@ -433,77 +432,18 @@ pub fn seeds_markdown_report(summary: &SeedsSummary, environment: &RunEnvironmen
             c.claim, c.evidence, t.holds_in, t.tested_in
         );
     }
-    let _ = writeln!(
-        s,
-        "\nPlot: `accuracy_vs_bits.svg` (means with ± sd error bars). Every number: `summary.json`."
-    );
+    if cfg!(feature = "plots") {
+        let _ = writeln!(
+            s,
+            "\nPlot: `accuracy_vs_bits.svg` (means with ± sd error bars). Every number: `summary.json`."
+        );
+    } else {
+        let _ = writeln!(s, "\nEvery number: `summary.json`.");
+    }
     s
 }
 
-/// Mean test accuracy against the evaluation bit-width over the seeds, with ± sd error bars: FP, PTQ,
-/// and the cross-bit curve of every QAT and Reg target (`accuracy_vs_bits.svg` of the summary).
-pub fn seeds_accuracy_plot(summary: &SeedsSummary) -> Result<String> {
-    let bits = &summary.params.eval_bits;
-    let curve = |name: String, cells: &[Option<MeanSd>], color, line, target| AccuracyCurve {
-        name,
-        points: bits
-            .iter()
-            .zip(cells)
-            .filter_map(|(&b, c)| c.map(|m| (f64::from(b), 100.0 * m.mean, 100.0 * m.sd)))
-            .collect(),
-        color,
-        line,
-        square: false,
-        target,
-    };
-    let mut curves = Vec::new();
-    for (i, &t) in summary.params.target_bits.iter().enumerate() {
-        if let Some(r) = summary.cross_bit_qat.iter().find(|r| r.target == t) {
-            curves.push(curve(
-                format!("QAT b={t}"),
-                &r.at_bits,
-                curve_color(i, true),
-                LineKind::Dashed,
-                Some(t),
-            ));
-        }
-        if let Some(r) = summary.cross_bit_reg.iter().find(|r| r.target == t) {
-            curves.push(curve(
-                format!("Reg b={t}"),
-                &r.at_bits,
-                curve_color(i, false),
-                LineKind::Solid,
-                Some(t),
-            ));
-        }
-    }
-    // FP and PTQ last, so they are drawn on top.
-    if let Some(fp) = summary.per_bit.get("FP") {
-        curves.push(curve(
-            "FP".into(),
-            fp,
-            plotters::style::BLACK,
-            LineKind::Solid,
-            None,
-        ));
-    }
-    if let Some(ptq) = summary.per_bit.get("PTQ") {
-        curves.push(AccuracyCurve {
-            square: true,
-            ..curve("PTQ".into(), ptq, PTQ_COLOR, LineKind::Dotted, None)
-        });
-    }
-    draw_accuracy_plot(
-        &format!(
-            "Test accuracy vs bit-width, mean ± sd over {} seeds",
-            summary.seeds.len()
-        ),
-        bits,
-        curves,
-    )
-}
-
-/// Writes `summary.json`, `summary.md` and `accuracy_vs_bits.svg` into `dir` (atomically, file by
+/// Writes `summary.json`, `summary.md` and (with the `plots` feature) `accuracy_vs_bits.svg` into `dir` (atomically, file by
 /// file); see [`summarize_seeds`] for how to get the summary.
 pub fn write_seeds_summary(
     summary: &SeedsSummary,
@@ -532,10 +472,25 @@ pub fn write_seeds_summary(
                 "summary.md",
                 seeds_markdown_report(summary, environment).into_bytes(),
             ),
-            (
-                "accuracy_vs_bits.svg",
-                seeds_accuracy_plot(summary)?.into_bytes(),
-            ),
-        ],
+        ]
+        .into_iter()
+        .chain(seeds_plots(summary)?)
+        .collect(),
     )
+}
+
+/// The SVG plot of a summary, by file name (none without the `plots` feature).
+fn seeds_plots(summary: &SeedsSummary) -> Result<Vec<(&'static str, Vec<u8>)>> {
+    #[cfg(feature = "plots")]
+    {
+        Ok(vec![(
+            "accuracy_vs_bits.svg",
+            crate::plots::seeds_accuracy_plot(summary)?.into_bytes(),
+        )])
+    }
+    #[cfg(not(feature = "plots"))]
+    {
+        let _ = summary;
+        Ok(Vec::new())
+    }
 }

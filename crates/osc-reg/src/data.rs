@@ -1,4 +1,4 @@
-//! Image data for training: train / validation / test splits with their normalisation, and batches
+//! Image data for training: train / validation / test splits with their normalization, and batches
 //! as candle tensors.
 
 use candle_core::{Device, Tensor};
@@ -9,7 +9,7 @@ use smallscale_datasets::{
 use crate::errors::{OscRegError, Result};
 
 /// Train, validation and test sets of one image-classification task, with the per-channel
-/// normalisation fitted on the training split.
+/// normalization fitted on the training split.
 ///
 /// ```
 /// use smallscale_datasets::fashion_mnist_embedded;
@@ -33,7 +33,7 @@ pub struct ImageData {
 
 impl ImageData {
     /// Splits `train_full` into train and a stratified validation fraction (seeded) and fits the
-    /// normalisation on the training part.
+    /// normalization on the training part.
     pub fn split(
         train_full: ImageDataset,
         test: ImageDataset,
@@ -79,7 +79,7 @@ impl ImageData {
     }
 }
 
-/// A batcher over `data` in a fixed order (no shuffling, no augmentation), normalised: for evaluation.
+/// A batcher over `data` in a fixed order (no shuffling, no augmentation), normalized: for evaluation.
 pub(crate) fn eval_batcher<'a>(
     data: &'a ImageDataset,
     normalization: &ChannelNormalization,

@@ -1,6 +1,6 @@
 //! The data of a run as its run directory records it: the source, the split, the caps, and what
 //! came out of them, so that the run can be resumed and its checkpoints evaluated on the same
-//! images, split and normalisation.
+//! images, split and normalization.
 
 use serde::{Deserialize, Serialize};
 use smallscale_datasets::DataSource;
@@ -33,7 +33,7 @@ impl Default for SplitSpec {
 }
 
 /// The data of a run: the source, the split, the caps, and what came out of them (shape, classes,
-/// sizes, the normalisation fitted on the training split).
+/// sizes, the normalization fitted on the training split).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DataDescription {
     /// Where the images came from.
@@ -59,9 +59,9 @@ pub struct DataDescription {
     pub validation_examples: usize,
     /// Examples in the test set actually used.
     pub test_examples: usize,
-    /// Per-channel mean of the normalisation (fitted on the full training split).
+    /// Per-channel mean of the normalization (fitted on the full training split).
     pub mean: Vec<f32>,
-    /// Per-channel standard deviation of the normalisation.
+    /// Per-channel standard deviation of the normalization.
     pub std: Vec<f32>,
 }
 

@@ -19,12 +19,6 @@ pub enum OscRegError {
         /// What does not fit, and what to do.
         reason: String,
     },
-    /// A saved optimizer state does not belong to the model being trained.
-    #[error("optimizer state: {reason}")]
-    OptimizerState {
-        /// What does not match.
-        reason: String,
-    },
     /// A layer tracked by the oscillation monitor changed size.
     #[error(
         "oscillation monitor: layer {layer} had {before} weights and now has {after}; track each layer under its own name"

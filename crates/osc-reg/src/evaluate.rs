@@ -157,16 +157,16 @@ impl<'a> CrossBitEvaluation<'a> {
         data: &ImageDataset,
         normalization: &ChannelNormalization,
     ) -> Result<CrossBitAccuracy> {
-        if let Some(bn) = &self.batch_norm {
-            if bn.batches == 0 || bn.batch_size < 2 {
-                return Err(OscRegError::InvalidParameter {
-                    parameter: "BatchNorm re-estimation",
-                    reason: format!(
-                        "{} batches of {} examples: give at least 1 batch of at least 2 examples",
-                        bn.batches, bn.batch_size
-                    ),
-                });
-            }
+        if let Some(bn) = &self.batch_norm
+            && (bn.batches == 0 || bn.batch_size < 2)
+        {
+            return Err(OscRegError::InvalidParameter {
+                parameter: "BatchNorm re-estimation",
+                reason: format!(
+                    "{} batches of {} examples: give at least 1 batch of at least 2 examples",
+                    bn.batches, bn.batch_size
+                ),
+            });
         }
         let selector = model.quant().get().selector().clone();
         let at =

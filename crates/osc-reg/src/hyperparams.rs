@@ -1,6 +1,7 @@
-//! Validated training configurations (FP, QAT, Reg), optimizers and learning-rate schedules.
+//! Training configurations (FP, QAT, Reg), unvalidated and validated.
 
 use serde::{Deserialize, Serialize};
+use smallscale_models::{OptimizerConfig, Schedule};
 use smallscale_quant_core::BitWidth;
 
 use crate::errors::{OscRegError, Result};
@@ -52,155 +53,8 @@ impl Method {
     }
 }
 
-/// The optimizer and its hyperparameters.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "optimizer", rename_all = "kebab-case")]
-pub enum OptimizerConfig {
-    /// Adam (Kingma & Ba), the paper's optimizer; `weight_decay` is the classic L2 term added to the
-    /// gradient (0 in the paper).
-    Adam {
-        /// Learning rate.
-        lr: f64,
-        /// First-moment decay.
-        beta1: f64,
-        /// Second-moment decay.
-        beta2: f64,
-        /// Denominator epsilon.
-        eps: f64,
-        /// L2 weight decay.
-        weight_decay: f64,
-    },
-    /// SGD with (optionally Nesterov) momentum and L2 weight decay, as PyTorch's `SGD`.
-    Sgd {
-        /// Learning rate.
-        lr: f64,
-        /// Momentum (0 for none).
-        momentum: f64,
-        /// L2 weight decay.
-        weight_decay: f64,
-        /// Nesterov momentum.
-        nesterov: bool,
-    },
-}
-
-impl OptimizerConfig {
-    /// Adam with PyTorch's defaults (betas 0.9/0.999, eps 1e-8, no weight decay).
-    pub fn adam(lr: f64) -> Self {
-        Self::Adam {
-            lr,
-            beta1: 0.9,
-            beta2: 0.999,
-            eps: 1e-8,
-            weight_decay: 0.0,
-        }
-    }
-
-    /// SGD with momentum 0.9 and weight decay 5e-4 (the usual CIFAR recipe).
-    pub fn sgd(lr: f64) -> Self {
-        Self::Sgd {
-            lr,
-            momentum: 0.9,
-            weight_decay: 5e-4,
-            nesterov: false,
-        }
-    }
-
-    /// The base learning rate.
-    pub fn lr(&self) -> f64 {
-        match self {
-            Self::Adam { lr, .. } | Self::Sgd { lr, .. } => *lr,
-        }
-    }
-
-    fn check(&self) -> Result<()> {
-        let bad = |parameter: &'static str, reason: String| {
-            Err(OscRegError::InvalidParameter { parameter, reason })
-        };
-        let lr = self.lr();
-        if !(lr.is_finite() && lr > 0.0) {
-            return bad(
-                "learning rate",
-                format!("must be positive and finite, got {lr}"),
-            );
-        }
-        match *self {
-            Self::Adam {
-                beta1,
-                beta2,
-                eps,
-                weight_decay,
-                ..
-            } => {
-                if !((0.0..1.0).contains(&beta1) && (0.0..1.0).contains(&beta2)) {
-                    return bad(
-                        "Adam betas",
-                        format!("must lie in [0, 1), got {beta1} and {beta2}"),
-                    );
-                }
-                if !(eps.is_finite() && eps > 0.0) {
-                    return bad("Adam eps", format!("must be positive, got {eps}"));
-                }
-                if !(weight_decay.is_finite() && weight_decay >= 0.0) {
-                    return bad("weight decay", format!("must be >= 0, got {weight_decay}"));
-                }
-            }
-            Self::Sgd {
-                momentum,
-                weight_decay,
-                nesterov,
-                ..
-            } => {
-                if !(0.0..1.0).contains(&momentum) {
-                    return bad("momentum", format!("must lie in [0, 1), got {momentum}"));
-                }
-                if nesterov && momentum == 0.0 {
-                    return bad("nesterov", "Nesterov momentum needs a momentum > 0".into());
-                }
-                if !(weight_decay.is_finite() && weight_decay >= 0.0) {
-                    return bad("weight decay", format!("must be >= 0, got {weight_decay}"));
-                }
-            }
-        }
-        Ok(())
-    }
-}
-
-/// The learning-rate schedule, per epoch.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "schedule", rename_all = "kebab-case")]
-pub enum Schedule {
-    /// The base learning rate throughout.
-    Constant,
-    /// Cosine annealing from the base rate to `min_lr` over the maximum number of epochs.
-    Cosine {
-        /// Final learning rate.
-        min_lr: f64,
-    },
-}
-
-impl Schedule {
-    /// The learning rate of `epoch` (0-based) out of `epochs`.
-    ///
-    /// ```
-    /// use smallscale_osc_reg::Schedule;
-    /// let s = Schedule::Cosine { min_lr: 0.0 };
-    /// assert_eq!(s.learning_rate(0.1, 0, 10), 0.1);
-    /// assert!((s.learning_rate(0.1, 5, 10) - 0.05).abs() < 1e-12);
-    /// assert_eq!(Schedule::Constant.learning_rate(0.1, 7, 10), 0.1);
-    /// ```
-    pub fn learning_rate(&self, base: f64, epoch: usize, epochs: usize) -> f64 {
-        match *self {
-            Self::Constant => base,
-            Self::Cosine { min_lr } => {
-                let t = epoch as f64 / epochs.max(1) as f64;
-                min_lr + 0.5 * (base - min_lr) * (1.0 + (std::f64::consts::PI * t).cos())
-            }
-        }
-    }
-}
-
 /// Everything a training run needs besides the model and the data, unvalidated. Build one with
-/// [`TrainParams::new`], adjust it, then [`TrainParams::check`] it into a [`TrainConfig`].
+/// [`TrainParams::new`], adjust it, then [`TrainParams::check`] it into a [`TrainValidParams`].
 ///
 /// ```
 /// use smallscale_osc_reg::{Method, RegularizerParams, TrainParams};
@@ -308,7 +162,7 @@ impl TrainParams {
     }
 
     /// Validates everything.
-    pub fn check(self) -> Result<TrainConfig> {
+    pub fn check(self) -> Result<TrainValidParams> {
         self.optimizer.check()?;
         if self.epochs == 0 {
             return Err(OscRegError::InvalidParameter {
@@ -339,15 +193,15 @@ impl TrainParams {
                 ),
             });
         }
-        Ok(TrainConfig(self))
+        Ok(TrainValidParams(self))
     }
 }
 
 /// A validated [`TrainParams`]: the only form the trainer accepts.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct TrainConfig(TrainParams);
+pub struct TrainValidParams(TrainParams);
 
-impl TrainConfig {
+impl TrainValidParams {
     /// The validated parameters.
     pub fn params(&self) -> &TrainParams {
         &self.0

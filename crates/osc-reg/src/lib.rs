@@ -1,17 +1,20 @@
 #![doc = include_str!("../README.md")]
 
 mod across_seeds;
+mod checkpointing;
 mod claim_statistics;
 mod config_diff;
 mod data;
 mod data_description;
+mod early_stopping;
 mod environment;
 mod errors;
 mod evaluate;
 mod hyperparams;
-mod optim;
 mod oscillation;
+#[cfg(feature = "plots")]
 mod plots;
+mod progress;
 mod regularizer;
 mod report;
 mod reproduce;
@@ -20,8 +23,8 @@ mod toy;
 mod trainer;
 
 pub use across_seeds::{
-    ClaimTally, CrossBitRow, MeanSd, SeedsSummary, seeds_accuracy_plot, seeds_markdown_report,
-    summarize_seeds, write_seeds_summary,
+    ClaimTally, CrossBitRow, MeanSd, SeedsSummary, seeds_markdown_report, summarize_seeds,
+    write_seeds_summary,
 };
 pub use claim_statistics::{
     CLAIM_CONFIDENCE, ClaimDecision, SeedComparison, Verdict, decide_claims,
@@ -29,20 +32,19 @@ pub use claim_statistics::{
 pub use config_diff::{ConfigDifference, config_differences};
 pub use data::ImageData;
 pub use data_description::{DataDescription, SplitSpec, load_split_data};
+pub use early_stopping::EarlyStopping;
 pub use environment::RunEnvironment;
 pub use errors::{OscRegError, Result};
 pub use evaluate::{
     BatchNormReestimation, CrossBitAccuracy, CrossBitEvaluation, EVAL_BATCH_SIZE, accuracy,
     cross_bit_evaluation, has_batch_norm, reestimate_batch_norm,
 };
-pub use hyperparams::{Method, OptimizerConfig, Schedule, TrainConfig, TrainParams};
-pub use optim::Optimizer;
+pub use hyperparams::{Method, TrainParams, TrainValidParams};
 pub use oscillation::{LayerOscillation, OscillationParams, OscillationTracker};
+#[cfg(feature = "plots")]
+pub use plots::{accuracy_plot, cross_bit_plot, seeds_accuracy_plot};
 pub use regularizer::{OscillationRegularizer, RegularizerParams, oscillation_regularizer};
-pub use report::{
-    ClaimCheck, MATCH_TOLERANCE_PP, accuracy_plot, check_claims, cross_bit_plot, markdown_report,
-    write_report,
-};
+pub use report::{ClaimCheck, MATCH_TOLERANCE_PP, check_claims, markdown_report, write_report};
 pub use reproduce::{
     DeployedSize, PeprAtBit, PeprEntry, ReproduceParams, ReproduceResults, RunResult,
     per_bit_table, reproduce,

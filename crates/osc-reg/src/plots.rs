@@ -1,11 +1,14 @@
-//! The SVG plots of a reproduction: accuracy against the evaluation bit-width (a panel fitted to the
+//! The SVG plots of a reproduction (feature `plots`): accuracy against the evaluation bit-width (a panel fitted to the
 //! accurate models and one with the full range, so both the differences of a few points and the
 //! collapse at low bits show), and cross-bit heat maps with a colour bar.
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
+use crate::across_seeds::{MeanSd, SeedsSummary};
 use crate::errors::{OscRegError, Result};
+use crate::report::pp;
+use crate::reproduce::ReproduceResults;
 
 pub(crate) fn plot_err(e: impl std::fmt::Display) -> OscRegError {
     OscRegError::Plot {
@@ -563,6 +566,150 @@ pub(crate) fn draw_heat_map(title: &str, columns: &[String], rows: &[HeatRow]) -
         root.present().map_err(plot_err)?;
     }
     Ok(svg)
+}
+
+/// Accuracy against the evaluation bit-width: FP, PTQ, and the cross-bit curve of every QAT and Reg
+/// model, each marked at its target bit.
+pub fn accuracy_plot(results: &ReproduceResults) -> Result<String> {
+    let curve = |name: String, per_bit: &[(u32, f64)], color, line, target| AccuracyCurve {
+        name,
+        points: per_bit
+            .iter()
+            .map(|(b, a)| (f64::from(*b), pp(*a), 0.0))
+            .collect(),
+        color,
+        line,
+        square: false,
+        target,
+    };
+    let bits = &results.params.eval_bits;
+    let mut curves = Vec::new();
+    for (i, &t) in results.params.target_bits.iter().enumerate() {
+        if let Some(r) = results.qat(t) {
+            curves.push(curve(
+                format!("QAT b={t}"),
+                &r.test.per_bit,
+                curve_color(i, true),
+                LineKind::Dashed,
+                Some(t),
+            ));
+        }
+        if let Some(r) = results.reg(t) {
+            curves.push(curve(
+                format!("Reg b={t}"),
+                &r.test.per_bit,
+                curve_color(i, false),
+                LineKind::Solid,
+                Some(t),
+            ));
+        }
+    }
+    // FP and PTQ last, so they are drawn on top.
+    if let Some(fp) = results.fp() {
+        let fp_points: Vec<(u32, f64)> = bits.iter().map(|&b| (b, fp.test.fp)).collect();
+        curves.push(curve("FP".into(), &fp_points, BLACK, LineKind::Solid, None));
+        curves.push(AccuracyCurve {
+            square: true,
+            ..curve(
+                "PTQ".into(),
+                &fp.test.per_bit,
+                PTQ_COLOR,
+                LineKind::Dotted,
+                None,
+            )
+        });
+    }
+    draw_accuracy_plot("Test accuracy vs bit-width", bits, curves)
+}
+
+/// A heat map of the cross-bit matrix of QAT (`qat = true`) or Reg: rows target bits, columns
+/// evaluation bits and FP, cells coloured and labelled with the accuracy, the target bit outlined,
+/// with a colour bar.
+pub fn cross_bit_plot(results: &ReproduceResults, qat: bool) -> Result<String> {
+    let name = if qat { "QAT" } else { "Reg" };
+    let bits = &results.params.eval_bits;
+    let mut columns: Vec<String> = bits.iter().map(u32::to_string).collect();
+    columns.push("FP".into());
+    let rows: Vec<HeatRow> = results
+        .params
+        .target_bits
+        .iter()
+        .map(|&t| {
+            let run = if qat { results.qat(t) } else { results.reg(t) };
+            let mut cells: Vec<Option<f64>> = bits
+                .iter()
+                .map(|&b| run.and_then(|r| r.test.at(b)).map(pp))
+                .collect();
+            cells.push(run.map(|r| pp(r.test.fp)));
+            HeatRow {
+                label: format!("b={t}"),
+                target_column: bits.iter().position(|&b| b == t),
+                cells,
+            }
+        })
+        .collect();
+    draw_heat_map(
+        &format!("{name} cross-bit test accuracy (%): rows trained for b bits"),
+        &columns,
+        &rows,
+    )
+}
+
+/// Mean test accuracy against the evaluation bit-width over the seeds, with ± sd error bars: FP, PTQ,
+/// and the cross-bit curve of every QAT and Reg target (`accuracy_vs_bits.svg` of the summary).
+pub fn seeds_accuracy_plot(summary: &SeedsSummary) -> Result<String> {
+    let bits = &summary.params.eval_bits;
+    let curve = |name: String, cells: &[Option<MeanSd>], color, line, target| AccuracyCurve {
+        name,
+        points: bits
+            .iter()
+            .zip(cells)
+            .filter_map(|(&b, c)| c.map(|m| (f64::from(b), 100.0 * m.mean, 100.0 * m.sd)))
+            .collect(),
+        color,
+        line,
+        square: false,
+        target,
+    };
+    let mut curves = Vec::new();
+    for (i, &t) in summary.params.target_bits.iter().enumerate() {
+        if let Some(r) = summary.cross_bit_qat.iter().find(|r| r.target == t) {
+            curves.push(curve(
+                format!("QAT b={t}"),
+                &r.at_bits,
+                curve_color(i, true),
+                LineKind::Dashed,
+                Some(t),
+            ));
+        }
+        if let Some(r) = summary.cross_bit_reg.iter().find(|r| r.target == t) {
+            curves.push(curve(
+                format!("Reg b={t}"),
+                &r.at_bits,
+                curve_color(i, false),
+                LineKind::Solid,
+                Some(t),
+            ));
+        }
+    }
+    // FP and PTQ last, so they are drawn on top.
+    if let Some(fp) = summary.per_bit.get("FP") {
+        curves.push(curve("FP".into(), fp, BLACK, LineKind::Solid, None));
+    }
+    if let Some(ptq) = summary.per_bit.get("PTQ") {
+        curves.push(AccuracyCurve {
+            square: true,
+            ..curve("PTQ".into(), ptq, PTQ_COLOR, LineKind::Dotted, None)
+        });
+    }
+    draw_accuracy_plot(
+        &format!(
+            "Test accuracy vs bit-width, mean ± sd over {} seeds",
+            summary.seeds.len()
+        ),
+        bits,
+        curves,
+    )
 }
 
 #[cfg(test)]

@@ -3,15 +3,11 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use plotters::prelude::BLACK;
 use serde::{Deserialize, Serialize};
 use smallscale_io::write_atomic;
 
 use crate::environment::RunEnvironment;
 use crate::errors::{OscRegError, Result};
-use crate::plots::{
-    AccuracyCurve, HeatRow, LineKind, PTQ_COLOR, curve_color, draw_accuracy_plot, draw_heat_map,
-};
 use crate::reproduce::{ReproduceResults, RunResult, per_bit_table};
 
 /// Two accuracies count as matching when they differ by at most this many percentage points.
@@ -28,7 +24,7 @@ pub struct ClaimCheck {
     pub evidence: String,
 }
 
-fn pp(x: f64) -> f64 {
+pub(crate) fn pp(x: f64) -> f64 {
     100.0 * x
 }
 
@@ -268,7 +264,7 @@ pub fn markdown_report(results: &ReproduceResults, environment: &RunEnvironment)
     let _ = writeln!(s, "\n## PePR of the deployable models\n");
     let _ = writeln!(
         s,
-        "PePR = accuracy / (1 + R), R the resource min-max normalised over the four models deployable at each bit \
+        "PePR = accuracy / (1 + R), R the resource min-max normalized over the four models deployable at each bit \
          (FP at full precision; PTQ, QAT and Reg at that bit). PePR-S scores the size as deployed (weights at the \
          bit-width plus one 32-bit scale per tensor, other parameters 32-bit): the cost that really differs \
          between these models, so rank them by it. PePR-E and PePR-T score the training energy and time; \
@@ -304,10 +300,14 @@ pub fn markdown_report(results: &ReproduceResults, environment: &RunEnvironment)
         }
         let _ = writeln!(s);
     }
-    let _ = writeln!(
-        s,
-        "Plots: `accuracy_vs_bits.svg`, `cross_bit_qat.svg`, `cross_bit_reg.svg`. Every number: `results.json`."
-    );
+    if cfg!(feature = "plots") {
+        let _ = writeln!(
+            s,
+            "Plots: `accuracy_vs_bits.svg`, `cross_bit_qat.svg`, `cross_bit_reg.svg`. Every number: `results.json`."
+        );
+    } else {
+        let _ = writeln!(s, "Every number: `results.json`.");
+    }
     s
 }
 
@@ -341,6 +341,19 @@ pub fn write_report(
                 "report.md",
                 markdown_report(results, environment).into_bytes(),
             ),
+        ]
+        .into_iter()
+        .chain(reproduction_plots(results)?)
+        .collect(),
+    )
+}
+
+/// The SVG plots of a reproduction, by file name (none without the `plots` feature).
+fn reproduction_plots(results: &ReproduceResults) -> Result<Vec<(&'static str, Vec<u8>)>> {
+    #[cfg(feature = "plots")]
+    {
+        use crate::plots::{accuracy_plot, cross_bit_plot};
+        Ok(vec![
             ("accuracy_vs_bits.svg", accuracy_plot(results)?.into_bytes()),
             (
                 "cross_bit_qat.svg",
@@ -350,8 +363,13 @@ pub fn write_report(
                 "cross_bit_reg.svg",
                 cross_bit_plot(results, false)?.into_bytes(),
             ),
-        ],
-    )
+        ])
+    }
+    #[cfg(not(feature = "plots"))]
+    {
+        let _ = results;
+        Ok(Vec::new())
+    }
 }
 
 /// Pretty JSON of `value`; `path` names the file it is meant for in the error.
@@ -372,91 +390,4 @@ pub(crate) fn write_output_files(dir: &Path, files: Vec<(&str, Vec<u8>)>) -> Res
         write_atomic(dir.join(name), &bytes)?;
     }
     Ok(())
-}
-
-/// Accuracy against the evaluation bit-width: FP, PTQ, and the cross-bit curve of every QAT and Reg
-/// model, each marked at its target bit.
-pub fn accuracy_plot(results: &ReproduceResults) -> Result<String> {
-    let curve = |name: String, per_bit: &[(u32, f64)], color, line, target| AccuracyCurve {
-        name,
-        points: per_bit
-            .iter()
-            .map(|(b, a)| (f64::from(*b), pp(*a), 0.0))
-            .collect(),
-        color,
-        line,
-        square: false,
-        target,
-    };
-    let bits = &results.params.eval_bits;
-    let mut curves = Vec::new();
-    for (i, &t) in results.params.target_bits.iter().enumerate() {
-        if let Some(r) = results.qat(t) {
-            curves.push(curve(
-                format!("QAT b={t}"),
-                &r.test.per_bit,
-                curve_color(i, true),
-                LineKind::Dashed,
-                Some(t),
-            ));
-        }
-        if let Some(r) = results.reg(t) {
-            curves.push(curve(
-                format!("Reg b={t}"),
-                &r.test.per_bit,
-                curve_color(i, false),
-                LineKind::Solid,
-                Some(t),
-            ));
-        }
-    }
-    // FP and PTQ last, so they are drawn on top.
-    if let Some(fp) = results.fp() {
-        let fp_points: Vec<(u32, f64)> = bits.iter().map(|&b| (b, fp.test.fp)).collect();
-        curves.push(curve("FP".into(), &fp_points, BLACK, LineKind::Solid, None));
-        curves.push(AccuracyCurve {
-            square: true,
-            ..curve(
-                "PTQ".into(),
-                &fp.test.per_bit,
-                PTQ_COLOR,
-                LineKind::Dotted,
-                None,
-            )
-        });
-    }
-    draw_accuracy_plot("Test accuracy vs bit-width", bits, curves)
-}
-
-/// A heat map of the cross-bit matrix of QAT (`qat = true`) or Reg: rows target bits, columns
-/// evaluation bits and FP, cells coloured and labelled with the accuracy, the target bit outlined,
-/// with a colour bar.
-pub fn cross_bit_plot(results: &ReproduceResults, qat: bool) -> Result<String> {
-    let name = if qat { "QAT" } else { "Reg" };
-    let bits = &results.params.eval_bits;
-    let mut columns: Vec<String> = bits.iter().map(u32::to_string).collect();
-    columns.push("FP".into());
-    let rows: Vec<HeatRow> = results
-        .params
-        .target_bits
-        .iter()
-        .map(|&t| {
-            let run = if qat { results.qat(t) } else { results.reg(t) };
-            let mut cells: Vec<Option<f64>> = bits
-                .iter()
-                .map(|&b| run.and_then(|r| r.test.at(b)).map(pp))
-                .collect();
-            cells.push(run.map(|r| pp(r.test.fp)));
-            HeatRow {
-                label: format!("b={t}"),
-                target_column: bits.iter().position(|&b| b == t),
-                cells,
-            }
-        })
-        .collect();
-    draw_heat_map(
-        &format!("{name} cross-bit test accuracy (%): rows trained for b bits"),
-        &columns,
-        &rows,
-    )
 }

@@ -7,14 +7,16 @@ use std::path::Path;
 use candle_core::Device;
 use serde::{Deserialize, Serialize};
 use smallscale_datasets::DataSource;
-use smallscale_models::{Model, ModelConfig, ModelContext, SmallCnnConfig, build_model};
+use smallscale_models::{
+    Model, ModelConfig, ModelContext, OptimizerConfig, SmallCnnConfig, build_model,
+};
 use smallscale_pepr_score::{Measurement, Meter, MeterConfig, ModelRun, Pool};
 use smallscale_quant_core::BitWidth;
 
 use crate::data_description::{SplitSpec, load_split_data};
 use crate::errors::{OscRegError, Result};
 use crate::evaluate::{CrossBitAccuracy, EVAL_BATCH_SIZE, cross_bit_evaluation};
-use crate::hyperparams::{Method, OptimizerConfig, TrainParams};
+use crate::hyperparams::{Method, TrainParams};
 use crate::regularizer::RegularizerParams;
 use crate::run_dir::{RESOURCES_FILE, RunConfig};
 use crate::trainer::{TrainOutcome, Trainer};
@@ -286,7 +288,7 @@ impl ReproduceResults {
 /// every training run. The data is `source` split with `split` and `params.seed`
 /// ([`load_split_data`]). Runs are written under `out_dir/runs/LABEL` as run directories (with the
 /// `config.json` that `smallscale eval` reads, so a checkpoint is evaluated on the same split and
-/// normalisation) and resume if interrupted.
+/// normalization) and resume if interrupted.
 pub fn reproduce(
     params: &ReproduceParams,
     source: &DataSource,
@@ -479,7 +481,7 @@ fn time_noise_seconds(training: &TrainOutcome) -> Option<f64> {
 }
 
 /// A note when the training costs of the pool's runs differ by less than twice the measurement noise
-/// of the noisiest run: then min-max normalisation turns noise into `R` from 0 to 1, and PePR-E /
+/// of the noisiest run: then min-max normalization turns noise into `R` from 0 to 1, and PePR-E /
 /// PePR-T rank the models by chance.
 fn cost_noise_note(runs: &[&RunResult]) -> Option<String> {
     let times: Vec<f64> = runs.iter().map(|r| r.resources.wall_time.value).collect();

@@ -3,7 +3,7 @@
 //! ```text
 //! DIR/
 //!   config.json       RunConfig: model, training parameters, exclude list, data (source,
-//!                     split, caps, shape, classes, sizes, normalisation), device
+//!                     split, caps, shape, classes, sizes, normalization), device
 //!   best.safetensors  the selected model (the model configuration in its metadata)
 //!   state.json        the trainer's progress (epochs done, best epoch, history, finished)
 //!   metrics.jsonl     one record per epoch
@@ -14,7 +14,7 @@
 //! ```
 //!
 //! Everything `eval` needs to evaluate a checkpoint on the run's own data, split and
-//! normalisation is in `config.json`.
+//! normalization is in `config.json`.
 
 use std::path::Path;
 
@@ -91,7 +91,7 @@ pub struct RunConfig {
     pub train: TrainParams,
     /// Exclude globs of the quantization selector (which weights are never quantized).
     pub exclude: Vec<String>,
-    /// The data set, its split and normalisation.
+    /// The data set, its split and normalization.
     pub data: DataDescription,
     /// For FP runs of `smallscale train`: the bit-width at which the test accuracy after PTQ is
     /// reported.

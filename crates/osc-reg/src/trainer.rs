@@ -2,29 +2,25 @@
 //! checkpoint kept, one JSON record per epoch, and resumption after a crash.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use candle_core::Tensor;
 use candle_nn::loss::cross_entropy;
-use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 use smallscale_datasets::{AugmentParams, BatchParams, ImageBatcher};
-use smallscale_io::{is_atomic_temp_file, write_atomic};
-use smallscale_models::{BufferSnapshot, Model, QuantizationState};
-use smallscale_quant_core::{
-    MaxAbsQuantizer, NamedTensors, Quantizer, StoredTensor, read_safetensors, write_safetensors,
-};
+use smallscale_models::{BufferSnapshot, Model, Optimizer, QuantizationState, Schedule};
+use smallscale_quant_core::{MaxAbsQuantizer, Quantizer};
 
+use crate::checkpointing::{RunCheckpoints, RunState, file_err};
 use crate::config_diff::{config_differences, listed};
 use crate::data::{ImageData, batch_tensors};
 use crate::errors::{OscRegError, Result};
 use crate::evaluate::{EVAL_BATCH_SIZE, accuracy, count_correct};
-use crate::hyperparams::{Method, Schedule, TrainConfig};
-use crate::optim::Optimizer;
+use crate::hyperparams::{Method, TrainValidParams};
 use crate::oscillation::{LayerOscillation, OscillationParams, OscillationTracker};
+use crate::progress::EpochBar;
 use crate::regularizer::OscillationRegularizer;
-use crate::run_dir::{BEST_FILE, METRICS_FILE, STATE_FILE, epoch_file, optimizer_file};
 
 /// Oscillation statistics of one epoch (QAT and Reg with tracking on).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -86,19 +82,6 @@ pub struct TrainOutcome {
     pub seconds: f64,
 }
 
-/// On-disk progress of a run (written atomically after every epoch).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct RunState {
-    config: serde_json::Value,
-    epochs_done: usize,
-    best_epoch: Option<usize>,
-    best_monitored: f64,
-    epochs_since_best: usize,
-    finished: bool,
-    stopped_early: bool,
-    history: Vec<EpochRecord>,
-}
-
 /// A function called with every epoch's record.
 type EpochCallback<'a> = Box<dyn FnMut(&EpochRecord) + 'a>;
 
@@ -123,7 +106,7 @@ type EpochCallback<'a> = Box<dyn FnMut(&EpochRecord) + 'a>;
 pub struct Trainer<'a> {
     model: &'a dyn Model,
     data: &'a ImageData,
-    config: TrainConfig,
+    config: TrainValidParams,
     run_dir: Option<PathBuf>,
     progress: bool,
     eval_batch_size: usize,
@@ -135,7 +118,7 @@ pub struct Trainer<'a> {
 impl<'a> Trainer<'a> {
     /// A trainer for `model` on `data`. Without a run directory, nothing is written and the best
     /// weights are kept in memory.
-    pub fn new(model: &'a dyn Model, data: &'a ImageData, config: TrainConfig) -> Self {
+    pub fn new(model: &'a dyn Model, data: &'a ImageData, config: TrainValidParams) -> Self {
         Self {
             model,
             data,
@@ -163,7 +146,8 @@ impl<'a> Trainer<'a> {
         self
     }
 
-    /// Shows a progress bar per epoch on the terminal.
+    /// Shows a progress bar per epoch on the terminal (with the `progress` feature; without it
+    /// nothing is drawn).
     pub fn with_progress(mut self, on: bool) -> Self {
         self.progress = on;
         self
@@ -219,21 +203,15 @@ impl<'a> Trainer<'a> {
         };
         let params: Vec<(String, candle_core::Var)> = self.model.named_parameters();
         let mut optimizer = Optimizer::new(p.optimizer, params);
-        let mut state = RunState {
-            config: config_json.clone(),
-            epochs_done: 0,
-            best_epoch: None,
-            best_monitored: f64::NEG_INFINITY,
-            epochs_since_best: 0,
-            finished: false,
-            stopped_early: false,
-            history: Vec::new(),
-        };
+        let mut state = RunState::new(config_json.clone(), p.patience);
         let mut resumed_at_epoch = None;
-        if let Some(dir) = &self.run_dir {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| file_err(dir, format!("cannot create the run directory ({e})")))?;
-            if let Some(mut previous) = load_state(dir)? {
+        let checkpoints = match &self.run_dir {
+            Some(dir) => Some(RunCheckpoints::open(dir)?),
+            None => None,
+        };
+        if let Some(files) = &checkpoints {
+            let dir = files.dir();
+            if let Some(mut previous) = files.load_state()? {
                 let differences = config_differences(&previous.config, &config_json);
                 let raises_epochs =
                     !differences.is_empty() && differences.iter().all(|d| d.raises_epochs());
@@ -255,29 +233,26 @@ impl<'a> Trainer<'a> {
                         ),
                     ));
                 }
-                remove_stale_files(dir, previous.epochs_done.checked_sub(1));
+                previous.early_stopping = previous.early_stopping.with_patience(p.patience);
+                files.clean_up_after_interruption(&previous)?;
                 // Patience used up on the last epoch counts too: a longer run would have stopped
                 // there as well.
-                let patience_exhausted = previous.stopped_early
-                    || p.patience
-                        .is_some_and(|pat| previous.epochs_since_best >= pat);
+                let patience_exhausted =
+                    previous.stopped_early || previous.early_stopping.should_stop();
                 if previous.finished && raises_epochs && !patience_exhausted {
                     // More epochs for a run that ended at its old maximum: continue it.
                     previous.finished = false;
                     previous.config = config_json.clone();
                 }
                 if previous.finished {
-                    self.model.load_checkpoint(&dir.join(BEST_FILE))?;
+                    files.load_best(self.model)?;
                     let mut done = outcome(&p.method, previous, None, started);
                     done.already_finished = true;
                     return Ok(done);
                 }
                 previous.config = config_json.clone();
                 if previous.epochs_done > 0 {
-                    let e = previous.epochs_done - 1;
-                    self.model.load_checkpoint(&dir.join(epoch_file(e)))?;
-                    let opt = read_safetensors(dir.join(optimizer_file(e)))?;
-                    optimizer.load_state(&tensors_of(&opt))?;
+                    files.resume(self.model, &mut optimizer, previous.epochs_done - 1)?;
                     resumed_at_epoch = Some(previous.epochs_done);
                 }
                 state = previous;
@@ -352,8 +327,8 @@ impl<'a> Trainer<'a> {
                 correct += count_correct(&logits, &y)?;
                 seen += batch.len();
                 steps += 1;
-                bar.set_message(format!("ce {:.4}", ce_sum / steps as f64));
-                bar.inc(1);
+                bar.set_message(|| format!("ce {:.4}", ce_sum / steps as f64));
+                bar.inc();
             }
             bar.finish_and_clear();
             let norm = &self.data.normalization;
@@ -375,17 +350,9 @@ impl<'a> Trainer<'a> {
                 None => None,
             };
             let monitored = val_q.unwrap_or(val_fp);
-            let best = monitored > state.best_monitored;
-            if best {
-                state.best_monitored = monitored;
-                state.best_epoch = Some(epoch);
-                state.epochs_since_best = 0;
-                match &self.run_dir {
-                    Some(dir) => self.model.save_checkpoint(&dir.join(BEST_FILE))?,
-                    None => best_in_memory = Some(snapshot(self.model)?),
-                }
-            } else {
-                state.epochs_since_best += 1;
+            let best = state.early_stopping.observe(epoch, monitored);
+            if best && checkpoints.is_none() {
+                best_in_memory = Some(snapshot(self.model)?);
             }
             let oscillations = tracking_bits.map(|_| summarize(tracker.stats()));
             let record = EpochRecord {
@@ -403,13 +370,13 @@ impl<'a> Trainer<'a> {
             };
             state.history.push(record.clone());
             state.epochs_done = epoch + 1;
-            let stop = p.patience.is_some_and(|pat| state.epochs_since_best >= pat);
+            let stop = state.early_stopping.should_stop();
             if stop || epoch + 1 == p.epochs {
                 state.finished = true;
                 state.stopped_early = stop && epoch + 1 < p.epochs;
             }
-            if let Some(dir) = &self.run_dir {
-                self.save_progress(dir, epoch, &optimizer, &state)?;
+            if let Some(files) = &checkpoints {
+                files.commit_epoch(self.model, &optimizer, &state, epoch, best)?;
             }
             if let Some(f) = self.on_epoch.as_mut() {
                 f(&record);
@@ -419,8 +386,8 @@ impl<'a> Trainer<'a> {
             }
         }
         // The selected model.
-        match (&self.run_dir, best_in_memory) {
-            (Some(dir), _) => self.model.load_checkpoint(&dir.join(BEST_FILE))?,
+        match (&checkpoints, best_in_memory) {
+            (Some(files), _) => files.load_best(self.model)?,
             (None, Some((params, buffers))) => {
                 for (name, var) in self.model.named_parameters() {
                     if let Some(t) = params.get(&name) {
@@ -434,103 +401,15 @@ impl<'a> Trainer<'a> {
         Ok(outcome(&p.method, state, resumed_at_epoch, started))
     }
 
-    fn progress_bar(&self, len: u64, epoch: usize, epochs: usize) -> ProgressBar {
-        if !self.progress {
-            return ProgressBar::hidden();
-        }
-        let bar = ProgressBar::new(len);
-        if let Ok(style) =
-            ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg} ({elapsed})")
-        {
-            bar.set_style(style.progress_chars("=> "));
-        }
-        bar.set_prefix(format!(
+    fn progress_bar(&self, len: u64, epoch: usize, epochs: usize) -> EpochBar {
+        let prefix = format!(
             "{} epoch {}/{}",
             self.config.params().method.label(),
             epoch + 1,
             epochs
-        ));
-        bar
+        );
+        EpochBar::new(self.progress, len, prefix)
     }
-
-    fn save_progress(
-        &self,
-        dir: &Path,
-        epoch: usize,
-        optimizer: &Optimizer,
-        state: &RunState,
-    ) -> Result<()> {
-        // Model and optimizer of this epoch first, then the state that points at them, then clean up.
-        self.model.save_checkpoint(&dir.join(epoch_file(epoch)))?;
-        let mut opt = NamedTensors::default();
-        for (name, t) in optimizer.state()? {
-            opt.tensors.insert(name, StoredTensor::Tensor(t));
-        }
-        write_safetensors(dir.join(optimizer_file(epoch)), &opt)?;
-        let json = serde_json::to_vec_pretty(state).map_err(|e| file_err(dir, e.to_string()))?;
-        write_atomic(dir.join(STATE_FILE), &json)?;
-        let mut lines = String::new();
-        for r in &state.history {
-            lines.push_str(&serde_json::to_string(r).map_err(|e| file_err(dir, e.to_string()))?);
-            lines.push('\n');
-        }
-        write_atomic(dir.join(METRICS_FILE), lines.as_bytes())?;
-        if epoch > 0 {
-            let _ = std::fs::remove_file(dir.join(epoch_file(epoch - 1)));
-            let _ = std::fs::remove_file(dir.join(optimizer_file(epoch - 1)));
-        }
-        Ok(())
-    }
-}
-
-/// Removes what an interrupted run can leave behind: temporary files of atomic writes, and epoch
-/// checkpoints other than the one `state.json` points at (`keep`), which a kill between writing a
-/// checkpoint and removing the previous one leaves (about 135 MB each for ResNet-18).
-fn remove_stale_files(dir: &Path, keep: Option<usize>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    let kept = keep.map(|e| [epoch_file(e), optimizer_file(e)]);
-    for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let is_epoch_file = name.starts_with("epoch-") && name.ends_with(".safetensors");
-        let stale = is_atomic_temp_file(&name)
-            || (is_epoch_file && !kept.as_ref().is_some_and(|k| k.contains(&name)));
-        if stale {
-            let _ = std::fs::remove_file(entry.path());
-        }
-    }
-}
-
-fn file_err(path: &Path, reason: String) -> OscRegError {
-    OscRegError::File {
-        path: path.to_path_buf(),
-        reason,
-    }
-}
-
-fn load_state(dir: &Path) -> Result<Option<RunState>> {
-    let path = dir.join(STATE_FILE);
-    match std::fs::read(&path) {
-        Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
-            file_err(
-                &path,
-                format!("cannot parse the run state ({e}); delete the directory to start over"),
-            )
-        }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(file_err(&path, format!("cannot read the run state ({e})"))),
-    }
-}
-
-fn tensors_of(file: &NamedTensors) -> BTreeMap<String, Tensor> {
-    file.tensors
-        .iter()
-        .filter_map(|(n, t)| match t {
-            StoredTensor::Tensor(t) => Some((n.clone(), t.clone())),
-            StoredTensor::Raw(_) => None,
-        })
-        .collect()
 }
 
 /// Deep copies of a model's parameters and buffers.
@@ -569,8 +448,8 @@ fn outcome(
 ) -> TrainOutcome {
     TrainOutcome {
         method: *method,
-        best_epoch: state.best_epoch.unwrap_or(0),
-        best_monitored: state.best_monitored.max(0.0),
+        best_epoch: state.early_stopping.best_epoch().unwrap_or(0),
+        best_monitored: state.early_stopping.best_monitored().max(0.0),
         stopped_early: state.stopped_early,
         history: state.history,
         resumed_at_epoch,

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use smallscale_pepr_score::{
-    Pool, Result, TableSpec, kendall_tau_b, load_pools, spearman, welch_t_test,
+    Pool, Result, TableParams, kendall_tau_b, load_pools, spearman, welch_t_test,
 };
 
 const FULL: [&str; 4] = ["derma_pt", "derma", "lidc", "pneumonia"];
@@ -39,7 +39,7 @@ fn main() -> Result<()> {
         env!("CARGO_MANIFEST_DIR"),
         "/tests/data/full_data_pepr_dataset_level.csv"
     );
-    let spec = TableSpec::new(
+    let spec = TableParams::new(
         "test_09",
         ["energy", "co2", "train_time", "memR", "num_param"],
     )

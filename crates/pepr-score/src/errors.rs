@@ -46,12 +46,12 @@ pub enum PeprError {
         value: f64,
     },
 
-    /// A normalised resource is not in `[0, 1]`.
+    /// A normalized resource is not in `[0, 1]`.
     #[error(
-        "normalised resource of {what} is {value}, but PePR needs R in [0, 1] \
-         (normalise raw resources over a pool first, see `min_max_normalise`)"
+        "normalized resource of {what} is {value}, but PePR needs R in [0, 1] \
+         (normalize raw resources over a pool first, see `min_max_normalize`)"
     )]
-    NormalisedResourceOutOfRange {
+    NormalizedResourceOutOfRange {
         /// Which model or argument carried the value.
         what: String,
         /// The rejected value.

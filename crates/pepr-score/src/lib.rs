@@ -2,7 +2,7 @@
 
 pub mod errors;
 pub mod meter;
-pub mod normalise;
+pub mod normalize;
 pub mod params;
 pub mod pareto;
 pub mod pool;
@@ -28,13 +28,13 @@ pub use meter::rapl::{
 pub use meter::{
     EnergyComponent, Figure, Measurement, Meter, MeterConfig, Provenance, RunningMeter,
 };
-pub use normalise::{Normalised, ReferenceBounds, min_max_normalise};
-pub use params::{ScoreParams, ValidScoreParams};
+pub use normalize::{Normalized, ReferenceBounds, min_max_normalize};
+pub use params::{ScoreParams, ScoreValidParams};
 pub use pareto::{pareto_front, pareto_front_multi};
-pub use pool::{ModelRun, NormalisationMethod, Pool, PoolScores, ResourceSummary, ScoredModel};
+pub use pool::{ModelRun, NormalizationMethod, Pool, PoolScores, ResourceSummary, ScoredModel};
 pub use score::{PeprVariant, break_even_performance, iso_pepr_performance, pepr, pepr_weighted};
 pub use stats::{
     Correlation, OneSampleTTest, WelchTTest, average_ranks, kendall_tau_b, one_sample_t_test,
     spearman, welch_t_test,
 };
-pub use table::{TableSpec, ValidTableSpec, load_pools, load_pools_from_reader};
+pub use table::{TableParams, TableValidParams, load_pools, load_pools_from_reader};

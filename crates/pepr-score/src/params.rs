@@ -1,7 +1,7 @@
-//! What to score: the resource(s), the weight and the normalisation.
+//! What to score: the resource(s), the weight and the normalization.
 //!
 //! [`ScoreParams`] is an unchecked builder; [`ScoreParams::check`] validates
-//! it into [`ValidScoreParams`], the only form [`crate::Pool::score`] accepts,
+//! it into [`ScoreValidParams`], the only form [`crate::Pool::score`] accepts,
 //! so invalid parameters never reach the scoring.
 //!
 //! The paper's PePR is `ScoreParams::new(resource)` with nothing else. The
@@ -9,9 +9,9 @@
 //!
 //! * [`ScoreParams::weight`]: `P / (1 + w R)`;
 //! * [`ScoreParams::and_resource`]: several resources combined as the
-//!   share-weighted mean of their normalised costs,
+//!   share-weighted mean of their normalized costs,
 //!   `R = sum_k s_k R_k / sum_k s_k` (still in `[0, 1]`);
-//! * [`ScoreParams::reference_bounds`]: normalise a resource against fixed
+//! * [`ScoreParams::reference_bounds`]: normalize a resource against fixed
 //!   bounds, clamped, instead of over the pool.
 
 use std::collections::BTreeMap;
@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::errors::{Result, invalid_parameter};
-use crate::normalise::ReferenceBounds;
+use crate::normalize::ReferenceBounds;
 use crate::score::check_weight;
 
 /// Unchecked scoring parameters (builder). Validate with [`ScoreParams::check`].
@@ -83,7 +83,7 @@ impl ScoreParams {
         self
     }
 
-    /// **Extension**: normalises `resource` against fixed bounds
+    /// **Extension**: normalizes `resource` against fixed bounds
     /// `[min, max]` instead of the pool, clamping R into `[0, 1]`.
     pub fn reference_bounds(mut self, resource: impl Into<String>, min: f64, max: f64) -> Self {
         self.bounds.push((resource.into(), min, max));
@@ -98,7 +98,7 @@ impl ScoreParams {
     /// resource name, a negative or non-finite share, shares summing to 0, a
     /// negative or non-finite weight, invalid bounds, or bounds for a resource
     /// that is not scored.
-    pub fn check(self) -> Result<ValidScoreParams> {
+    pub fn check(self) -> Result<ScoreValidParams> {
         check_weight(self.weight)?;
         let mut seen = BTreeMap::new();
         for (name, share) in &self.resources {
@@ -150,7 +150,7 @@ impl ScoreParams {
                 ));
             }
         }
-        Ok(ValidScoreParams {
+        Ok(ScoreValidParams {
             resources: self.resources,
             weight: self.weight,
             bounds,
@@ -171,13 +171,13 @@ impl ScoreParams {
 /// # Ok::<(), smallscale_pepr_score::PeprError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ValidScoreParams {
+pub struct ScoreValidParams {
     resources: Vec<(String, f64)>,
     weight: f64,
     bounds: BTreeMap<String, ReferenceBounds>,
 }
 
-impl ValidScoreParams {
+impl ScoreValidParams {
     /// The scored resources with their shares, in the order given.
     pub fn resources(&self) -> &[(String, f64)] {
         &self.resources

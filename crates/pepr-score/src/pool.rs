@@ -3,7 +3,7 @@
 //! PePR is defined relative to a *pool*: the set of models being compared.
 //! [`Pool::new`] validates the runs (performance in `[0, 1]`, finite
 //! non-negative resources, unique names, same resources everywhere);
-//! [`Pool::score`] normalises each resource over the pool and scores every
+//! [`Pool::score`] normalizes each resource over the pool and scores every
 //! model, returning a serialisable [`PoolScores`].
 //!
 //! The score depends on the pool: adding one expensive model rescales every
@@ -15,8 +15,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use crate::errors::{PeprError, Result};
-use crate::normalise::{Normalised, min_max_normalise};
-use crate::params::{ScoreParams, ValidScoreParams};
+use crate::normalize::{Normalized, min_max_normalize};
+use crate::params::{ScoreParams, ScoreValidParams};
 use crate::pareto::{pareto_front, pareto_front_multi};
 use crate::score::check_performance;
 
@@ -258,20 +258,20 @@ impl Pool {
     /// assert_eq!(scores.get("b").unwrap().resource, 0.75);
     /// # Ok::<(), smallscale_pepr_score::PeprError>(())
     /// ```
-    pub fn score(&self, params: &ValidScoreParams) -> Result<PoolScores> {
+    pub fn score(&self, params: &ScoreValidParams) -> Result<PoolScores> {
         let mut summaries = Vec::new();
-        let mut normalised: Vec<(String, f64, Normalised, Vec<f64>)> = Vec::new();
+        let mut normalized: Vec<(String, f64, Normalized, Vec<f64>)> = Vec::new();
         let mut notes = Vec::new();
         for (name, share) in params.resources() {
             let raw = self.resource(name)?;
             let (n, method) = match params.bounds(name) {
-                Some(b) => (b.normalise(&raw)?, NormalisationMethod::ReferenceBounds),
-                None => (min_max_normalise(&raw)?, NormalisationMethod::PoolMinMax),
+                Some(b) => (b.normalize(&raw)?, NormalizationMethod::ReferenceBounds),
+                None => (min_max_normalize(&raw)?, NormalizationMethod::PoolMinMax),
             };
             if n.degenerate {
                 notes.push(format!(
                     "resource `{name}` has the same value ({}) for every model of pool `{}`: \
-                     min-max normalisation is undefined, R = 0 was used for all models",
+                     min-max normalization is undefined, R = 0 was used for all models",
                     n.min, self.label
                 ));
             }
@@ -291,19 +291,19 @@ impl Pool {
                 degenerate: n.degenerate,
                 clamped: n.clamped,
             });
-            normalised.push((name.clone(), *share, n, raw));
+            normalized.push((name.clone(), *share, n, raw));
         }
-        let total_share: f64 = normalised.iter().map(|(_, s, _, _)| s).sum();
+        let total_share: f64 = normalized.iter().map(|(_, s, _, _)| s).sum();
         let weight = params.weight();
         let mut models: Vec<ScoredModel> = self
             .runs
             .iter()
             .enumerate()
             .map(|(i, run)| {
-                let resource = if normalised.len() == 1 {
-                    normalised[0].2.values[i]
+                let resource = if normalized.len() == 1 {
+                    normalized[0].2.values[i]
                 } else {
-                    normalised
+                    normalized
                         .iter()
                         .map(|(_, s, n, _)| s * n.values[i])
                         .sum::<f64>()
@@ -314,11 +314,11 @@ impl Pool {
                 ScoredModel {
                     name: run.name.clone(),
                     performance: run.performance,
-                    raw: normalised
+                    raw: normalized
                         .iter()
                         .map(|(k, _, _, raw)| (k.clone(), raw[i]))
                         .collect(),
-                    normalised: normalised
+                    normalized: normalized
                         .iter()
                         .map(|(k, _, n, _)| (k.clone(), n.values[i]))
                         .collect(),
@@ -330,10 +330,10 @@ impl Pool {
             })
             .collect();
         let perf = self.performances();
-        let front = if normalised.len() == 1 {
-            pareto_front(&perf, &normalised[0].3)?
+        let front = if normalized.len() == 1 {
+            pareto_front(&perf, &normalized[0].3)?
         } else {
-            let costs: Vec<&[f64]> = normalised.iter().map(|(_, _, _, r)| r.as_slice()).collect();
+            let costs: Vec<&[f64]> = normalized.iter().map(|(_, _, _, r)| r.as_slice()).collect();
             pareto_front_multi(&perf, &costs)?
         };
         for i in front {
@@ -341,7 +341,7 @@ impl Pool {
         }
         let mut order: Vec<usize> = (0..models.len()).collect();
         let keys: Vec<Vec<f64>> = (0..models.len())
-            .map(|i| normalised.iter().map(|(_, _, _, r)| r[i]).collect())
+            .map(|i| normalized.iter().map(|(_, _, _, r)| r[i]).collect())
             .collect();
         order.sort_by(|&a, &b| ranking_order(&models[a], &models[b], &keys[a], &keys[b]));
         for (rank, &i) in order.iter().enumerate() {
@@ -375,10 +375,10 @@ fn ranking_order(a: &ScoredModel, b: &ScoredModel, ka: &[f64], kb: &[f64]) -> Or
         .then_with(|| a.name.cmp(&b.name))
 }
 
-/// How a resource was normalised.
+/// How a resource was normalized.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum NormalisationMethod {
+pub enum NormalizationMethod {
     /// The paper's min-max over the pool.
     PoolMinMax,
     /// **Extension**: fixed reference bounds, clamped.
@@ -392,8 +392,8 @@ pub struct ResourceSummary {
     pub name: String,
     /// Share in the combined `R` (1 for a single resource).
     pub share: f64,
-    /// Normalisation used.
-    pub method: NormalisationMethod,
+    /// Normalization used.
+    pub method: NormalizationMethod,
     /// Lower bound used (pool min or reference min).
     pub min: f64,
     /// Upper bound used (pool max or reference max).
@@ -413,9 +413,9 @@ pub struct ScoredModel {
     pub performance: f64,
     /// Raw costs of the scored resources.
     pub raw: BTreeMap<String, f64>,
-    /// Normalised costs `R_k` of the scored resources.
-    pub normalised: BTreeMap<String, f64>,
-    /// The (combined) normalised cost `R` in `[0, 1]`.
+    /// Normalized costs `R_k` of the scored resources.
+    pub normalized: BTreeMap<String, f64>,
+    /// The (combined) normalized cost `R` in `[0, 1]`.
     pub resource: f64,
     /// The score `P / (1 + w R)`.
     pub pepr: f64,
@@ -452,7 +452,7 @@ pub struct PoolScores {
     pub pool: String,
     /// The weight `w` (1 = paper's PePR).
     pub weight: f64,
-    /// How each resource was normalised.
+    /// How each resource was normalized.
     pub resources: Vec<ResourceSummary>,
     /// Every model's score, in pool order.
     pub models: Vec<ScoredModel>,

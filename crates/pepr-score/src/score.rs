@@ -1,8 +1,8 @@
 //! The PePR score of one model: `PePR(R, P) = P / (1 + R)`.
 //!
 //! `P` is the performance in `[0, 1]` (e.g. test accuracy) and `R` the
-//! resource cost, min-max normalised over the pool of models being compared
-//! (see [`crate::normalise`]), so that `R` is in `[0, 1]`.
+//! resource cost, min-max normalized over the pool of models being compared
+//! (see [`crate::normalize`]), so that `R` is in `[0, 1]`.
 //!
 //! Properties (all tested):
 //!
@@ -32,12 +32,12 @@ pub(crate) fn check_performance(what: &str, p: f64) -> Result<()> {
     }
 }
 
-/// Checks that a normalised resource is a number in `[0, 1]`.
-pub(crate) fn check_normalised(what: &str, r: f64) -> Result<()> {
+/// Checks that a normalized resource is a number in `[0, 1]`.
+pub(crate) fn check_normalized(what: &str, r: f64) -> Result<()> {
     if (0.0..=1.0).contains(&r) {
         Ok(())
     } else {
-        Err(PeprError::NormalisedResourceOutOfRange {
+        Err(PeprError::NormalizedResourceOutOfRange {
             what: what.to_string(),
             value: r,
         })
@@ -46,14 +46,14 @@ pub(crate) fn check_normalised(what: &str, r: f64) -> Result<()> {
 
 /// The PePR score `P / (1 + R)` of one model.
 ///
-/// `performance` must be in `[0, 1]` and `normalised_resource` in `[0, 1]`
-/// (normalise raw costs over the pool with [`crate::min_max_normalise`], or
+/// `performance` must be in `[0, 1]` and `normalized_resource` in `[0, 1]`
+/// (normalize raw costs over the pool with [`crate::min_max_normalize`], or
 /// score a whole [`crate::Pool`] at once).
 ///
 /// # Errors
 ///
 /// [`PeprError::PerformanceOutOfRange`] or
-/// [`PeprError::NormalisedResourceOutOfRange`] (NaN included).
+/// [`PeprError::NormalizedResourceOutOfRange`] (NaN included).
 ///
 /// # Example
 ///
@@ -65,10 +65,10 @@ pub(crate) fn check_normalised(what: &str, r: f64) -> Result<()> {
 /// assert_eq!(pepr(0.9, 1.0)?, 0.45);
 /// # Ok::<(), smallscale_pepr_score::PeprError>(())
 /// ```
-pub fn pepr(performance: f64, normalised_resource: f64) -> Result<f64> {
+pub fn pepr(performance: f64, normalized_resource: f64) -> Result<f64> {
     check_performance("the argument `performance`", performance)?;
-    check_normalised("the argument `normalised_resource`", normalised_resource)?;
-    Ok(performance / (1.0 + normalised_resource))
+    check_normalized("the argument `normalized_resource`", normalized_resource)?;
+    Ok(performance / (1.0 + normalized_resource))
 }
 
 /// **Extension** (not in the paper): the weighted score `P / (1 + w R)`.
@@ -90,11 +90,11 @@ pub fn pepr(performance: f64, normalised_resource: f64) -> Result<f64> {
 /// assert_eq!(pepr_weighted(0.9, 1.0, 0.0)?, 0.9);
 /// # Ok::<(), smallscale_pepr_score::PeprError>(())
 /// ```
-pub fn pepr_weighted(performance: f64, normalised_resource: f64, weight: f64) -> Result<f64> {
+pub fn pepr_weighted(performance: f64, normalized_resource: f64, weight: f64) -> Result<f64> {
     check_weight(weight)?;
     check_performance("the argument `performance`", performance)?;
-    check_normalised("the argument `normalised_resource`", normalised_resource)?;
-    Ok(performance / (1.0 + weight * normalised_resource))
+    check_normalized("the argument `normalized_resource`", normalized_resource)?;
+    Ok(performance / (1.0 + weight * normalized_resource))
 }
 
 pub(crate) fn check_weight(weight: f64) -> Result<()> {
@@ -109,8 +109,8 @@ pub(crate) fn check_weight(weight: f64) -> Result<()> {
     }
 }
 
-/// The performance on the iso-PePR line of score `score` at normalised
-/// resource `normalised_resource`: `P = c (1 + R)`.
+/// The performance on the iso-PePR line of score `score` at normalized
+/// resource `normalized_resource`: `P = c (1 + R)`.
 ///
 /// Every iso-PePR line passes through `(R, P) = (-1, 0)`: the score is the
 /// slope of the line from that point to `(R, P)`. The result may exceed 1
@@ -119,7 +119,7 @@ pub(crate) fn check_weight(weight: f64) -> Result<()> {
 /// # Errors
 ///
 /// [`PeprError::InvalidParameter`] if `score` is not finite or negative,
-/// [`PeprError::NormalisedResourceOutOfRange`] if `R` is not in `[0, 1]`.
+/// [`PeprError::NormalizedResourceOutOfRange`] if `R` is not in `[0, 1]`.
 ///
 /// # Example
 ///
@@ -130,7 +130,7 @@ pub(crate) fn check_weight(weight: f64) -> Result<()> {
 /// assert!((pepr(p, 0.5)? - 0.4).abs() < 1e-15);
 /// # Ok::<(), smallscale_pepr_score::PeprError>(())
 /// ```
-pub fn iso_pepr_performance(score: f64, normalised_resource: f64) -> Result<f64> {
+pub fn iso_pepr_performance(score: f64, normalized_resource: f64) -> Result<f64> {
     if !(score.is_finite() && score >= 0.0) {
         return Err(invalid_parameter(
             "score",
@@ -138,12 +138,12 @@ pub fn iso_pepr_performance(score: f64, normalised_resource: f64) -> Result<f64>
             "an iso-PePR level must be finite and >= 0",
         ));
     }
-    check_normalised("the argument `normalised_resource`", normalised_resource)?;
-    Ok(score * (1.0 + normalised_resource))
+    check_normalized("the argument `normalized_resource`", normalized_resource)?;
+    Ok(score * (1.0 + normalized_resource))
 }
 
-/// The performance a model with normalised cost `r_b` must exceed to beat a
-/// model with performance `p_a` and normalised cost `r_a`:
+/// The performance a model with normalized cost `r_b` must exceed to beat a
+/// model with performance `p_a` and normalized cost `r_a`:
 /// `p_a (1 + r_b) / (1 + r_a)`.
 ///
 /// Equivalently the relative gain `(P_b - P_a) / P_a` must exceed
@@ -165,8 +165,8 @@ pub fn iso_pepr_performance(score: f64, normalised_resource: f64) -> Result<f64>
 /// ```
 pub fn break_even_performance(p_a: f64, r_a: f64, r_b: f64) -> Result<f64> {
     check_performance("the argument `p_a`", p_a)?;
-    check_normalised("the argument `r_a`", r_a)?;
-    check_normalised("the argument `r_b`", r_b)?;
+    check_normalized("the argument `r_a`", r_a)?;
+    check_normalized("the argument `r_b`", r_b)?;
     Ok(p_a * (1.0 + r_b) / (1.0 + r_a))
 }
 

@@ -21,13 +21,13 @@ use crate::pool::{ModelRun, Pool};
 /// # Example
 ///
 /// ```
-/// use smallscale_pepr_score::{TableSpec, load_pools_from_reader};
+/// use smallscale_pepr_score::{TableParams, load_pools_from_reader};
 ///
 /// let csv = "model,acc,energy,dataset\n\
 ///            a,0.8,1.0,x\n\
 ///            b,0.9,3.0,x\n\
 ///            a,0.7,2.0,y\n";
-/// let spec = TableSpec::new("acc", ["energy"]).group_by("dataset").check()?;
+/// let spec = TableParams::new("acc", ["energy"]).group_by("dataset").check()?;
 /// let pools = load_pools_from_reader(csv.as_bytes(), "runs.csv", &spec)?;
 /// assert_eq!(pools.len(), 2);
 /// assert_eq!(pools[0].label(), "x");
@@ -35,7 +35,7 @@ use crate::pool::{ModelRun, Pool};
 /// # Ok::<(), smallscale_pepr_score::PeprError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TableSpec {
+pub struct TableParams {
     model: String,
     performance: String,
     resources: Vec<String>,
@@ -43,7 +43,7 @@ pub struct TableSpec {
     performance_scale: f64,
 }
 
-impl TableSpec {
+impl TableParams {
     /// Performance column and resource columns; model column `model`, no
     /// grouping, performance scale 1.
     pub fn new<I, S>(performance: impl Into<String>, resources: I) -> Self
@@ -84,7 +84,7 @@ impl TableSpec {
     ///
     /// [`PeprError::InvalidParameter`] for empty column names, a repeated
     /// resource column, or a scale that is not finite and positive.
-    pub fn check(self) -> Result<ValidTableSpec> {
+    pub fn check(self) -> Result<TableValidParams> {
         let mut names = vec![
             ("model column", &self.model),
             ("performance column", &self.performance),
@@ -120,15 +120,15 @@ impl TableSpec {
                 "must be finite and > 0 (0.01 turns percentages into fractions)",
             ));
         }
-        Ok(ValidTableSpec(self))
+        Ok(TableValidParams(self))
     }
 }
 
-/// A validated [`TableSpec`].
+/// A validated [`TableParams`].
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ValidTableSpec(TableSpec);
+pub struct TableValidParams(TableParams);
 
-impl ValidTableSpec {
+impl TableValidParams {
     /// The model column.
     pub fn model_column(&self) -> &str {
         &self.0.model
@@ -156,7 +156,7 @@ impl ValidTableSpec {
 /// # Errors
 ///
 /// [`PeprError::Table`] if the file cannot be opened, else as [`load_pools_from_reader`].
-pub fn load_pools(path: impl AsRef<Path>, spec: &ValidTableSpec) -> Result<Vec<Pool>> {
+pub fn load_pools(path: impl AsRef<Path>, spec: &TableValidParams) -> Result<Vec<Pool>> {
     pools_from_table(CsvTable::open(path)?, spec)
 }
 
@@ -173,12 +173,12 @@ pub fn load_pools(path: impl AsRef<Path>, spec: &ValidTableSpec) -> Result<Vec<P
 pub fn load_pools_from_reader<R: Read>(
     reader: R,
     source_name: &str,
-    spec: &ValidTableSpec,
+    spec: &TableValidParams,
 ) -> Result<Vec<Pool>> {
     pools_from_table(CsvTable::from_reader(reader, source_name)?, spec)
 }
 
-fn pools_from_table<R: Read>(mut table: CsvTable<R>, spec: &ValidTableSpec) -> Result<Vec<Pool>> {
+fn pools_from_table<R: Read>(mut table: CsvTable<R>, spec: &TableValidParams) -> Result<Vec<Pool>> {
     let spec = &spec.0;
     let source_name = table.source_name().to_string();
     let model_i = table.column(&spec.model, None)?;

@@ -2,13 +2,13 @@
 //! clear error, never a panic, and so does scoring what they give.
 
 use smallscale_io::check_damaged_inputs;
-use smallscale_pepr_score::{PeprError, TableSpec, load_pools_from_reader};
+use smallscale_pepr_score::{PeprError, TableParams, load_pools_from_reader};
 
 const VALID: &str =
     "model,acc,energy,dataset\nmlp,0.91,1.5,a\ncnn,0.94,2.5,a\nvit,0.90,0.5,b\nres,0.80,4,b\n";
 
 fn read(bytes: &[u8]) -> Result<(), PeprError> {
-    let spec = TableSpec::new("acc", ["energy"])
+    let spec = TableParams::new("acc", ["energy"])
         .group_by("dataset")
         .check()?;
     for pool in load_pools_from_reader(bytes, "damaged.csv", &spec)? {

@@ -1,11 +1,11 @@
 //! Golden test: the paper's released table (MIT, see tests/data/LICENSE).
 //!
-//! Grouping by `dataset`, normalising each resource over the group and
+//! Grouping by `dataset`, normalizing each resource over the group and
 //! computing `test_09 / (1 + R)` must reproduce the authors' stored columns.
 
 use std::collections::BTreeMap;
 
-use smallscale_pepr_score::{PeprVariant, TableSpec, load_pools};
+use smallscale_pepr_score::{PeprVariant, TableParams, load_pools};
 
 const TOL: f64 = 1e-12;
 
@@ -20,7 +20,7 @@ fn stored(attrs: &BTreeMap<String, String>, col: &str) -> f64 {
 #[test]
 fn dataset_level_table_reproduces_all_eight_columns() {
     let resources: Vec<&str> = PeprVariant::ALL.iter().map(|v| v.paper_column()).collect();
-    let spec = TableSpec::new("test_09", resources)
+    let spec = TableParams::new("test_09", resources)
         .group_by("dataset")
         .check()
         .unwrap();
@@ -68,8 +68,8 @@ fn dataset_level_table_reproduces_all_eight_columns() {
 }
 
 #[test]
-fn imagenet_pepr_m_uses_top1_over_100_and_memory_normalised_over_the_table() {
-    let spec = TableSpec::new("top1", ["memR"])
+fn imagenet_pepr_m_uses_top1_over_100_and_memory_normalized_over_the_table() {
+    let spec = TableParams::new("top1", ["memR"])
         .performance_scale(0.01)
         .check()
         .unwrap();
@@ -79,7 +79,7 @@ fn imagenet_pepr_m_uses_top1_over_100_and_memory_normalised_over_the_table() {
     assert_eq!(pool.len(), 131);
     let scores = pool.pepr("memR").unwrap();
     for (run, s) in pool.runs().iter().zip(&scores.models) {
-        // Normalising memR over the ImageNet table gives the stored M_n
+        // Normalizing memR over the ImageNet table gives the stored M_n
         // (the same memR values as derma_pt, hence "M_n reused").
         assert!(
             (s.resource - stored(&run.attributes, "M_n")).abs() <= TOL,
@@ -100,13 +100,13 @@ fn imagenet_pepr_m_uses_top1_over_100_and_memory_normalised_over_the_table() {
 
 #[test]
 fn imagenet_m_n_equals_derma_pt_m_n() {
-    let spec = TableSpec::new("test_09", ["memR"])
+    let spec = TableParams::new("test_09", ["memR"])
         .group_by("dataset")
         .check()
         .unwrap();
     let pools = load_pools(data("full_data_pepr_dataset_level.csv"), &spec).unwrap();
     let derma_pt = pools.iter().find(|p| p.label() == "derma_pt").unwrap();
-    let spec = TableSpec::new("top1", ["memR"])
+    let spec = TableParams::new("top1", ["memR"])
         .performance_scale(0.01)
         .check()
         .unwrap();

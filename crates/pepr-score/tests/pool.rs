@@ -1,7 +1,7 @@
 //! Pools: validation, degenerate pools, pool dependence, extensions.
 
 use smallscale_pepr_score::{
-    ModelRun, NormalisationMethod, PeprError, Pool, PoolScores, ScoreParams, pepr, pepr_weighted,
+    ModelRun, NormalizationMethod, PeprError, Pool, PoolScores, ScoreParams, pepr, pepr_weighted,
 };
 
 fn run(name: &str, p: f64, energy: f64) -> ModelRun {
@@ -52,7 +52,7 @@ fn adding_an_expensive_model_flips_the_ranking() {
     assert_eq!(stable.best().name, "cheap");
     assert_eq!(
         stable.resources[0].method,
-        NormalisationMethod::ReferenceBounds
+        NormalizationMethod::ReferenceBounds
     );
     assert_eq!(stable.resources[0].clamped, 1);
     assert!(stable.notes.iter().any(|n| n.contains("clamped")));
@@ -150,7 +150,7 @@ fn weighted_and_combined_extensions() {
     let r = (3.0 * 0.5 + 1.0 * (2.0 / 6.0)) / 4.0;
     assert!((c.resource - r).abs() < 1e-15);
     assert!((c.pepr - 0.7 / (1.0 + r)).abs() < 1e-15);
-    assert_eq!(c.normalised["mem"], 2.0 / 6.0);
+    assert_eq!(c.normalized["mem"], 2.0 / 6.0);
     // Multi-resource Pareto front: a (cheapest energy), b (best P, cheapest mem) on it; c too
     // (it is cheaper in energy than b and in memory than a).
     assert_eq!(s.pareto_front().len(), 3);

@@ -2,7 +2,7 @@
 
 use proptest::prelude::*;
 use smallscale_pepr_score::{
-    ModelRun, Pool, ScoreParams, break_even_performance, iso_pepr_performance, min_max_normalise,
+    ModelRun, Pool, ScoreParams, break_even_performance, iso_pepr_performance, min_max_normalize,
     pareto_front, pepr, pepr_weighted,
 };
 
@@ -89,8 +89,8 @@ proptest! {
     }
 
     #[test]
-    fn normalisation_maps_pool_to_unit_interval(v in proptest::collection::vec(0.0f64..1e6, 1..50)) {
-        let n = min_max_normalise(&v).unwrap();
+    fn normalization_maps_pool_to_unit_interval(v in proptest::collection::vec(0.0f64..1e6, 1..50)) {
+        let n = min_max_normalize(&v).unwrap();
         prop_assert!(n.values.iter().all(|r| (0.0..=1.0).contains(r)));
         if !n.degenerate {
             prop_assert!(n.values.contains(&0.0) && n.values.contains(&1.0));

@@ -1,7 +1,7 @@
 //! The CSV loader: grouping, attributes, and errors naming row and column.
 
 use smallscale_io::IoError;
-use smallscale_pepr_score::{PeprError, TableSpec, load_pools, load_pools_from_reader};
+use smallscale_pepr_score::{PeprError, TableParams, load_pools, load_pools_from_reader};
 
 const CSV: &str = "model,acc,energy,mem,dataset,type\n\
 a,0.8,1.0,2,x,CNN\n\
@@ -10,7 +10,7 @@ a,0.7,2.0,2,y,CNN\n";
 
 #[test]
 fn groups_in_order_and_keeps_attributes() {
-    let spec = TableSpec::new("acc", ["energy", "mem"])
+    let spec = TableParams::new("acc", ["energy", "mem"])
         .group_by("dataset")
         .check()
         .unwrap();
@@ -23,7 +23,7 @@ fn groups_in_order_and_keeps_attributes() {
     assert_eq!(b.attributes["type"], "ViT");
     assert!(!b.attributes.contains_key("acc"));
     // Without grouping, the duplicate model `a` is an error.
-    let spec = TableSpec::new("acc", ["energy"]).check().unwrap();
+    let spec = TableParams::new("acc", ["energy"]).check().unwrap();
     let e = load_pools_from_reader(CSV.as_bytes(), "t.csv", &spec).unwrap_err();
     assert!(matches!(e, PeprError::DuplicateModel { .. }), "{e}");
 }
@@ -31,7 +31,7 @@ fn groups_in_order_and_keeps_attributes() {
 #[test]
 fn model_column_and_scale() {
     let csv = "name,top1,mem\nm1,75.5,1\nm2,80,2\n";
-    let spec = TableSpec::new("top1", ["mem"])
+    let spec = TableParams::new("top1", ["mem"])
         .model_column("name")
         .performance_scale(0.01)
         .check()
@@ -43,7 +43,7 @@ fn model_column_and_scale() {
 
 #[test]
 fn missing_column_lists_the_header() {
-    let spec = TableSpec::new("acc", ["co2"]).check().unwrap();
+    let spec = TableParams::new("acc", ["co2"]).check().unwrap();
     let e = load_pools_from_reader(CSV.as_bytes(), "t.csv", &spec).unwrap_err();
     let msg = e.to_string();
     assert!(matches!(e, PeprError::Table(IoError::MissingColumn { .. })));
@@ -56,7 +56,7 @@ fn missing_column_lists_the_header() {
 #[test]
 fn unparsable_number_names_row_and_column() {
     let csv = "model,acc,energy\na,0.8,1.0\nb,0.9,lots\n";
-    let spec = TableSpec::new("acc", ["energy"]).check().unwrap();
+    let spec = TableParams::new("acc", ["energy"]).check().unwrap();
     let e = load_pools_from_reader(csv.as_bytes(), "t.csv", &spec).unwrap_err();
     match &e {
         PeprError::Table(IoError::Cell {
@@ -76,7 +76,7 @@ fn unparsable_number_names_row_and_column() {
 
 #[test]
 fn other_errors() {
-    let spec = TableSpec::new("acc", ["energy"]).check().unwrap();
+    let spec = TableParams::new("acc", ["energy"]).check().unwrap();
     let e = load_pools_from_reader("model,acc,energy\n".as_bytes(), "t.csv", &spec).unwrap_err();
     assert!(matches!(e, PeprError::Empty { .. }));
     let e = load_pools_from_reader("model,acc,energy\na,80,1\n".as_bytes(), "t.csv", &spec)
@@ -92,12 +92,12 @@ fn other_errors() {
         matches!(e, PeprError::Table(IoError::DuplicateColumn { .. })),
         "{e}"
     );
-    assert!(TableSpec::new("acc", ["e", "e"]).check().is_err());
+    assert!(TableParams::new("acc", ["e", "e"]).check().is_err());
     assert!(
-        TableSpec::new("acc", ["e"])
+        TableParams::new("acc", ["e"])
             .performance_scale(0.0)
             .check()
             .is_err()
     );
-    assert!(TableSpec::new("", ["e"]).check().is_err());
+    assert!(TableParams::new("", ["e"]).check().is_err());
 }

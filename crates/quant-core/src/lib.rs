@@ -6,7 +6,7 @@ mod checkpoint_ptq;
 mod error;
 mod export;
 mod io;
-pub mod kernels;
+mod kernels;
 mod lsq;
 mod max_abs;
 pub mod ops;

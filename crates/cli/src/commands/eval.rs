@@ -50,10 +50,10 @@ pub struct EvalArgs {
     /// Batch size of the BatchNorm re-estimation (at least 2).
     #[arg(long, value_name = "N", default_value_t = 128)]
     pub bn_batch_size: usize,
-    /// Seed of the validation split (it decides the normalisation) [default: the run's, else 0].
+    /// Seed of the validation split (it decides the normalization) [default: the run's, else 0].
     #[arg(long, value_name = "S")]
     pub seed: Option<u64>,
-    /// Held-out validation fraction (it decides the normalisation) [default: the run's, else 0.1].
+    /// Held-out validation fraction (it decides the normalization) [default: the run's, else 0.1].
     #[arg(long, value_name = "F")]
     pub validation_fraction: Option<f64>,
     /// Use only the first N test examples [default: the run's limit, else all].

@@ -2,7 +2,7 @@
 //!
 //! One pool per value of `--group-by` (or one pool for the whole table). Every `--resource`
 //! gets its own PePR (the paper's score for that resource); `--combine` adds the combined
-//! extension (share-weighted mean of the normalised resources). `--plot` draws one panel per
+//! extension (share-weighted mean of the normalized resources). `--plot` draws one panel per
 //! pool into a single SVG file (see [`super::pepr_plot`]).
 
 use std::path::{Path, PathBuf};
@@ -12,7 +12,7 @@ use clap::Args;
 use serde::Serialize;
 use smallscale_io::IoError;
 use smallscale_pepr_score::{
-    PeprError, PeprVariant, Pool, PoolScores, ScoreParams, TableSpec, load_pools,
+    PeprError, PeprVariant, Pool, PoolScores, ScoreParams, TableParams, load_pools,
 };
 
 use super::pepr_plot;
@@ -23,9 +23,9 @@ use super::pepr_plot;
     smallscale pepr --input runs.csv --performance test_acc --resource energy\n  \
     smallscale pepr --input full_data_pepr_dataset_level.csv --performance test_09 --resource energy --group-by dataset --plot pepr.svg\n  \
     smallscale pepr --input runs.csv --performance top1 --performance-scale 0.01 --resource energy --resource memR --combine --share 2 --share 1 --json\n\n\
-    PePR = P / (1 + R), with R the resource min-max normalised over the pool (each group of --group-by).\n\
+    PePR = P / (1 + R), with R the resource min-max normalized over the pool (each group of --group-by).\n\
     Each --resource gets its own PePR; --combine adds one score on the share-weighted mean of the\n\
-    normalised resources (an extension, not in the paper). --weight, --reference-bounds are extensions too.")]
+    normalized resources (an extension, not in the paper). --weight, --reference-bounds are extensions too.")]
 pub struct PeprArgs {
     /// CSV table of runs, one row per trained model, with a header row.
     #[arg(long, value_name = "RUNS.csv")]
@@ -48,20 +48,20 @@ pub struct PeprArgs {
     /// Extension: the weight w of P / (1 + w R); 1 is the paper's PePR, 0 ignores the resource.
     #[arg(long, value_name = "W", default_value_t = 1.0)]
     pub weight: f64,
-    /// Extension: also score the share-weighted mean of the normalised resources (needs at least
+    /// Extension: also score the share-weighted mean of the normalized resources (needs at least
     /// two --resource).
     #[arg(long)]
     pub combine: bool,
     /// Share of each --resource in the combined score, in the order of --resource (default: all 1).
     #[arg(long = "share", value_name = "S", requires = "combine")]
     pub shares: Vec<f64>,
-    /// Extension: normalise a resource against fixed bounds instead of over the pool, clamping
+    /// Extension: normalize a resource against fixed bounds instead of over the pool, clamping
     /// R into [0, 1]; repeatable, e.g. `energy=0:2.5`.
     #[arg(long = "reference-bounds", value_name = "COL=MIN:MAX")]
     pub reference_bounds: Vec<String>,
     #[command(flatten)]
     pub output: super::output_args::OutputArgs,
-    /// Draw performance against normalised resource, with the Pareto front and iso-PePR lines,
+    /// Draw performance against normalized resource, with the Pareto front and iso-PePR lines,
     /// one panel per pool, into this SVG file.
     #[arg(long, value_name = "FILE.svg")]
     pub plot: Option<PathBuf>,
@@ -109,7 +109,7 @@ pub struct ScoreReport {
     /// A human label, e.g. `PePR-E` for the paper's `energy` column.
     pub label: String,
     /// The library's scores: weight, resource summaries, models (name, performance, raw and
-    /// normalised resources, combined `resource`, `pepr`, `rank`, `on_pareto_front`), notes.
+    /// normalized resources, combined `resource`, `pepr`, `rank`, `on_pareto_front`), notes.
     #[serde(flatten)]
     pub scores: PoolScores,
     /// Model names, best first.
@@ -260,7 +260,7 @@ fn check_plot_path(path: &Path) -> Result<()> {
 
 /// Scores every pool of the table.
 pub fn compute(args: &PeprArgs) -> Result<Report> {
-    let mut spec = TableSpec::new(args.performance.clone(), args.resources.clone())
+    let mut spec = TableParams::new(args.performance.clone(), args.resources.clone())
         .model_column(args.model_col.clone())
         .performance_scale(args.performance_scale);
     if let Some(g) = &args.group_by {
@@ -370,7 +370,7 @@ fn print_score(group: &GroupReport, score: &ScoreReport, weight: f64) {
         let mut line = format!("{:>4}  {:<width$}  {:>8.4}", m.rank, m.name, m.performance);
         for n in &names {
             let raw = m.raw.get(*n).copied().unwrap_or(f64::NAN);
-            let norm = m.normalised.get(*n).copied().unwrap_or(f64::NAN);
+            let norm = m.normalized.get(*n).copied().unwrap_or(f64::NAN);
             line.push_str(&format!("  {:>12}  {:>8.4}", format_raw(raw), norm));
         }
         if names.len() > 1 {
@@ -385,8 +385,8 @@ fn print_score(group: &GroupReport, score: &ScoreReport, weight: f64) {
     }
     for r in &s.resources {
         let method = match r.method {
-            smallscale_pepr_score::NormalisationMethod::PoolMinMax => "pool min-max",
-            smallscale_pepr_score::NormalisationMethod::ReferenceBounds => "reference bounds",
+            smallscale_pepr_score::NormalizationMethod::PoolMinMax => "pool min-max",
+            smallscale_pepr_score::NormalizationMethod::ReferenceBounds => "reference bounds",
         };
         outln!(
             "{}: {} [{}, {}]{}",

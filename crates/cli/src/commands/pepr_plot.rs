@@ -1,4 +1,4 @@
-//! The `--plot` of `smallscale pepr`: performance against normalised resource, one panel per
+//! The `--plot` of `smallscale pepr`: performance against normalized resource, one panel per
 //! pool in a single SVG file.
 //!
 //! Each panel shows every model (grey), the Pareto front (red, joined in order of cost), and
@@ -141,9 +141,9 @@ where
     lo = (lo - pad).max(0.0);
     hi = (hi + pad).min(1.0);
     let x_desc = if s.resources.len() == 1 {
-        format!("normalised {} R", s.resources[0].name)
+        format!("normalized {} R", s.resources[0].name)
     } else {
-        "combined normalised resource R".to_string()
+        "combined normalized resource R".to_string()
     };
     let (area, footer) = area.split_vertically(area.dim_in_pixel().1 as i32 - 22);
     let mut chart = ChartBuilder::on(&area)

@@ -5,11 +5,11 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
-use smallscale_models::{ModelContext, QuantizationState, build_model};
+use smallscale_models::{ModelContext, OptimizerConfig, QuantizationState, Schedule, build_model};
 use smallscale_osc_reg::{
-    BEST_FILE, CONFIG_FILE, EVAL_BATCH_SIZE, EpochRecord, Method, OptimizerConfig, RESULT_FILE,
-    RegularizerParams, RunConfig, RunStatus, STATE_FILE, Schedule, TestAccuracy, TrainConfig,
-    TrainParams, TrainResult, Trainer, cross_bit_evaluation, write_json,
+    BEST_FILE, CONFIG_FILE, EVAL_BATCH_SIZE, EpochRecord, Method, RESULT_FILE, RegularizerParams,
+    RunConfig, RunStatus, STATE_FILE, TestAccuracy, TrainParams, TrainResult, TrainValidParams,
+    Trainer, cross_bit_evaluation, write_json,
 };
 
 use super::experiment_args::{DataArgs, DeviceArgs, SplitArgs, load_split_data};
@@ -180,7 +180,7 @@ impl TrainingArgs {
     }
 
     /// The validated training configuration.
-    pub fn config(&self) -> Result<TrainConfig> {
+    pub fn config(&self) -> Result<TrainValidParams> {
         let schedule = match self.schedule {
             ScheduleArg::Constant => {
                 if self.min_lr.is_some() {

@@ -1,4 +1,4 @@
-//! Batch normalisation over `[n, c, h, w]` on the CPU, optionally followed by ReLU, as one candle
+//! Batch normalization over `[n, c, h, w]` on the CPU, optionally followed by ReLU, as one candle
 //! custom op with a fused backward pass.
 
 use candle_core::{CpuStorage, CustomOp3, DType, Layout, Shape, Tensor};
@@ -7,7 +7,7 @@ use rayon::prelude::*;
 use super::element::{Element, SliceKernel, run_on_storages, with_cpu_slice};
 use crate::errors::{ModelError, Result};
 
-/// Per-channel statistics a batch-norm call normalises with.
+/// Per-channel statistics a batch-norm call normalizes with.
 #[derive(Debug, Clone)]
 pub struct ChannelStats {
     /// The mean of each channel.
@@ -44,12 +44,12 @@ pub fn channel_stats(x: &Tensor) -> Result<ChannelStats> {
     Ok(stats)
 }
 
-/// What the normalisation uses and whether ReLU follows it.
+/// What the normalization uses and whether ReLU follows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BatchNormMode {
-    /// Normalise with the statistics of this batch; the gradient flows through them (training).
+    /// Normalize with the statistics of this batch; the gradient flows through them (training).
     BatchStatistics,
-    /// Normalise with given (running) statistics, which are constants (evaluation).
+    /// Normalize with given (running) statistics, which are constants (evaluation).
     FixedStatistics,
 }
 

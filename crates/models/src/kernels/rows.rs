@@ -1,4 +1,4 @@
-//! Row-wise kernels over the last dimension: layer normalisation, softmax and the erf GELU, each a
+//! Row-wise kernels over the last dimension: layer normalization, softmax and the erf GELU, each a
 //! candle custom op with a one-pass backward.
 
 use candle_core::{CpuStorage, CustomOp1, CustomOp3, DType, Layout, Shape, Tensor};
@@ -30,9 +30,9 @@ fn kernel_applies(tensors: &[&Tensor]) -> bool {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Layer normalisation
+// Layer normalization
 
-/// Layer normalisation over the last dimension: `(x - mean) / sqrt(var + eps) * gamma + beta`
+/// Layer normalization over the last dimension: `(x - mean) / sqrt(var + eps) * gamma + beta`
 /// (biased variance), differentiable in `x`, `gamma` and `beta`. On the CPU (`f32`/`f64`) one
 /// fused pass forward and one backward; elsewhere the same formula as tensor operations.
 ///

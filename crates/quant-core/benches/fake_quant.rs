@@ -1,12 +1,13 @@
 //! Fake-quant throughput: the fused CPU op (forward, backward) against a plain tensor copy (the
 //! memory-bound reference) and against the same quantizer written as candle tensor ops.
 //!
-//! `cargo bench --bench fake_quant`; throughput is reported in elements per second.
+//! `cargo bench -p smallscale-quant-core --bench fake_quant`; throughput is reported in elements
+//! per second. The op's own backward cost is `forward_backward_*` minus `multiply_backward_only`
+//! (the autograd work every elementwise op pays).
 
 use candle_core::{Device, Tensor, Var};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use smallscale::quant_core::kernels::cpu;
-use smallscale::quant_core::{MaxAbsQuantizer, PerChannelMaxAbsQuantizer, Quantizer};
+use smallscale_quant_core::{MaxAbsQuantizer, PerChannelMaxAbsQuantizer, Quantizer};
 
 fn data(shape: &[usize]) -> Tensor {
     let n: usize = shape.iter().product();
@@ -144,40 +145,5 @@ fn backward(c: &mut Criterion) {
     g.finish();
 }
 
-/// The backward kernel alone, on slices: what the op costs once candle's autograd is taken away.
-/// `copy` is the memory-bound reference (one read, one write); the faithful backward reads `x`
-/// twice (max, then the pass) and `g` once, and writes once.
-fn backward_kernel(c: &mut Criterion) {
-    let mut g = c.benchmark_group("fake_quant_backward_kernel");
-    g.sample_size(10);
-    for (name, shape) in [
-        ("16M", vec![16 * 1024 * 1024]),
-        ("conv_512x512x3x3", vec![512, 512, 3, 3]),
-    ] {
-        let x = data(&shape)
-            .flatten_all()
-            .unwrap()
-            .to_vec1::<f32>()
-            .unwrap();
-        // An upstream gradient unlike x: the same values in reverse order.
-        let mut up = x.clone();
-        up.reverse();
-        g.throughput(Throughput::Elements(x.len() as u64));
-        g.bench_function(BenchmarkId::new("faithful_scale", name), |b| {
-            b.iter(|| {
-                // SAFETY: on `Ok` the backward kernel has written every element of `out`.
-                unsafe {
-                    cpu::filled_vec(x.len(), |out| {
-                        cpu::max_abs_fake_quant_backward(&x, &up, x.len(), 7.0, true, out)
-                    })
-                }
-                .unwrap()
-            })
-        });
-        g.bench_function(BenchmarkId::new("copy", name), |b| b.iter(|| up.clone()));
-    }
-    g.finish();
-}
-
-criterion_group!(benches, forward, backward, backward_kernel);
+criterion_group!(benches, forward, backward);
 criterion_main!(benches);

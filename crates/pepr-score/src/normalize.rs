@@ -1,12 +1,12 @@
-//! Normalisation of raw resource costs to `R` in `[0, 1]`.
+//! Normalization of raw resource costs to `R` in `[0, 1]`.
 //!
-//! The paper normalises min-max over the pool of compared models:
-//! `R_i = (r_i - min_j r_j) / (max_j r_j - min_j r_j)` ([`min_max_normalise`]).
+//! The paper normalizes min-max over the pool of compared models:
+//! `R_i = (r_i - min_j r_j) / (max_j r_j - min_j r_j)` ([`min_max_normalize`]).
 //! A *degenerate* pool (one model, or all costs equal) makes the denominator
 //! zero; this crate then defines `R = 0` for every model and reports it in
-//! [`Normalised::degenerate`].
+//! [`Normalized::degenerate`].
 //!
-//! **Extension** (not in the paper): [`ReferenceBounds`] normalise against
+//! **Extension** (not in the paper): [`ReferenceBounds`] normalize against
 //! fixed bounds instead of the pool, so scores do not move when models are
 //! added; costs outside the bounds are clamped to `[0, 1]` and counted.
 
@@ -14,20 +14,20 @@ use serde::{Deserialize, Serialize};
 
 use crate::errors::{PeprError, Result, invalid_parameter};
 
-/// Normalised resource costs, with how they were obtained.
+/// Normalized resource costs, with how they were obtained.
 ///
 /// # Example
 ///
 /// ```
-/// use smallscale_pepr_score::min_max_normalise;
+/// use smallscale_pepr_score::min_max_normalize;
 ///
-/// let n = min_max_normalise(&[2.0, 4.0, 6.0])?;
+/// let n = min_max_normalize(&[2.0, 4.0, 6.0])?;
 /// assert_eq!(n.values, vec![0.0, 0.5, 1.0]);
 /// assert!(!n.degenerate);
 /// # Ok::<(), smallscale_pepr_score::PeprError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Normalised {
+pub struct Normalized {
     /// `R_i` in `[0, 1]`, in input order.
     pub values: Vec<f64>,
     /// The lower bound used (pool minimum or reference minimum).
@@ -57,7 +57,7 @@ fn check_raw(values: &[f64]) -> Result<()> {
     Ok(())
 }
 
-/// Min-max normalisation over the pool: `(r - min) / (max - min)`.
+/// Min-max normalization over the pool: `(r - min) / (max - min)`.
 ///
 /// A degenerate pool (one value, or all equal) gives `R = 0` everywhere and
 /// `degenerate = true`.
@@ -70,14 +70,14 @@ fn check_raw(values: &[f64]) -> Result<()> {
 /// # Example
 ///
 /// ```
-/// use smallscale_pepr_score::min_max_normalise;
+/// use smallscale_pepr_score::min_max_normalize;
 ///
-/// let n = min_max_normalise(&[3.0, 3.0])?;
+/// let n = min_max_normalize(&[3.0, 3.0])?;
 /// assert_eq!(n.values, vec![0.0, 0.0]);
 /// assert!(n.degenerate);
 /// # Ok::<(), smallscale_pepr_score::PeprError>(())
 /// ```
-pub fn min_max_normalise(values: &[f64]) -> Result<Normalised> {
+pub fn min_max_normalize(values: &[f64]) -> Result<Normalized> {
     check_raw(values)?;
     let min = values.iter().copied().fold(f64::INFINITY, f64::min);
     let max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
@@ -88,7 +88,7 @@ pub fn min_max_normalise(values: &[f64]) -> Result<Normalised> {
     } else {
         values.iter().map(|v| (v - min) / range).collect()
     };
-    Ok(Normalised {
+    Ok(Normalized {
         values,
         min,
         max,
@@ -99,10 +99,10 @@ pub fn min_max_normalise(values: &[f64]) -> Result<Normalised> {
 
 /// **Extension**: fixed reference bounds `[min, max]` for a resource.
 ///
-/// Normalising against fixed bounds keeps every model's `R` stable when the
+/// Normalizing against fixed bounds keeps every model's `R` stable when the
 /// pool changes; costs below `min` or above `max` are clamped to 0 or 1.
 /// Construction validates the bounds, so invalid bounds never reach the
-/// normalisation.
+/// normalization.
 ///
 /// # Example
 ///
@@ -110,7 +110,7 @@ pub fn min_max_normalise(values: &[f64]) -> Result<Normalised> {
 /// use smallscale_pepr_score::ReferenceBounds;
 ///
 /// let bounds = ReferenceBounds::new(0.0, 10.0)?;
-/// let n = bounds.normalise(&[5.0, 20.0])?;
+/// let n = bounds.normalize(&[5.0, 20.0])?;
 /// assert_eq!(n.values, vec![0.5, 1.0]);
 /// assert_eq!(n.clamped, 1);
 /// # Ok::<(), smallscale_pepr_score::PeprError>(())
@@ -155,12 +155,12 @@ impl ReferenceBounds {
         self.max
     }
 
-    /// Normalises `values` against the bounds, clamping into `[0, 1]`.
+    /// Normalizes `values` against the bounds, clamping into `[0, 1]`.
     ///
     /// # Errors
     ///
-    /// As [`min_max_normalise`].
-    pub fn normalise(&self, values: &[f64]) -> Result<Normalised> {
+    /// As [`min_max_normalize`].
+    pub fn normalize(&self, values: &[f64]) -> Result<Normalized> {
         check_raw(values)?;
         let range = self.max - self.min;
         let mut clamped = 0;
@@ -174,7 +174,7 @@ impl ReferenceBounds {
                 r.clamp(0.0, 1.0)
             })
             .collect();
-        Ok(Normalised {
+        Ok(Normalized {
             values,
             min: self.min,
             max: self.max,

@@ -1,21 +1,21 @@
-//! Adam and SGD with momentum, with a state that can be saved and restored (for resuming runs).
+//! Adam and SGD with momentum over named variables, with a state that can be saved and restored
+//! (for resuming runs); the fused one-pass update kernels are in `crate::kernels`.
 
 use std::collections::BTreeMap;
 
 use candle_core::backprop::GradStore;
 use candle_core::{Tensor, Var};
 
-use smallscale_models::kernels::{AdamStep, SgdStep, adam_update, sgd_update};
-
-use crate::errors::{OscRegError, Result};
-use crate::hyperparams::OptimizerConfig;
+use crate::errors::{ModelError, Result};
+use crate::kernels::{AdamStep, SgdStep, adam_update, sgd_update};
+use crate::optim::OptimizerConfig;
 
 /// An optimizer over named variables: Adam or SGD with momentum, following PyTorch's update rules, with
 /// its state exposed as named tensors so a crashed run can resume exactly.
 ///
 /// ```
 /// use candle_core::{Device, Var};
-/// use smallscale_osc_reg::{Optimizer, OptimizerConfig};
+/// use smallscale_models::{Optimizer, OptimizerConfig};
 /// let w = Var::new(&[1.0f32, -2.0], &Device::Cpu)?;
 /// let mut opt = Optimizer::new(OptimizerConfig::adam(0.1), vec![("w".into(), w.clone())]);
 /// let grads = w.as_tensor().sqr()?.sum_all()?.backward()?;
@@ -148,7 +148,7 @@ impl Optimizer {
 
     /// Restores a state written by [`Optimizer::state`] for the same parameters.
     pub fn load_state(&mut self, state: &BTreeMap<String, Tensor>) -> Result<()> {
-        let bad = |reason: String| OscRegError::OptimizerState { reason };
+        let bad = |reason: String| ModelError::OptimizerState { reason };
         let step = state
             .get("step")
             .ok_or_else(|| bad("no step counter".into()))?;
