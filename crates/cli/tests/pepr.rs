@@ -50,7 +50,7 @@ fn json_matches_the_library_per_group() {
         "--json",
     ]);
     let spec = TableParams::new("acc", ["energy"])
-        .group_by("dataset")
+        .with_group_by("dataset")
         .check()
         .unwrap();
     let pools = load_pools(&input, &spec).unwrap();
@@ -161,25 +161,25 @@ fn several_resources_combined_weighted_and_bounded() {
         "--json",
     ]);
     let spec = TableParams::new("acc", ["energy", "memory"])
-        .group_by("dataset")
+        .with_group_by("dataset")
         .check()
         .unwrap();
     let pools = load_pools(&input, &spec).unwrap();
     let params = [
-        ("energy", ScoreParams::new("energy").weight(0.5)),
+        ("energy", ScoreParams::new("energy").with_weight(0.5)),
         (
             "memory",
             ScoreParams::new("memory")
-                .weight(0.5)
-                .reference_bounds("memory", 0.0, 10.0),
+                .with_weight(0.5)
+                .with_reference_bounds("memory", 0.0, 10.0),
         ),
         (
             "combined",
             ScoreParams::new("energy")
-                .resource_share(2.0)
+                .with_resource_share(2.0)
                 .and_resource("memory", 1.0)
-                .weight(0.5)
-                .reference_bounds("memory", 0.0, 10.0),
+                .with_weight(0.5)
+                .with_reference_bounds("memory", 0.0, 10.0),
         ),
     ];
     for (g, pool) in v["groups"].as_array().unwrap().iter().zip(&pools) {

@@ -85,13 +85,13 @@ impl Default for AdultBaselineParams {
 
 impl AdultBaselineParams {
     /// Sets the L2 penalty.
-    pub fn alpha(mut self, alpha: f64) -> Self {
+    pub fn with_alpha(mut self, alpha: f64) -> Self {
         self.alpha = alpha;
         self
     }
 
     /// Keeps or drops `sex` as a feature.
-    pub fn include_sex(mut self, include_sex: bool) -> Self {
+    pub fn with_include_sex(mut self, include_sex: bool) -> Self {
         self.include_sex = include_sex;
         self
     }
@@ -280,13 +280,18 @@ mod tests {
     #[test]
     fn alpha_must_be_finite_and_positive() {
         for alpha in [0.0, -1.0, f64::NAN, f64::INFINITY] {
-            let err = AdultBaselineParams::default().alpha(alpha).check();
+            let err = AdultBaselineParams::default().with_alpha(alpha).check();
             assert!(
                 matches!(err, Err(AdultBaselineError::InvalidAlpha(_))),
                 "{alpha}"
             );
         }
-        assert!(AdultBaselineParams::default().alpha(0.5).check().is_ok());
+        assert!(
+            AdultBaselineParams::default()
+                .with_alpha(0.5)
+                .check()
+                .is_ok()
+        );
     }
 
     #[test]

@@ -38,13 +38,13 @@ impl Conv2dSpec {
     }
 
     /// Sets the stride.
-    pub fn stride(mut self, stride: usize) -> Self {
+    pub fn with_stride(mut self, stride: usize) -> Self {
         self.stride = stride;
         self
     }
 
     /// Sets the padding.
-    pub fn padding(mut self, padding: usize) -> Self {
+    pub fn with_padding(mut self, padding: usize) -> Self {
         self.padding = padding;
         self
     }
@@ -73,7 +73,7 @@ impl Conv2dSpec {
 /// use candle_core::{DType, Device, Tensor};
 /// use smallscale_models::{Conv2dSpec, Init, ModelContext, QuantConv2d};
 /// let ctx = ModelContext::new(Device::Cpu);
-/// let spec = Conv2dSpec::new(3, 8, 3).padding(1);
+/// let spec = Conv2dSpec::new(3, 8, 3).with_padding(1);
 /// let conv = QuantConv2d::new(&ctx.pp("conv1"), spec, Init::kaiming_normal(spec.fan_out()))?;
 /// assert_eq!(conv.weight_name(), "conv1.weight");
 /// let y = conv.forward(&Tensor::zeros((2, 3, 8, 8), DType::F32, &Device::Cpu)?)?;

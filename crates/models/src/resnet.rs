@@ -97,7 +97,9 @@ struct BasicBlock {
 }
 
 fn conv3x3(ctx: &ModelContext, cin: usize, cout: usize, stride: usize) -> Result<QuantConv2d> {
-    let spec = Conv2dSpec::new(cin, cout, 3).stride(stride).padding(1);
+    let spec = Conv2dSpec::new(cin, cout, 3)
+        .with_stride(stride)
+        .with_padding(1);
     QuantConv2d::new(ctx, spec, Init::kaiming_normal(spec.fan_out()))
 }
 
@@ -105,7 +107,7 @@ impl BasicBlock {
     fn new(ctx: &ModelContext, cin: usize, cout: usize, stride: usize) -> Result<Self> {
         let downsample = if stride != 1 || cin != cout {
             let ds = ctx.pp("downsample");
-            let spec = Conv2dSpec::new(cin, cout, 1).stride(stride);
+            let spec = Conv2dSpec::new(cin, cout, 1).with_stride(stride);
             Some((
                 QuantConv2d::new(&ds.pp(0), spec, Init::kaiming_normal(spec.fan_out()))?,
                 BatchNorm2d::new(&ds.pp(1), cout)?,

@@ -126,7 +126,7 @@ impl SmallCnn {
         let mut blocks = Vec::with_capacity(config.channels.len());
         let mut cin = config.in_channels;
         for (i, &cout) in config.channels.iter().enumerate() {
-            let spec = Conv2dSpec::new(cin, cout, 3).padding(1);
+            let spec = Conv2dSpec::new(cin, cout, 3).with_padding(1);
             let conv = QuantConv2d::new(
                 &ctx.pp(format!("conv{}", i + 1)),
                 spec,

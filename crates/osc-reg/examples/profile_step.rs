@@ -73,7 +73,9 @@ fn resnet18_layers() -> Vec<Layer> {
     let mut layers = Vec::new();
     let push_conv_bn = |layers: &mut Vec<Layer>, cin, cout, k, stride, side_in: usize| {
         let pad = if k == 3 { 1 } else { 0 };
-        let spec = Conv2dSpec::new(cin, cout, k).stride(stride).padding(pad);
+        let spec = Conv2dSpec::new(cin, cout, k)
+            .with_stride(stride)
+            .with_padding(pad);
         layers.push(Layer::Conv {
             spec,
             side: side_in,

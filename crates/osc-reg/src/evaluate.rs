@@ -101,8 +101,8 @@ pub struct BatchNormReestimation<'a> {
 /// # fn demo(model: &dyn smallscale_models::Model, data: &smallscale_osc_reg::ImageData) -> smallscale_osc_reg::Result<()> {
 /// use smallscale_osc_reg::{CrossBitEvaluation, EVAL_BATCH_SIZE};
 /// let result = CrossBitEvaluation::new(&[2, 4, 8])
-///     .batch_size(EVAL_BATCH_SIZE)
-///     .reestimate_batch_norm(&data.train, 20, 256)
+///     .with_batch_size(EVAL_BATCH_SIZE)
+///     .with_batch_norm_reestimation(&data.train, 20, 256)
 ///     .run(model, &data.test, &data.normalization)?;
 /// println!("FP {:.4}, 4-bit {:?}, re-estimated {:?}", result.fp, result.at(4), result.bn_reestimated_at(4));
 /// # Ok(()) }
@@ -129,14 +129,14 @@ impl<'a> CrossBitEvaluation<'a> {
     }
 
     /// Sets the evaluation batch size.
-    pub fn batch_size(mut self, batch_size: usize) -> Self {
+    pub fn with_batch_size(mut self, batch_size: usize) -> Self {
         self.batch_size = batch_size;
         self
     }
 
     /// Also evaluates each bit-width after re-estimating the BatchNorm statistics on `batches`
     /// batches of `batch_size` images of `train` (see [`reestimate_batch_norm`]).
-    pub fn reestimate_batch_norm(
+    pub fn with_batch_norm_reestimation(
         mut self,
         train: &'a ImageDataset,
         batches: usize,
@@ -210,7 +210,7 @@ impl<'a> CrossBitEvaluation<'a> {
 
 /// Evaluates `model` at full precision and with the reference quantizer at every bit-width in `bits`,
 /// keeping the model's exclude list; the model's quantization state is restored afterwards. Short
-/// for [`CrossBitEvaluation::new`]`(bits).batch_size(batch_size).run(..)`.
+/// for [`CrossBitEvaluation::new`]`(bits).with_batch_size(batch_size).run(..)`.
 pub fn cross_bit_evaluation(
     model: &dyn Model,
     data: &ImageDataset,
@@ -219,7 +219,7 @@ pub fn cross_bit_evaluation(
     batch_size: usize,
 ) -> Result<CrossBitAccuracy> {
     CrossBitEvaluation::new(bits)
-        .batch_size(batch_size)
+        .with_batch_size(batch_size)
         .run(model, data, normalization)
 }
 

@@ -59,13 +59,13 @@ impl Method {
 /// ```
 /// use smallscale_osc_reg::{Method, RegularizerParams, TrainParams};
 /// let config = TrainParams::new(Method::Reg { regularizer: RegularizerParams::new(3, 1.0)? })
-///     .epochs(20)
-///     .patience(5)
-///     .batch_size(128)
-///     .seed(7)
+///     .with_epochs(20)
+///     .with_patience(5)
+///     .with_batch_size(128)
+///     .with_seed(7)
 ///     .check()?;
 /// assert_eq!(config.params().epochs, 20);
-/// assert!(TrainParams::new(Method::Fp).batch_size(0).check().is_err());
+/// assert!(TrainParams::new(Method::Fp).with_batch_size(0).check().is_err());
 /// # Ok::<(), smallscale_osc_reg::OscRegError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -108,55 +108,55 @@ impl TrainParams {
     }
 
     /// Sets the optimizer.
-    pub fn optimizer(mut self, optimizer: OptimizerConfig) -> Self {
+    pub fn with_optimizer(mut self, optimizer: OptimizerConfig) -> Self {
         self.optimizer = optimizer;
         self
     }
 
     /// Sets the schedule.
-    pub fn schedule(mut self, schedule: Schedule) -> Self {
+    pub fn with_schedule(mut self, schedule: Schedule) -> Self {
         self.schedule = schedule;
         self
     }
 
     /// Sets the maximum number of epochs.
-    pub fn epochs(mut self, epochs: usize) -> Self {
+    pub fn with_epochs(mut self, epochs: usize) -> Self {
         self.epochs = epochs;
         self
     }
 
     /// Sets the early-stopping patience.
-    pub fn patience(mut self, patience: usize) -> Self {
+    pub fn with_patience(mut self, patience: usize) -> Self {
         self.patience = Some(patience);
         self
     }
 
     /// Disables early stopping.
-    pub fn no_early_stopping(mut self) -> Self {
+    pub fn without_early_stopping(mut self) -> Self {
         self.patience = None;
         self
     }
 
     /// Sets the batch size.
-    pub fn batch_size(mut self, batch_size: usize) -> Self {
+    pub fn with_batch_size(mut self, batch_size: usize) -> Self {
         self.batch_size = batch_size;
         self
     }
 
     /// Sets the seed.
-    pub fn seed(mut self, seed: u64) -> Self {
+    pub fn with_seed(mut self, seed: u64) -> Self {
         self.seed = seed;
         self
     }
 
     /// Turns augmentation on or off.
-    pub fn augment(mut self, augment: bool) -> Self {
+    pub fn with_augment(mut self, augment: bool) -> Self {
         self.augment = augment;
         self
     }
 
     /// Turns oscillation tracking on or off.
-    pub fn track_oscillations(mut self, on: bool) -> Self {
+    pub fn with_track_oscillations(mut self, on: bool) -> Self {
         self.track_oscillations = on;
         self
     }

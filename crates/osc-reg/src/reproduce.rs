@@ -117,21 +117,21 @@ impl ReproduceParams {
         }
         RegularizerParams::new(self.target_bits[0], self.lambda)?;
         TrainParams::new(Method::Fp)
-            .optimizer(OptimizerConfig::adam(self.lr))
-            .epochs(self.epochs)
-            .patience(self.patience)
-            .batch_size(self.batch_size)
+            .with_optimizer(OptimizerConfig::adam(self.lr))
+            .with_epochs(self.epochs)
+            .with_patience(self.patience)
+            .with_batch_size(self.batch_size)
             .check()?;
         Ok(())
     }
 
     fn train_params(&self, method: Method) -> TrainParams {
         TrainParams::new(method)
-            .optimizer(OptimizerConfig::adam(self.lr))
-            .epochs(self.epochs)
-            .patience(self.patience)
-            .batch_size(self.batch_size)
-            .seed(self.seed)
+            .with_optimizer(OptimizerConfig::adam(self.lr))
+            .with_epochs(self.epochs)
+            .with_patience(self.patience)
+            .with_batch_size(self.batch_size)
+            .with_seed(self.seed)
     }
 }
 

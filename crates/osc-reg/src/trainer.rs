@@ -97,7 +97,7 @@ type EpochCallback<'a> = Box<dyn FnMut(&EpochRecord) + 'a>;
 /// let data = ImageData::split(train, test, 0.1, 0)?.truncated(256, 128, 128)?;
 /// let model = build_model(&ModelConfig::default_for("mlp")?, &ModelContext::new(Device::Cpu).with_seed(0))?;
 /// let method = Method::Reg { regularizer: RegularizerParams::new(4, 1.0)? };
-/// let config = TrainParams::new(method).epochs(2).batch_size(64).check()?;
+/// let config = TrainParams::new(method).with_epochs(2).with_batch_size(64).check()?;
 /// let outcome = Trainer::new(model.as_ref(), &data, config).fit()?;
 /// assert_eq!(outcome.history.len(), 2);
 /// assert!(outcome.history[0].validation_accuracy_quantized.is_some());

@@ -47,10 +47,10 @@ fn training_is_deterministic_given_a_seed() {
             regularizer: RegularizerParams::new(3, 2.0).unwrap(),
         };
         let config = TrainParams::new(method)
-            .epochs(2)
-            .batch_size(64)
-            .seed(5)
-            .augment(true)
+            .with_epochs(2)
+            .with_batch_size(64)
+            .with_seed(5)
+            .with_augment(true)
             .check()
             .unwrap();
         let outcome = Trainer::new(model.as_ref(), &d, config).fit().unwrap();
@@ -75,10 +75,10 @@ fn a_crashed_run_resumes_from_its_last_checkpoint_and_ends_where_an_uninterrupte
         TrainParams::new(Method::Qat {
             bits: smallscale_quant_core::BitWidth::new(4).unwrap(),
         })
-        .epochs(3)
-        .no_early_stopping()
-        .batch_size(64)
-        .seed(11)
+        .with_epochs(3)
+        .without_early_stopping()
+        .with_batch_size(64)
+        .with_seed(11)
         .check()
         .unwrap()
     };
@@ -160,7 +160,7 @@ fn a_crashed_run_resumes_from_its_last_checkpoint_and_ends_where_an_uninterrupte
         weights(reference.as_ref())
     );
     // A different configuration in the same directory is refused.
-    let other = TrainParams::new(Method::Fp).epochs(3).check().unwrap();
+    let other = TrainParams::new(Method::Fp).with_epochs(3).check().unwrap();
     let err = Trainer::new(mlp(1).as_ref(), &d, other)
         .with_run_dir(&run_dir)
         .fit()
@@ -176,10 +176,10 @@ fn early_stopping_keeps_the_best_model_and_selects_on_the_right_accuracy() {
     let config = TrainParams::new(Method::Reg {
         regularizer: RegularizerParams::new(2, 1.0).unwrap(),
     })
-    .optimizer(OptimizerConfig::adam(1e-12))
-    .epochs(10)
-    .patience(2)
-    .batch_size(64)
+    .with_optimizer(OptimizerConfig::adam(1e-12))
+    .with_epochs(10)
+    .with_patience(2)
+    .with_batch_size(64)
     .check()
     .unwrap();
     let before = model.quant().get();
@@ -205,7 +205,7 @@ fn early_stopping_keeps_the_best_model_and_selects_on_the_right_accuracy() {
     let fp = Trainer::new(
         mlp(2).as_ref(),
         &d,
-        TrainParams::new(Method::Fp).epochs(1).check().unwrap(),
+        TrainParams::new(Method::Fp).with_epochs(1).check().unwrap(),
     )
     .fit()
     .unwrap();
@@ -223,8 +223,8 @@ fn qat_and_reg_track_oscillations_and_reg_logs_its_value() {
     let config = TrainParams::new(Method::Reg {
         regularizer: RegularizerParams::new(2, 10.0).unwrap(),
     })
-    .epochs(1)
-    .batch_size(32)
+    .with_epochs(1)
+    .with_batch_size(32)
     .check()
     .unwrap();
     let outcome = Trainer::new(model.as_ref(), &d, config).fit().unwrap();
@@ -260,8 +260,8 @@ fn cross_bit_evaluation_restores_the_quantization_state() {
     // BN re-estimation is skipped for a model without BatchNorm.
     assert!(!has_batch_norm(model.as_ref()));
     let with_bn = CrossBitEvaluation::new(&[8, 2, 3, 2])
-        .batch_size(64)
-        .reestimate_batch_norm(&d.train, 2, 32)
+        .with_batch_size(64)
+        .with_batch_norm_reestimation(&d.train, 2, 32)
         .run(model.as_ref(), &d.test, &d.normalization)
         .unwrap();
     assert_eq!(with_bn.per_bit, r.per_bit);
@@ -367,8 +367,8 @@ fn batch_norm_reestimation_averages_the_batch_statistics_at_each_bit_and_restore
     // buffers and the quantization state.
     cnn.buffers().restore(&before);
     let r = CrossBitEvaluation::new(&[2, 8])
-        .batch_size(64)
-        .reestimate_batch_norm(&d.train, 3, 32)
+        .with_batch_size(64)
+        .with_batch_norm_reestimation(&d.train, 3, 32)
         .run(cnn.as_ref(), &d.test, &d.normalization)
         .unwrap();
     let saved = reestimate_batch_norm(
@@ -394,7 +394,7 @@ fn batch_norm_reestimation_averages_the_batch_statistics_at_each_bit_and_restore
     // Invalid settings are refused before anything runs.
     for (batches, size) in [(0, 32), (3, 1)] {
         let err = CrossBitEvaluation::new(&[2])
-            .reestimate_batch_norm(&d.train, batches, size)
+            .with_batch_norm_reestimation(&d.train, batches, size)
             .run(cnn.as_ref(), &d.test, &d.normalization)
             .unwrap_err();
         assert!(
@@ -443,10 +443,10 @@ fn qat_collects_batch_norm_statistics_with_quantized_weights_and_reg_with_fp_wei
         let m = cnn();
         // A vanishing learning rate: the weights do not move, so only the BN statistics differ.
         let config = TrainParams::new(method)
-            .optimizer(OptimizerConfig::adam(1e-30))
-            .epochs(1)
-            .batch_size(64)
-            .seed(9)
+            .with_optimizer(OptimizerConfig::adam(1e-30))
+            .with_epochs(1)
+            .with_batch_size(64)
+            .with_seed(9)
             .check()
             .unwrap();
         Trainer::new(m.as_ref(), &d, config).fit().unwrap();
@@ -492,10 +492,10 @@ fn more_epochs_continue_a_finished_run_to_where_a_longer_run_ends() {
     let dir = tempfile::tempdir().unwrap();
     let config = |epochs| {
         TrainParams::new(Method::Fp)
-            .epochs(epochs)
-            .no_early_stopping()
-            .batch_size(64)
-            .seed(3)
+            .with_epochs(epochs)
+            .without_early_stopping()
+            .with_batch_size(64)
+            .with_seed(3)
             .check()
             .unwrap()
     };
@@ -532,9 +532,9 @@ fn more_epochs_continue_a_finished_run_to_where_a_longer_run_ends() {
     // With a cosine schedule more epochs would change the rates already used: refused.
     let cosine = |epochs| {
         TrainParams::new(Method::Fp)
-            .epochs(epochs)
-            .schedule(Schedule::Cosine { min_lr: 0.0 })
-            .batch_size(64)
+            .with_epochs(epochs)
+            .with_schedule(Schedule::Cosine { min_lr: 0.0 })
+            .with_batch_size(64)
             .check()
             .unwrap()
     };

@@ -43,7 +43,7 @@ fn main() -> Result<()> {
         "test_09",
         ["energy", "co2", "train_time", "memR", "num_param"],
     )
-    .group_by("dataset")
+    .with_group_by("dataset")
     .check()?;
     let pools = load_pools(path, &spec)?;
     let by_name: BTreeMap<&str, &Pool> = pools.iter().map(|p| (p.label(), p)).collect();

@@ -35,14 +35,14 @@ use crate::score::check_weight;
 ///
 /// // Extension: energy and memory, energy counting twice as much, w = 0.5.
 /// let mixed = ScoreParams::new("energy")
-///     .resource_share(2.0)
+///     .with_resource_share(2.0)
 ///     .and_resource("memory", 1.0)
-///     .weight(0.5)
+///     .with_weight(0.5)
 ///     .check()?;
 /// assert_eq!(mixed.resources().len(), 2);
 ///
 /// // Invalid parameters are caught before scoring.
-/// assert!(ScoreParams::new("energy").weight(-1.0).check().is_err());
+/// assert!(ScoreParams::new("energy").with_weight(-1.0).check().is_err());
 /// # Ok::<(), smallscale_pepr_score::PeprError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -64,7 +64,7 @@ impl ScoreParams {
     }
 
     /// **Extension**: sets the share of the most recently added resource.
-    pub fn resource_share(mut self, share: f64) -> Self {
+    pub fn with_resource_share(mut self, share: f64) -> Self {
         if let Some(last) = self.resources.last_mut() {
             last.1 = share;
         }
@@ -78,14 +78,19 @@ impl ScoreParams {
     }
 
     /// **Extension**: the weight `w` of `P / (1 + w R)` (default 1).
-    pub fn weight(mut self, weight: f64) -> Self {
+    pub fn with_weight(mut self, weight: f64) -> Self {
         self.weight = weight;
         self
     }
 
     /// **Extension**: normalizes `resource` against fixed bounds
     /// `[min, max]` instead of the pool, clamping R into `[0, 1]`.
-    pub fn reference_bounds(mut self, resource: impl Into<String>, min: f64, max: f64) -> Self {
+    pub fn with_reference_bounds(
+        mut self,
+        resource: impl Into<String>,
+        min: f64,
+        max: f64,
+    ) -> Self {
         self.bounds.push((resource.into(), min, max));
         self
     }

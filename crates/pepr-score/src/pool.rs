@@ -253,7 +253,7 @@ impl Pool {
     ///     ModelRun::new("b", 0.9).with_resource("energy", 3.0),
     /// ])?;
     /// // Extension: fixed bounds keep R stable when the pool grows.
-    /// let params = ScoreParams::new("energy").reference_bounds("energy", 0.0, 4.0).check()?;
+    /// let params = ScoreParams::new("energy").with_reference_bounds("energy", 0.0, 4.0).check()?;
     /// let scores = pool.score(&params)?;
     /// assert_eq!(scores.get("b").unwrap().resource, 0.75);
     /// # Ok::<(), smallscale_pepr_score::PeprError>(())

@@ -27,7 +27,7 @@ use crate::pool::{ModelRun, Pool};
 ///            a,0.8,1.0,x\n\
 ///            b,0.9,3.0,x\n\
 ///            a,0.7,2.0,y\n";
-/// let spec = TableParams::new("acc", ["energy"]).group_by("dataset").check()?;
+/// let spec = TableParams::new("acc", ["energy"]).with_group_by("dataset").check()?;
 /// let pools = load_pools_from_reader(csv.as_bytes(), "runs.csv", &spec)?;
 /// assert_eq!(pools.len(), 2);
 /// assert_eq!(pools[0].label(), "x");
@@ -61,19 +61,19 @@ impl TableParams {
     }
 
     /// The column holding model names (default `model`).
-    pub fn model_column(mut self, column: impl Into<String>) -> Self {
+    pub fn with_model_column(mut self, column: impl Into<String>) -> Self {
         self.model = column.into();
         self
     }
 
     /// Splits the table into one pool per value of `column`.
-    pub fn group_by(mut self, column: impl Into<String>) -> Self {
+    pub fn with_group_by(mut self, column: impl Into<String>) -> Self {
         self.group_by = Some(column.into());
         self
     }
 
     /// Multiplies performances by `scale` (e.g. `0.01` for percentages).
-    pub fn performance_scale(mut self, scale: f64) -> Self {
+    pub fn with_performance_scale(mut self, scale: f64) -> Self {
         self.performance_scale = scale;
         self
     }

@@ -9,7 +9,7 @@ const VALID: &str =
 
 fn read(bytes: &[u8]) -> Result<(), PeprError> {
     let spec = TableParams::new("acc", ["energy"])
-        .group_by("dataset")
+        .with_group_by("dataset")
         .check()?;
     for pool in load_pools_from_reader(bytes, "damaged.csv", &spec)? {
         pool.pepr("energy")?;

@@ -21,7 +21,7 @@ fn stored(attrs: &BTreeMap<String, String>, col: &str) -> f64 {
 fn dataset_level_table_reproduces_all_eight_columns() {
     let resources: Vec<&str> = PeprVariant::ALL.iter().map(|v| v.paper_column()).collect();
     let spec = TableParams::new("test_09", resources)
-        .group_by("dataset")
+        .with_group_by("dataset")
         .check()
         .unwrap();
     let pools = load_pools(data("full_data_pepr_dataset_level.csv"), &spec).unwrap();
@@ -70,7 +70,7 @@ fn dataset_level_table_reproduces_all_eight_columns() {
 #[test]
 fn imagenet_pepr_m_uses_top1_over_100_and_memory_normalized_over_the_table() {
     let spec = TableParams::new("top1", ["memR"])
-        .performance_scale(0.01)
+        .with_performance_scale(0.01)
         .check()
         .unwrap();
     let pools = load_pools(data("full_data_pepr_imagenet.csv"), &spec).unwrap();
@@ -101,13 +101,13 @@ fn imagenet_pepr_m_uses_top1_over_100_and_memory_normalized_over_the_table() {
 #[test]
 fn imagenet_m_n_equals_derma_pt_m_n() {
     let spec = TableParams::new("test_09", ["memR"])
-        .group_by("dataset")
+        .with_group_by("dataset")
         .check()
         .unwrap();
     let pools = load_pools(data("full_data_pepr_dataset_level.csv"), &spec).unwrap();
     let derma_pt = pools.iter().find(|p| p.label() == "derma_pt").unwrap();
     let spec = TableParams::new("top1", ["memR"])
-        .performance_scale(0.01)
+        .with_performance_scale(0.01)
         .check()
         .unwrap();
     let imagenet = &load_pools(data("full_data_pepr_imagenet.csv"), &spec).unwrap()[0];

@@ -38,8 +38,8 @@ fn fake_tree(root: &Path, with_dram: bool) {
 
 fn fast(root: &Path) -> MeterConfig {
     MeterConfig::default()
-        .rapl_root(root)
-        .sampling_interval(Duration::from_millis(2))
+        .with_rapl_root(root)
+        .with_sampling_interval(Duration::from_millis(2))
 }
 
 #[test]
@@ -49,7 +49,7 @@ fn rapl_energy_with_wrap_around_is_measured() {
     fake_tree(root, true);
     let pkg = root.join("intel-rapl:0");
     let dram = pkg.join("intel-rapl:0:1");
-    let meter = Meter::new(fast(root).pue(PAPER_PUE)).unwrap();
+    let meter = Meter::new(fast(root).with_pue(PAPER_PUE)).unwrap();
     let ((), m) = meter.measure(|| {
         // package: 100 -> 900 -> 50 (wrapped at 1000) -> 300 = 800 + 150 + 250 uJ
         // dram:     10 -> 400 -> 20 (wrapped at 500)         = 390 + 120 uJ
@@ -122,7 +122,7 @@ fn unreadable_counter_falls_back_to_estimate() {
     fs::create_dir_all(pkg.join("energy_uj")).unwrap(); // a directory cannot be read as a file
     fs::write(pkg.join("name"), "package-0\n").unwrap();
     fs::write(pkg.join("max_energy_range_uj"), "1000\n").unwrap();
-    let meter = Meter::new(fast(tmp.path()).watts_per_core(20.0)).unwrap();
+    let meter = Meter::new(fast(tmp.path()).with_watts_per_core(20.0)).unwrap();
     let (_, m) = meter.measure(|| std::hint::black_box((0..200_000u64).sum::<u64>()));
     assert_eq!(m.energy.provenance, Provenance::Estimated);
     assert_eq!(m.energy_components.len(), 1);
@@ -184,8 +184,8 @@ fn start_stop_and_json() {
     let tmp = tempfile::tempdir().unwrap();
     let meter = Meter::new(
         fast(tmp.path())
-            .carbon_intensity(CarbonIntensity::country("FR").unwrap())
-            .pue(1.2),
+            .with_carbon_intensity(CarbonIntensity::country("FR").unwrap())
+            .with_pue(1.2),
     )
     .unwrap();
     let running = meter.start();
@@ -216,12 +216,12 @@ fn dropping_a_running_meter_stops_its_thread() {
 #[test]
 fn invalid_meter_settings_are_errors() {
     for config in [
-        MeterConfig::default().pue(0.9),
-        MeterConfig::default().pue(f64::NAN),
-        MeterConfig::default().watts_per_core(0.0),
-        MeterConfig::default().watts_per_core(f64::INFINITY),
-        MeterConfig::default().sampling_interval(Duration::ZERO),
-        MeterConfig::default().sampling_interval(Duration::from_secs(7200)),
+        MeterConfig::default().with_pue(0.9),
+        MeterConfig::default().with_pue(f64::NAN),
+        MeterConfig::default().with_watts_per_core(0.0),
+        MeterConfig::default().with_watts_per_core(f64::INFINITY),
+        MeterConfig::default().with_sampling_interval(Duration::ZERO),
+        MeterConfig::default().with_sampling_interval(Duration::from_secs(7200)),
     ] {
         assert!(matches!(
             Meter::new(config),

@@ -45,7 +45,7 @@ fn adding_an_expensive_model_flips_the_ranking() {
     assert!((after.get("accurate").unwrap().resource - 1.0 / 99.0).abs() < 1e-15);
     // Fixed reference bounds (extension) keep the first ranking stable.
     let params = ScoreParams::new("energy")
-        .reference_bounds("energy", 1.0, 2.0)
+        .with_reference_bounds("energy", 1.0, 2.0)
         .check()
         .unwrap();
     let stable = pool.score(&params).unwrap();
@@ -105,13 +105,13 @@ fn invalid_input_is_a_clear_error() {
 fn invalid_params_never_reach_scoring() {
     for params in [
         ScoreParams::new(""),
-        ScoreParams::new("energy").weight(-0.5),
-        ScoreParams::new("energy").resource_share(-1.0),
-        ScoreParams::new("energy").resource_share(0.0),
+        ScoreParams::new("energy").with_weight(-0.5),
+        ScoreParams::new("energy").with_resource_share(-1.0),
+        ScoreParams::new("energy").with_resource_share(0.0),
         ScoreParams::new("energy").and_resource("energy", 1.0),
-        ScoreParams::new("energy").reference_bounds("energy", 5.0, 5.0),
-        ScoreParams::new("energy").reference_bounds("energy", -1.0, 5.0),
-        ScoreParams::new("energy").reference_bounds("co2", 0.0, 5.0),
+        ScoreParams::new("energy").with_reference_bounds("energy", 5.0, 5.0),
+        ScoreParams::new("energy").with_reference_bounds("energy", -1.0, 5.0),
+        ScoreParams::new("energy").with_reference_bounds("co2", 0.0, 5.0),
     ] {
         let e = params.clone().check().unwrap_err();
         assert!(
@@ -131,17 +131,17 @@ fn weighted_and_combined_extensions() {
     let pool = Pool::new("ext", runs).unwrap();
     // w = 0: score = P.
     let s = pool
-        .score(&ScoreParams::new("energy").weight(0.0).check().unwrap())
+        .score(&ScoreParams::new("energy").with_weight(0.0).check().unwrap())
         .unwrap();
     assert_eq!(s.pepr_values(), vec![0.6, 0.9, 0.7]);
     // w = 2 by hand.
     let s = pool
-        .score(&ScoreParams::new("energy").weight(2.0).check().unwrap())
+        .score(&ScoreParams::new("energy").with_weight(2.0).check().unwrap())
         .unwrap();
     assert_eq!(s.get("b").unwrap().pepr, 0.9 / 3.0);
     // Combined: shares 3:1 of energy and memory.
     let params = ScoreParams::new("energy")
-        .resource_share(3.0)
+        .with_resource_share(3.0)
         .and_resource("mem", 1.0)
         .check()
         .unwrap();

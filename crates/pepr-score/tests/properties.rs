@@ -130,8 +130,8 @@ proptest! {
         let pool = Pool::new("prop", runs).unwrap();
         let params = ScoreParams::new("energy")
             .and_resource("mem", share)
-            .weight(w)
-            .reference_bounds("energy", 1.0, 8.0)
+            .with_weight(w)
+            .with_reference_bounds("energy", 1.0, 8.0)
             .check()
             .unwrap();
         let scores = pool.score(&params).unwrap();

@@ -11,7 +11,7 @@ a,0.7,2.0,2,y,CNN\n";
 #[test]
 fn groups_in_order_and_keeps_attributes() {
     let spec = TableParams::new("acc", ["energy", "mem"])
-        .group_by("dataset")
+        .with_group_by("dataset")
         .check()
         .unwrap();
     let pools = load_pools_from_reader(CSV.as_bytes(), "t.csv", &spec).unwrap();
@@ -32,8 +32,8 @@ fn groups_in_order_and_keeps_attributes() {
 fn model_column_and_scale() {
     let csv = "name,top1,mem\nm1,75.5,1\nm2,80,2\n";
     let spec = TableParams::new("top1", ["mem"])
-        .model_column("name")
-        .performance_scale(0.01)
+        .with_model_column("name")
+        .with_performance_scale(0.01)
         .check()
         .unwrap();
     let pools = load_pools_from_reader(csv.as_bytes(), "in", &spec).unwrap();
@@ -95,7 +95,7 @@ fn other_errors() {
     assert!(TableParams::new("acc", ["e", "e"]).check().is_err());
     assert!(
         TableParams::new("acc", ["e"])
-            .performance_scale(0.0)
+            .with_performance_scale(0.0)
             .check()
             .is_err()
     );

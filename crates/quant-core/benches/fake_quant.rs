@@ -86,7 +86,7 @@ fn backward(c: &mut Criterion) {
             ("faithful_scale", MaxAbsQuantizer::new(4).unwrap()),
             (
                 "detached_scale",
-                MaxAbsQuantizer::new(4).unwrap().detach_scale(),
+                MaxAbsQuantizer::new(4).unwrap().with_detached_scale(),
             ),
         ] {
             g.bench_function(

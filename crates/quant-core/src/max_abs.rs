@@ -16,7 +16,7 @@ use crate::quantizer::{QuantScheme, QuantizedTensor, Quantizer, ScaleGradient, c
 /// Codes lie in `[-K, K]` (`2^b - 1` levels; `-2^(b-1)` is never used), no clamp is needed, and an
 /// all-zero tensor is returned unchanged. The gradient is straight-through for the rounding and, by
 /// default, flows through the non-detached scale into the arg-max element(s) like the reference's
-/// autograd ([`ScaleGradient::Faithful`]); [`MaxAbsQuantizer::detach_scale`] switches that off.
+/// autograd ([`ScaleGradient::Faithful`]); [`MaxAbsQuantizer::with_detached_scale`] switches that off.
 ///
 /// ```
 /// use candle_core::{Device, Tensor};
@@ -48,7 +48,7 @@ impl MaxAbsQuantizer {
     }
 
     /// Treat the scale as a constant in the backward pass (plain straight-through gradient).
-    pub fn detach_scale(mut self) -> Self {
+    pub fn with_detached_scale(mut self) -> Self {
         self.scale_gradient = ScaleGradient::Detached;
         self
     }
@@ -119,7 +119,7 @@ impl PerChannelMaxAbsQuantizer {
     }
 
     /// Treat the scales as constants in the backward pass.
-    pub fn detach_scale(mut self) -> Self {
+    pub fn with_detached_scale(mut self) -> Self {
         self.scale_gradient = ScaleGradient::Detached;
         self
     }

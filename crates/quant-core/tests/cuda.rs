@@ -82,7 +82,7 @@ fn cuda_forward_is_bit_identical_and_backward_agrees() {
             for bits in [2u32, 3, 4, 8] {
                 let qs: Vec<Box<dyn Quantizer>> = vec![
                     Box::new(MaxAbsQuantizer::new(bits).unwrap()),
-                    Box::new(MaxAbsQuantizer::new(bits).unwrap().detach_scale()),
+                    Box::new(MaxAbsQuantizer::new(bits).unwrap().with_detached_scale()),
                     Box::new(PerChannelMaxAbsQuantizer::new(bits).unwrap()),
                 ];
                 for q in qs {

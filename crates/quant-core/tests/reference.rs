@@ -149,7 +149,7 @@ fn check_against_reference(w: &[f64], shape: &[usize], g: &[f64], bits: u32, per
         };
         let q: Box<dyn Quantizer> = if per_channel {
             let q = PerChannelMaxAbsQuantizer::with_bits(b);
-            Box::new(if faithful { q } else { q.detach_scale() })
+            Box::new(if faithful { q } else { q.with_detached_scale() })
         } else {
             Box::new(MaxAbsQuantizer::with_bits(b).with_scale_gradient(sg))
         };

@@ -150,7 +150,8 @@ pub fn run(args: &EvalArgs) -> Result<()> {
                 model.architecture()
             ));
         }
-        evaluation = evaluation.reestimate_batch_norm(&data.train, batches, args.bn_batch_size);
+        evaluation =
+            evaluation.with_batch_norm_reestimation(&data.train, batches, args.bn_batch_size);
     }
     let cross = evaluation
         .run(model.as_ref(), &data.test, &data.normalization)

@@ -232,8 +232,8 @@ fn options(args: &FairnessArgs, classes: &[String]) -> Result<AnalysisOptions> {
 pub fn compute(args: &FairnessArgs) -> Result<FairnessReport> {
     let (source, rows, classes, groups) = if args.adult {
         let fit = AdultBaselineParams::default()
-            .alpha(args.adult_alpha)
-            .include_sex(args.adult_include_sex)
+            .with_alpha(args.adult_alpha)
+            .with_include_sex(args.adult_include_sex)
             .check()
             .context("--adult-alpha")?
             .fit()?;

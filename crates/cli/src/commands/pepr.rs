@@ -172,13 +172,13 @@ fn score_params(args: &PeprArgs) -> Result<Vec<(String, String, ScoreParams)>> {
     }
     let with_bounds = |mut p: ScoreParams, resources: &[&String]| {
         for b in bounds.iter().filter(|b| resources.contains(&&b.resource)) {
-            p = p.reference_bounds(b.resource.clone(), b.min, b.max);
+            p = p.with_reference_bounds(b.resource.clone(), b.min, b.max);
         }
         p
     };
     let mut out = Vec::new();
     for r in &args.resources {
-        let p = with_bounds(ScoreParams::new(r.clone()).weight(args.weight), &[r]);
+        let p = with_bounds(ScoreParams::new(r.clone()).with_weight(args.weight), &[r]);
         out.push((r.clone(), label_for(r), p));
     }
     if args.combine {
@@ -196,12 +196,12 @@ fn score_params(args: &PeprArgs) -> Result<Vec<(String, String, ScoreParams)>> {
                 args.resources.len()
             );
         };
-        let mut p = ScoreParams::new(args.resources[0].clone()).resource_share(shares[0]);
+        let mut p = ScoreParams::new(args.resources[0].clone()).with_resource_share(shares[0]);
         for (r, s) in args.resources.iter().zip(&shares).skip(1) {
             p = p.and_resource(r.clone(), *s);
         }
         let p = with_bounds(
-            p.weight(args.weight),
+            p.with_weight(args.weight),
             &args.resources.iter().collect::<Vec<_>>(),
         );
         out.push((
@@ -261,10 +261,10 @@ fn check_plot_path(path: &Path) -> Result<()> {
 /// Scores every pool of the table.
 pub fn compute(args: &PeprArgs) -> Result<Report> {
     let mut spec = TableParams::new(args.performance.clone(), args.resources.clone())
-        .model_column(args.model_col.clone())
-        .performance_scale(args.performance_scale);
+        .with_model_column(args.model_col.clone())
+        .with_performance_scale(args.performance_scale);
     if let Some(g) = &args.group_by {
-        spec = spec.group_by(g.clone());
+        spec = spec.with_group_by(g.clone());
     }
     let spec = spec.check().map_err(|e| explain(e, args))?;
     let params = score_params(args)?

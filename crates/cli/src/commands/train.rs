@@ -193,17 +193,17 @@ impl TrainingArgs {
             },
         };
         let mut params = TrainParams::new(self.method()?)
-            .optimizer(self.optimizer()?)
-            .schedule(schedule)
-            .epochs(self.epochs)
-            .batch_size(self.batch_size)
-            .seed(self.seed)
-            .augment(self.augment)
-            .track_oscillations(!self.no_oscillations);
+            .with_optimizer(self.optimizer()?)
+            .with_schedule(schedule)
+            .with_epochs(self.epochs)
+            .with_batch_size(self.batch_size)
+            .with_seed(self.seed)
+            .with_augment(self.augment)
+            .with_track_oscillations(!self.no_oscillations);
         if self.no_early_stopping {
-            params = params.no_early_stopping();
+            params = params.without_early_stopping();
         } else if let Some(p) = self.patience {
-            params = params.patience(p);
+            params = params.with_patience(p);
         }
         params.check().context("invalid training options")
     }

@@ -138,13 +138,13 @@ pub struct Measurement {
 /// use smallscale_pepr_score::{CarbonIntensity, Meter, MeterConfig, PAPER_PUE};
 ///
 /// let config = MeterConfig::default()
-///     .rapl_root("/sys/class/powercap")
-///     .sampling_interval(Duration::from_millis(500))
-///     .watts_per_core(7.5)
-///     .pue(PAPER_PUE)
-///     .carbon_intensity(CarbonIntensity::country("FR")?);
+///     .with_rapl_root("/sys/class/powercap")
+///     .with_sampling_interval(Duration::from_millis(500))
+///     .with_watts_per_core(7.5)
+///     .with_pue(PAPER_PUE)
+///     .with_carbon_intensity(CarbonIntensity::country("FR")?);
 /// let meter = Meter::new(config)?;
-/// assert!(Meter::new(MeterConfig::default().pue(0.5)).is_err());
+/// assert!(Meter::new(MeterConfig::default().with_pue(0.5)).is_err());
 /// # Ok::<(), smallscale_pepr_score::PeprError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -177,51 +177,51 @@ impl Default for MeterConfig {
 impl MeterConfig {
     /// The powercap root holding `intel-rapl:*` (default
     /// `/sys/class/powercap`).
-    pub fn rapl_root(mut self, root: impl Into<PathBuf>) -> Self {
+    pub fn with_rapl_root(mut self, root: impl Into<PathBuf>) -> Self {
         self.rapl_root = root.into();
         self
     }
 
     /// Whether to try RAPL (default `true`).
-    pub fn use_rapl(mut self, yes: bool) -> Self {
+    pub fn with_use_rapl(mut self, yes: bool) -> Self {
         self.use_rapl = yes;
         self
     }
 
     /// Whether to try NVML when the `nvml` feature is enabled (default `true`).
-    pub fn use_nvml(mut self, yes: bool) -> Self {
+    pub fn with_use_nvml(mut self, yes: bool) -> Self {
         self.use_nvml = yes;
         self
     }
 
     /// How often the background thread reads RAPL counters (default 1 s;
     /// between 1 ms and 1 hour).
-    pub fn sampling_interval(mut self, interval: Duration) -> Self {
+    pub fn with_sampling_interval(mut self, interval: Duration) -> Self {
         self.sampling_interval = interval;
         self
     }
 
     /// Watts per busy core for the estimate (default 10 W; finite, > 0).
-    pub fn watts_per_core(mut self, watts: f64) -> Self {
+    pub fn with_watts_per_core(mut self, watts: f64) -> Self {
         self.watts_per_core = watts;
         self
     }
 
     /// Power usage effectiveness of the data centre (default 1.0; >= 1).
-    pub fn pue(mut self, pue: f64) -> Self {
+    pub fn with_pue(mut self, pue: f64) -> Self {
         self.pue = pue;
         self
     }
 
     /// Grid carbon intensity (default world average, 475 g/kWh).
-    pub fn carbon_intensity(mut self, intensity: CarbonIntensity) -> Self {
+    pub fn with_carbon_intensity(mut self, intensity: CarbonIntensity) -> Self {
         self.carbon_intensity = intensity;
         self
     }
 
     /// Whether to reset the process's peak-RSS mark at start so the peak
     /// belongs to the run (Linux; default `true`).
-    pub fn reset_peak_memory(mut self, yes: bool) -> Self {
+    pub fn with_reset_peak_memory(mut self, yes: bool) -> Self {
         self.reset_peak_memory = yes;
         self
     }
