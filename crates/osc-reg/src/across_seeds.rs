@@ -10,6 +10,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
+use smallscale_quant_core::BitWidth;
 
 use crate::claim_statistics::{CLAIM_CONFIDENCE, ClaimDecision, decide_claims};
 use crate::environment::RunEnvironment;
@@ -68,7 +69,7 @@ pub struct ClaimTally {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CrossBitRow {
     /// The training target bit.
-    pub target: u32,
+    pub target: BitWidth,
     /// At each evaluation bit, in the order of `params.eval_bits` of [`SeedsSummary`].
     pub at_bits: Vec<Option<MeanSd>>,
     /// At full precision.
@@ -108,7 +109,7 @@ fn mismatch(reason: String) -> OscRegError {
 }
 
 /// The accuracies of `results`, in a fixed order: per run, FP then every evaluation bit.
-fn accuracy_slots(results: &ReproduceResults) -> Vec<(String, Option<u32>, f64)> {
+fn accuracy_slots(results: &ReproduceResults) -> Vec<(String, Option<BitWidth>, f64)> {
     let mut out = Vec::new();
     for r in &results.runs {
         out.push((r.label.clone(), None, r.test.fp));
@@ -133,7 +134,7 @@ fn accuracy_slots(results: &ReproduceResults) -> Vec<(String, Option<u32>, f64)>
 /// let (source, split) = (DataSource::EmbeddedFashionMnist, SplitSpec::default());
 /// let mut per_seed = Vec::new();
 /// for seed in 0..3 {
-///     let params = ReproduceParams { seed, ..ReproduceParams::default() };
+///     let params = ReproduceParams { seed, ..ReproduceParams::default() }.check()?;
 ///     let out = std::path::PathBuf::from(format!("seeds/seed-{seed}"));
 ///     per_seed.push(reproduce(&params, &source, &split, &Device::Cpu, &out, false, |_| {})?);
 /// }
@@ -186,7 +187,7 @@ pub fn summarize_seeds(results: &[ReproduceResults]) -> Result<SeedsSummary> {
         }
         seeds.push(r.params.seed);
     }
-    let all_slots: Vec<Vec<(String, Option<u32>, f64)>> =
+    let all_slots: Vec<Vec<(String, Option<BitWidth>, f64)>> =
         results.iter().map(accuracy_slots).collect();
     let slot_stats: Vec<MeanSd> = (0..shape.len())
         .map(|i| {
@@ -194,7 +195,7 @@ pub fn summarize_seeds(results: &[ReproduceResults]) -> Result<SeedsSummary> {
             MeanSd::of(&values).expect("at least one seed")
         })
         .collect();
-    let stat = |label: &str, bits: Option<u32>| -> Option<MeanSd> {
+    let stat = |label: &str, bits: Option<BitWidth>| -> Option<MeanSd> {
         shape
             .iter()
             .position(|(l, b, _)| l == label && *b == bits)
@@ -224,8 +225,8 @@ pub fn summarize_seeds(results: &[ReproduceResults]) -> Result<SeedsSummary> {
             eval_bits.iter().map(|&b| stat(fp, Some(b))).collect(),
         );
     }
-    type Pick = for<'a> fn(&'a ReproduceResults, u32) -> Option<&'a RunResult>;
-    let label_at = |pick: Pick, bits: u32| pick(first, bits).map(|r| r.label.clone());
+    type Pick = for<'a> fn(&'a ReproduceResults, BitWidth) -> Option<&'a RunResult>;
+    let label_at = |pick: Pick, bits: BitWidth| pick(first, bits).map(|r| r.label.clone());
     for (row, pick) in [
         ("QAT", ReproduceResults::qat as Pick),
         ("Reg", ReproduceResults::reg),

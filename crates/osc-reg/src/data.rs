@@ -12,10 +12,10 @@ use crate::errors::{OscRegError, Result};
 /// normalization fitted on the training split.
 ///
 /// ```
-/// use smallscale_datasets::fashion_mnist_embedded;
+/// use smallscale_datasets::{SplitParams, fashion_mnist_embedded};
 /// use smallscale_osc_reg::ImageData;
 /// let (train, test) = fashion_mnist_embedded()?;
-/// let data = ImageData::split(train, test, 0.1, 0)?;
+/// let data = ImageData::split(train, test, &SplitParams::new(0.1, 0)?.with_stratified(true))?;
 /// assert_eq!(data.train.len() + data.validation.len(), 8000);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -32,13 +32,12 @@ pub struct ImageData {
 }
 
 impl ImageData {
-    /// Splits `train_full` into train and a stratified validation fraction (seeded) and fits the
-    /// normalization on the training part.
+    /// Splits `train_full` into train and validation with `split` (its fraction, seed and
+    /// stratification) and fits the normalization on the training part.
     pub fn split(
         train_full: ImageDataset,
         test: ImageDataset,
-        validation_fraction: f64,
-        seed: u64,
+        split: &SplitParams,
     ) -> Result<Self> {
         if train_full.shape() != test.shape() || train_full.num_classes() != test.num_classes() {
             return Err(OscRegError::Data {
@@ -51,8 +50,7 @@ impl ImageData {
                 ),
             });
         }
-        let params = SplitParams::new(validation_fraction, seed)?.with_stratified(true);
-        let (train, validation) = train_full.split(&params)?;
+        let (train, validation) = train_full.split(split)?;
         let normalization = ChannelNormalization::fit(&train)?;
         Ok(Self {
             train,

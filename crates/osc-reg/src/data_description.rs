@@ -3,7 +3,7 @@
 //! images, split and normalization.
 
 use serde::{Deserialize, Serialize};
-use smallscale_datasets::DataSource;
+use smallscale_datasets::{DataSource, SplitParams};
 
 use crate::data::ImageData;
 use crate::errors::{OscRegError, Result};
@@ -108,7 +108,7 @@ fn invalid(reason: String) -> OscRegError {
 /// A fraction outside (0, 1), a cap of 0, an empty validation split, or the reader's error.
 ///
 /// ```
-/// use smallscale_datasets::DataSource;
+/// use smallscale_datasets::{DataSource, SplitParams};
 /// use smallscale_osc_reg::{SplitSpec, load_split_data};
 /// let split = SplitSpec { limit_train: Some(500), ..SplitSpec::default() };
 /// let (data, description) = load_split_data(&DataSource::EmbeddedFashionMnist, &split, 0)?;
@@ -139,7 +139,8 @@ pub fn load_split_data(
         }
     }
     let (train, test) = source.load()?;
-    let data = ImageData::split(train, test, split.validation_fraction, seed)?.truncated(
+    let params = SplitParams::new(split.validation_fraction, seed)?.with_stratified(true);
+    let data = ImageData::split(train, test, &params)?.truncated(
         split.limit_train.unwrap_or(usize::MAX),
         split.limit_validation.unwrap_or(usize::MAX),
         split.limit_test.unwrap_or(usize::MAX),

@@ -8,6 +8,7 @@ use candle_core::{D, Tensor};
 use serde::{Deserialize, Serialize};
 use smallscale_datasets::{BatchParams, ChannelNormalization, ImageBatcher, ImageDataset};
 use smallscale_models::{BufferSnapshot, Model, QuantizationState, RunningStatsUpdate};
+use smallscale_quant_core::BitWidth;
 
 use crate::data::{batch_tensors, eval_batcher};
 use crate::errors::{OscRegError, Result};
@@ -54,29 +55,29 @@ pub struct CrossBitAccuracy {
     /// Accuracy with quantization off.
     pub fp: f64,
     /// `(bits, accuracy)` with the reference quantizer at each bit-width, ascending.
-    pub per_bit: Vec<(u32, f64)>,
+    pub per_bit: Vec<(BitWidth, f64)>,
     /// With [`CrossBitEvaluation::reestimate_batch_norm`]: `(bits, accuracy)` after the
     /// BatchNorm statistics were re-estimated at that bit-width, ascending; `None` without it or
     /// for a model without BatchNorm.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub per_bit_bn_reestimated: Option<Vec<(u32, f64)>>,
+    pub per_bit_bn_reestimated: Option<Vec<(BitWidth, f64)>>,
 }
 
 impl CrossBitAccuracy {
     /// The accuracy at `bits`, if evaluated.
-    pub fn at(&self, bits: u32) -> Option<f64> {
+    pub fn at(&self, bits: BitWidth) -> Option<f64> {
         find_bit(&self.per_bit, bits)
     }
 
     /// The accuracy at `bits` after BatchNorm re-estimation, if evaluated.
-    pub fn bn_reestimated_at(&self, bits: u32) -> Option<f64> {
+    pub fn bn_reestimated_at(&self, bits: BitWidth) -> Option<f64> {
         self.per_bit_bn_reestimated
             .as_deref()
             .and_then(|per_bit| find_bit(per_bit, bits))
     }
 }
 
-fn find_bit(per_bit: &[(u32, f64)], bits: u32) -> Option<f64> {
+fn find_bit(per_bit: &[(BitWidth, f64)], bits: BitWidth) -> Option<f64> {
     per_bit.iter().find(|(b, _)| *b == bits).map(|(_, a)| *a)
 }
 
@@ -100,16 +101,18 @@ pub struct BatchNormReestimation<'a> {
 /// ```no_run
 /// # fn demo(model: &dyn smallscale_models::Model, data: &smallscale_osc_reg::ImageData) -> smallscale_osc_reg::Result<()> {
 /// use smallscale_osc_reg::{CrossBitEvaluation, EVAL_BATCH_SIZE};
-/// let result = CrossBitEvaluation::new(&[2, 4, 8])
+/// use smallscale_quant_core::BitWidth;
+/// let four = BitWidth::new(4)?;
+/// let result = CrossBitEvaluation::new(&BitWidth::list(&[2, 4, 8])?)
 ///     .with_batch_size(EVAL_BATCH_SIZE)
 ///     .with_batch_norm_reestimation(&data.train, 20, 256)
 ///     .run(model, &data.test, &data.normalization)?;
-/// println!("FP {:.4}, 4-bit {:?}, re-estimated {:?}", result.fp, result.at(4), result.bn_reestimated_at(4));
+/// println!("FP {:.4}, 4-bit {:?}, re-estimated {:?}", result.fp, result.at(four), result.bn_reestimated_at(four));
 /// # Ok(()) }
 /// ```
 #[derive(Debug, Clone)]
 pub struct CrossBitEvaluation<'a> {
-    bits: Vec<u32>,
+    bits: Vec<BitWidth>,
     batch_size: usize,
     batch_norm: Option<BatchNormReestimation<'a>>,
 }
@@ -117,7 +120,7 @@ pub struct CrossBitEvaluation<'a> {
 impl<'a> CrossBitEvaluation<'a> {
     /// Evaluation at `bits` (sorted and deduplicated), batch size [`EVAL_BATCH_SIZE`], no
     /// BatchNorm re-estimation.
-    pub fn new(bits: &[u32]) -> Self {
+    pub fn new(bits: &[BitWidth]) -> Self {
         let mut bits = bits.to_vec();
         bits.sort_unstable();
         bits.dedup();
@@ -176,14 +179,15 @@ impl<'a> CrossBitEvaluation<'a> {
         for &b in &self.bits {
             per_bit.push((
                 b,
-                at(QuantizationState::reference(b)?.with_selector(selector.clone()))?,
+                at(QuantizationState::reference(b.get())?.with_selector(selector.clone()))?,
             ));
         }
         let per_bit_bn_reestimated = match &self.batch_norm {
             Some(bn) if has_batch_norm(model) => {
                 let mut out = Vec::with_capacity(self.bits.len());
                 for &b in &self.bits {
-                    let state = QuantizationState::reference(b)?.with_selector(selector.clone());
+                    let state =
+                        QuantizationState::reference(b.get())?.with_selector(selector.clone());
                     let saved = reestimate_batch_norm(
                         model,
                         bn.train,
@@ -215,7 +219,7 @@ pub fn cross_bit_evaluation(
     model: &dyn Model,
     data: &ImageDataset,
     normalization: &ChannelNormalization,
-    bits: &[u32],
+    bits: &[BitWidth],
     batch_size: usize,
 ) -> Result<CrossBitAccuracy> {
     CrossBitEvaluation::new(bits)

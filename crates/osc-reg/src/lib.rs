@@ -46,8 +46,8 @@ pub use plots::{accuracy_plot, cross_bit_plot, seeds_accuracy_plot};
 pub use regularizer::{OscillationRegularizer, RegularizerParams, oscillation_regularizer};
 pub use report::{ClaimCheck, MATCH_TOLERANCE_PP, check_claims, markdown_report, write_report};
 pub use reproduce::{
-    DeployedSize, PeprAtBit, PeprEntry, ReproduceParams, ReproduceResults, RunResult,
-    per_bit_table, reproduce,
+    DeployedSize, PeprAtBit, PeprEntry, ReproduceParams, ReproduceResults, ReproduceValidParams,
+    RunResult, per_bit_table, reproduce,
 };
 pub use run_dir::{
     BEST_FILE, CONFIG_FILE, METRICS_FILE, RESOURCES_FILE, RESULT_FILE, RunConfig, RunStatus,

@@ -9,6 +9,7 @@ use crate::across_seeds::{MeanSd, SeedsSummary};
 use crate::errors::{OscRegError, Result};
 use crate::report::pp;
 use crate::reproduce::ReproduceResults;
+use smallscale_quant_core::BitWidth;
 
 pub(crate) fn plot_err(e: impl std::fmt::Display) -> OscRegError {
     OscRegError::Plot {
@@ -571,11 +572,11 @@ pub(crate) fn draw_heat_map(title: &str, columns: &[String], rows: &[HeatRow]) -
 /// Accuracy against the evaluation bit-width: FP, PTQ, and the cross-bit curve of every QAT and Reg
 /// model, each marked at its target bit.
 pub fn accuracy_plot(results: &ReproduceResults) -> Result<String> {
-    let curve = |name: String, per_bit: &[(u32, f64)], color, line, target| AccuracyCurve {
+    let curve = |name: String, per_bit: &[(BitWidth, f64)], color, line, target| AccuracyCurve {
         name,
         points: per_bit
             .iter()
-            .map(|(b, a)| (f64::from(*b), pp(*a), 0.0))
+            .map(|(b, a)| (f64::from(b.get()), pp(*a), 0.0))
             .collect(),
         color,
         line,
@@ -583,6 +584,7 @@ pub fn accuracy_plot(results: &ReproduceResults) -> Result<String> {
         target,
     };
     let bits = &results.params.eval_bits;
+    let numbers: Vec<u32> = bits.iter().map(|b| b.get()).collect();
     let mut curves = Vec::new();
     for (i, &t) in results.params.target_bits.iter().enumerate() {
         if let Some(r) = results.qat(t) {
@@ -591,7 +593,7 @@ pub fn accuracy_plot(results: &ReproduceResults) -> Result<String> {
                 &r.test.per_bit,
                 curve_color(i, true),
                 LineKind::Dashed,
-                Some(t),
+                Some(t.get()),
             ));
         }
         if let Some(r) = results.reg(t) {
@@ -600,13 +602,13 @@ pub fn accuracy_plot(results: &ReproduceResults) -> Result<String> {
                 &r.test.per_bit,
                 curve_color(i, false),
                 LineKind::Solid,
-                Some(t),
+                Some(t.get()),
             ));
         }
     }
     // FP and PTQ last, so they are drawn on top.
     if let Some(fp) = results.fp() {
-        let fp_points: Vec<(u32, f64)> = bits.iter().map(|&b| (b, fp.test.fp)).collect();
+        let fp_points: Vec<(BitWidth, f64)> = bits.iter().map(|&b| (b, fp.test.fp)).collect();
         curves.push(curve("FP".into(), &fp_points, BLACK, LineKind::Solid, None));
         curves.push(AccuracyCurve {
             square: true,
@@ -619,7 +621,7 @@ pub fn accuracy_plot(results: &ReproduceResults) -> Result<String> {
             )
         });
     }
-    draw_accuracy_plot("Test accuracy vs bit-width", bits, curves)
+    draw_accuracy_plot("Test accuracy vs bit-width", &numbers, curves)
 }
 
 /// A heat map of the cross-bit matrix of QAT (`qat = true`) or Reg: rows target bits, columns
@@ -628,7 +630,7 @@ pub fn accuracy_plot(results: &ReproduceResults) -> Result<String> {
 pub fn cross_bit_plot(results: &ReproduceResults, qat: bool) -> Result<String> {
     let name = if qat { "QAT" } else { "Reg" };
     let bits = &results.params.eval_bits;
-    let mut columns: Vec<String> = bits.iter().map(u32::to_string).collect();
+    let mut columns: Vec<String> = bits.iter().map(|b| b.get().to_string()).collect();
     columns.push("FP".into());
     let rows: Vec<HeatRow> = results
         .params
@@ -664,7 +666,7 @@ pub fn seeds_accuracy_plot(summary: &SeedsSummary) -> Result<String> {
         points: bits
             .iter()
             .zip(cells)
-            .filter_map(|(&b, c)| c.map(|m| (f64::from(b), 100.0 * m.mean, 100.0 * m.sd)))
+            .filter_map(|(&b, c)| c.map(|m| (f64::from(b.get()), 100.0 * m.mean, 100.0 * m.sd)))
             .collect(),
         color,
         line,
@@ -679,7 +681,7 @@ pub fn seeds_accuracy_plot(summary: &SeedsSummary) -> Result<String> {
                 &r.at_bits,
                 curve_color(i, true),
                 LineKind::Dashed,
-                Some(t),
+                Some(t.get()),
             ));
         }
         if let Some(r) = summary.cross_bit_reg.iter().find(|r| r.target == t) {
@@ -688,7 +690,7 @@ pub fn seeds_accuracy_plot(summary: &SeedsSummary) -> Result<String> {
                 &r.at_bits,
                 curve_color(i, false),
                 LineKind::Solid,
-                Some(t),
+                Some(t.get()),
             ));
         }
     }
@@ -707,7 +709,7 @@ pub fn seeds_accuracy_plot(summary: &SeedsSummary) -> Result<String> {
             "Test accuracy vs bit-width, mean ± sd over {} seeds",
             summary.seeds.len()
         ),
-        bits,
+        &bits.iter().map(|b| b.get()).collect::<Vec<_>>(),
         curves,
     )
 }

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use smallscale_io::write_atomic;
+use smallscale_quant_core::BitWidth;
 
 use crate::environment::RunEnvironment;
 use crate::errors::{OscRegError, Result};
@@ -43,7 +44,7 @@ pub(crate) const CLAIM_CROSS_BIT: &str = "Reg beats QAT in cross-bit accuracy (b
 
 /// `Reg - QAT` in percentage points at every evaluation bit other than target `t`, for the models
 /// trained for `t`; `None` when either model is missing or no other bit was evaluated.
-pub(crate) fn cross_bit_differences(results: &ReproduceResults, t: u32) -> Option<Vec<f64>> {
+pub(crate) fn cross_bit_differences(results: &ReproduceResults, t: BitWidth) -> Option<Vec<f64>> {
     let (q, r) = (results.qat(t)?, results.reg(t)?);
     let d: Vec<f64> = results
         .params
@@ -60,7 +61,7 @@ pub fn check_claims(results: &ReproduceResults) -> Vec<ClaimCheck> {
     let targets = &results.params.target_bits;
     let mut out = Vec::new();
     // 1. Reg + PTQ matches QAT at >= 3 bits.
-    let high: Vec<u32> = targets.iter().copied().filter(|&b| b >= 3).collect();
+    let high: Vec<BitWidth> = targets.iter().copied().filter(|&b| b >= 3).collect();
     let mut ev = Vec::new();
     let mut holds = true;
     for &b in &high {
@@ -80,7 +81,11 @@ pub fn check_claims(results: &ReproduceResults) -> Vec<ClaimCheck> {
         evidence: ev.join("; "),
     });
     // 2. QAT beats Reg at 2 bits.
-    let (holds, evidence) = match (acc_at(results.qat(2), 2), acc_at(results.reg(2), 2)) {
+    let two = targets.iter().copied().find(|&b| b == 2);
+    let (holds, evidence) = match (
+        two.and_then(|b| acc_at(results.qat(b), b)),
+        two.and_then(|b| acc_at(results.reg(b), b)),
+    ) {
         (Some(q), Some(r)) => (
             Some(q > r),
             format!(
@@ -127,7 +132,7 @@ fn provenance(p: smallscale_pepr_score::Provenance) -> &'static str {
     }
 }
 
-fn acc_at(run: Option<&RunResult>, bits: u32) -> Option<f64> {
+fn acc_at(run: Option<&RunResult>, bits: BitWidth) -> Option<f64> {
     run.and_then(|r| r.test.at(bits))
 }
 

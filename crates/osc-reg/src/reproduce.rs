@@ -21,14 +21,17 @@ use crate::regularizer::RegularizerParams;
 use crate::run_dir::{RESOURCES_FILE, RunConfig};
 use crate::trainer::{TrainOutcome, Trainer};
 
-/// Settings of a reproduction run, validated by [`ReproduceParams::check`].
+/// Settings of a reproduction run, unvalidated; [`ReproduceParams::check`] turns them into the
+/// [`ReproduceValidParams`] that [`reproduce`] takes.
 ///
 /// ```
 /// use smallscale_osc_reg::ReproduceParams;
 /// let p = ReproduceParams::default();
 /// assert_eq!(p.target_bits, [2, 3, 4]);
-/// p.check()?;
-/// assert!(ReproduceParams { target_bits: vec![1], ..p.clone() }.check().is_err());
+/// p.clone().check()?;
+/// // A target bit must be an evaluation bit too.
+/// let eval_bits = p.eval_bits[1..].to_vec();
+/// assert!(ReproduceParams { eval_bits, ..p }.check().is_err());
 /// # Ok::<(), smallscale_osc_reg::OscRegError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -36,9 +39,9 @@ pub struct ReproduceParams {
     /// The architecture.
     pub model: ModelConfig,
     /// Target bit-widths of QAT and Reg.
-    pub target_bits: Vec<u32>,
+    pub target_bits: Vec<BitWidth>,
     /// Bit-widths of the cross-bit evaluation.
-    pub eval_bits: Vec<u32>,
+    pub eval_bits: Vec<BitWidth>,
     /// The regularizer weight of Reg.
     pub lambda: f64,
     /// Maximum epochs per run.
@@ -63,8 +66,8 @@ impl Default for ReproduceParams {
                 channels: vec![8, 16],
                 ..SmallCnnConfig::fashion_mnist()
             }),
-            target_bits: vec![2, 3, 4],
-            eval_bits: (2..=8).collect(),
+            target_bits: bit_widths(&[2, 3, 4]),
+            eval_bits: bit_widths(&[2, 3, 4, 5, 6, 7, 8]),
             lambda: 1.0,
             epochs: 8,
             patience: 3,
@@ -76,12 +79,10 @@ impl Default for ReproduceParams {
 }
 
 impl ReproduceParams {
-    /// Checks every setting.
-    pub fn check(&self) -> Result<()> {
+    /// Checks every setting: the model, at least one target and one evaluation bit, no bit listed
+    /// twice, every target among the evaluation bits, lambda and the training settings.
+    pub fn check(self) -> Result<ReproduceValidParams> {
         self.model.validate()?;
-        for &b in self.target_bits.iter().chain(&self.eval_bits) {
-            BitWidth::new(b)?;
-        }
         if self.target_bits.is_empty() || self.eval_bits.is_empty() {
             return Err(OscRegError::InvalidParameter {
                 parameter: "bits",
@@ -98,7 +99,10 @@ impl ReproduceParams {
             if sorted.len() != list.len() {
                 return Err(OscRegError::InvalidParameter {
                     parameter: "bits",
-                    reason: format!("the {name} {list:?} repeat a value: list each bit-width once"),
+                    reason: format!(
+                        "the {name} {} repeat a value: list each bit-width once",
+                        listed_bits(list)
+                    ),
                 });
             }
         }
@@ -110,19 +114,19 @@ impl ReproduceParams {
             return Err(OscRegError::InvalidParameter {
                 parameter: "bits",
                 reason: format!(
-                    "target bit {b} is not among the evaluation bits {:?}: add it",
-                    self.eval_bits
+                    "target bit {b} is not among the evaluation bits {}: add it",
+                    listed_bits(&self.eval_bits)
                 ),
             });
         }
-        RegularizerParams::new(self.target_bits[0], self.lambda)?;
+        RegularizerParams::new(self.target_bits[0].get(), self.lambda)?;
         TrainParams::new(Method::Fp)
             .with_optimizer(OptimizerConfig::adam(self.lr))
             .with_epochs(self.epochs)
             .with_patience(self.patience)
             .with_batch_size(self.batch_size)
             .check()?;
-        Ok(())
+        Ok(ReproduceValidParams(self))
     }
 
     fn train_params(&self, method: Method) -> TrainParams {
@@ -132,6 +136,26 @@ impl ReproduceParams {
             .with_patience(self.patience)
             .with_batch_size(self.batch_size)
             .with_seed(self.seed)
+    }
+}
+
+/// Settings of a reproduction run that passed [`ReproduceParams::check`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(transparent)]
+pub struct ReproduceValidParams(ReproduceParams);
+
+impl ReproduceValidParams {
+    /// The settings.
+    pub fn params(&self) -> &ReproduceParams {
+        &self.0
+    }
+
+    /// The same settings with another seed (a seed cannot make settings invalid).
+    pub fn with_seed(&self, seed: u64) -> Self {
+        Self(ReproduceParams {
+            seed,
+            ..self.0.clone()
+        })
     }
 }
 
@@ -156,7 +180,7 @@ pub struct RunResult {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PeprAtBit {
     /// The deployment bit-width.
-    pub bits: u32,
+    pub bits: BitWidth,
     /// Per model: name, test accuracy, size, energy (kWh), time (s), PePR-S, PePR-E, PePR-T.
     pub models: Vec<PeprEntry>,
     /// Notes of the scoring (degenerate pools and the like).
@@ -174,7 +198,9 @@ pub struct PeprAtBit {
 /// use smallscale_osc_reg::DeployedSize;
 /// let s = DeployedSize { parameters: 1_000, quantized_parameters: 900, quantized_tensors: 3 };
 /// assert_eq!(s.fp_bits(), 32_000);
-/// assert_eq!(s.bits_at(4), 900 * 4 + 100 * 32 + 3 * 32);
+/// let four = smallscale_quant_core::BitWidth::new(4)?;
+/// assert_eq!(s.bits_at(four), 900 * 4 + 100 * 32 + 3 * 32);
+/// # Ok::<(), smallscale_quant_core::QuantError>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeployedSize {
@@ -206,9 +232,9 @@ impl DeployedSize {
     }
 
     /// Bits with the selected weights at `bits` bits.
-    pub fn bits_at(&self, bits: u32) -> u64 {
+    pub fn bits_at(&self, bits: BitWidth) -> u64 {
         let kept = (self.parameters - self.quantized_parameters) as u64;
-        self.quantized_parameters as u64 * u64::from(bits)
+        self.quantized_parameters as u64 * u64::from(bits.get())
             + 32 * (kept + self.quantized_tensors as u64)
     }
 }
@@ -269,17 +295,17 @@ impl ReproduceResults {
     }
 
     /// The QAT run at target `bits`.
-    pub fn qat(&self, bits: u32) -> Option<&RunResult> {
+    pub fn qat(&self, bits: BitWidth) -> Option<&RunResult> {
         self.runs
             .iter()
-            .find(|r| matches!(r.method, Method::Qat { bits: b } if b.get() == bits))
+            .find(|r| matches!(r.method, Method::Qat { bits: b } if b == bits))
     }
 
     /// The Reg run at target `bits`.
-    pub fn reg(&self, bits: u32) -> Option<&RunResult> {
-        self.runs.iter().find(
-            |r| matches!(r.method, Method::Reg { regularizer } if regularizer.bits().get() == bits),
-        )
+    pub fn reg(&self, bits: BitWidth) -> Option<&RunResult> {
+        self.runs
+            .iter()
+            .find(|r| matches!(r.method, Method::Reg { regularizer } if regularizer.bits() == bits))
     }
 }
 
@@ -290,7 +316,7 @@ impl ReproduceResults {
 /// `config.json` that `smallscale eval` reads, so a checkpoint is evaluated on the same split and
 /// normalization) and resume if interrupted.
 pub fn reproduce(
-    params: &ReproduceParams,
+    params: &ReproduceValidParams,
     source: &DataSource,
     split: &SplitSpec,
     device: &Device,
@@ -298,7 +324,7 @@ pub fn reproduce(
     progress: bool,
     mut log: impl FnMut(&str),
 ) -> Result<ReproduceResults> {
-    params.check()?;
+    let params = params.params();
     let started = std::time::Instant::now();
     let (data, description) = load_split_data(source, split, params.seed)?;
     let shape = data.train.shape();
@@ -310,13 +336,11 @@ pub fn reproduce(
     let meter = Meter::new(MeterConfig::default())?;
     let mut methods = vec![Method::Fp];
     for &b in &params.target_bits {
-        methods.push(Method::Qat {
-            bits: BitWidth::new(b)?,
-        });
+        methods.push(Method::Qat { bits: b });
     }
     for &b in &params.target_bits {
         methods.push(Method::Reg {
-            regularizer: RegularizerParams::new(b, params.lambda)?,
+            regularizer: RegularizerParams::new(b.get(), params.lambda)?,
         });
     }
     let mut runs = Vec::with_capacity(methods.len());
@@ -376,7 +400,7 @@ pub fn reproduce(
             test.fp,
             method
                 .target_bits()
-                .and_then(|b| test.at(b.get()).map(|a| format!(", at {b} {a:.4}")))
+                .and_then(|b| test.at(b).map(|a| format!(", at {b} bits {a:.4}")))
                 .unwrap_or_default(),
             resources.wall_time.value
         ));
@@ -512,7 +536,7 @@ fn pepr_per_bit(results: &ReproduceResults) -> Result<Vec<PeprAtBit>> {
     };
     let mut out = Vec::new();
     for &b in &results.params.target_bits {
-        let size = |deployed_bits: Option<u32>| {
+        let size = |deployed_bits: Option<BitWidth>| {
             results.deployed_size.map_or(0.0, |s| match deployed_bits {
                 None => s.fp_bits() as f64,
                 Some(b) => s.bits_at(b) as f64,
@@ -594,4 +618,15 @@ pub fn per_bit_table(results: &ReproduceResults) -> BTreeMap<&'static str, Vec<O
             .collect(),
     );
     t
+}
+
+/// Bit-widths from numbers known to lie in 2..=16.
+fn bit_widths(bits: &[u32]) -> Vec<BitWidth> {
+    BitWidth::list(bits).expect("bit-widths in 2..=16")
+}
+
+/// `[2, 3, 4]`.
+fn listed_bits(bits: &[BitWidth]) -> String {
+    let numbers: Vec<u32> = bits.iter().map(|b| b.get()).collect();
+    format!("{numbers:?}")
 }

@@ -21,6 +21,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use smallscale_io::write_atomic;
 use smallscale_models::ModelConfig;
+use smallscale_quant_core::BitWidth;
 
 use crate::config_diff::{config_differences, listed};
 use crate::data_description::DataDescription;
@@ -95,7 +96,7 @@ pub struct RunConfig {
     pub data: DataDescription,
     /// For FP runs of `smallscale train`: the bit-width at which the test accuracy after PTQ is
     /// reported.
-    pub ptq_bits: Option<u32>,
+    pub ptq_bits: Option<BitWidth>,
     /// The device the run was started on (`cpu`, `cuda`; not part of the identity of a run).
     pub device: String,
 }
@@ -192,7 +193,7 @@ pub struct TestAccuracy {
     /// With quantization off.
     pub fp: f64,
     /// The bit-width of `quantized` (the target bit, or the PTQ bit of an FP run).
-    pub bits: Option<u32>,
+    pub bits: Option<BitWidth>,
     /// After PTQ at `bits` with the reference quantizer.
     pub quantized: Option<f64>,
 }

@@ -89,12 +89,12 @@ type EpochCallback<'a> = Box<dyn FnMut(&EpochRecord) + 'a>;
 ///
 /// ```
 /// use candle_core::Device;
-/// use smallscale_datasets::fashion_mnist_embedded;
+/// use smallscale_datasets::{SplitParams, fashion_mnist_embedded};
 /// use smallscale_models::{ModelConfig, ModelContext, build_model};
 /// use smallscale_osc_reg::{ImageData, Method, RegularizerParams, TrainParams, Trainer};
 ///
 /// let (train, test) = fashion_mnist_embedded()?;
-/// let data = ImageData::split(train, test, 0.1, 0)?.truncated(256, 128, 128)?;
+/// let data = ImageData::split(train, test, &SplitParams::new(0.1, 0)?.with_stratified(true))?.truncated(256, 128, 128)?;
 /// let model = build_model(&ModelConfig::default_for("mlp")?, &ModelContext::new(Device::Cpu).with_seed(0))?;
 /// let method = Method::Reg { regularizer: RegularizerParams::new(4, 1.0)? };
 /// let config = TrainParams::new(method).with_epochs(2).with_batch_size(64).check()?;

@@ -4,6 +4,7 @@ use candle_core::Device;
 use smallscale_datasets::DataSource;
 use smallscale_models::ModelConfig;
 use smallscale_osc_reg::*;
+use smallscale_quant_core::BitWidth;
 
 /// A slice of the embedded Fashion-MNIST: `train` / `validation` / `test` images.
 fn tiny_data(train: usize, validation: usize, test: usize) -> SplitSpec {
@@ -15,17 +16,29 @@ fn tiny_data(train: usize, validation: usize, test: usize) -> SplitSpec {
     }
 }
 
+/// Bit-widths from numbers.
+fn bits(numbers: &[u32]) -> Vec<BitWidth> {
+    numbers.iter().map(|&b| BitWidth::new(b).unwrap()).collect()
+}
+
+/// One bit-width.
+fn bw(b: u32) -> BitWidth {
+    BitWidth::new(b).unwrap()
+}
+
 /// The comparison on the MLP at target bits 2 and 3, batch 64, for `epochs` epochs.
-fn tiny_params(eval_bits: Vec<u32>, epochs: usize) -> ReproduceParams {
+fn tiny_params(eval_bits: Vec<u32>, epochs: usize) -> ReproduceValidParams {
     ReproduceParams {
         model: ModelConfig::default_for("mlp").unwrap(),
-        target_bits: vec![2, 3],
-        eval_bits,
+        target_bits: bits(&[2, 3]),
+        eval_bits: bits(&eval_bits),
         epochs,
         patience: epochs,
         batch_size: 64,
         ..ReproduceParams::default()
     }
+    .check()
+    .unwrap()
 }
 
 #[test]
@@ -54,8 +67,8 @@ fn reproduce_writes_every_result_and_resumes_without_retraining() {
     // The PTQ row is the FP model quantized; QAT/Reg cells are the diagonal of their cross-bit rows.
     let table = per_bit_table(&results);
     let fp = results.fp().unwrap();
-    assert_eq!(table["PTQ"][0], fp.test.at(2));
-    assert_eq!(table["QAT"][1], results.qat(3).unwrap().test.at(3));
+    assert_eq!(table["PTQ"][0], fp.test.at(bw(2)));
+    assert_eq!(table["QAT"][1], results.qat(bw(3)).unwrap().test.at(bw(3)));
     assert_eq!(table["Reg"][2], None); // 4 bits was not a target
     assert_eq!(results.pepr.len(), 2);
     // The deployed size, counted independently from the checkpoint's tensors: every `*.weight` is
@@ -194,7 +207,7 @@ fn synthetic_seeds(base: &ReproduceResults) -> Vec<ReproduceResults> {
                 let reg2 = is_reg2(run);
                 run.test.fp = synthetic_accuracy(k, j, 0, reg2);
                 for (b, a) in &mut run.test.per_bit {
-                    *a = synthetic_accuracy(k, j, *b, reg2);
+                    *a = synthetic_accuracy(k, j, b.get(), reg2);
                 }
             }
             r
@@ -275,7 +288,7 @@ fn seeds_are_summarised_as_mean_and_sd_with_claims_counted_per_seed() {
         let reg2 = is_reg2(run);
         run.test.fp = expect(j, 0, reg2).0;
         for (b, a) in &mut run.test.per_bit {
-            *a = expect(j, *b, reg2).0;
+            *a = expect(j, b.get(), reg2).0;
         }
     }
     let want = check_claims(&means);

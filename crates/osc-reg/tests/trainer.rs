@@ -2,15 +2,28 @@
 //! restoration.
 
 use candle_core::{Device, Tensor};
-use smallscale_datasets::fashion_mnist_embedded;
+use smallscale_datasets::{SplitParams, fashion_mnist_embedded};
 use smallscale_models::{
     Model, ModelConfig, ModelContext, OptimizerConfig, QuantizationState, Schedule, build_model,
 };
 use smallscale_osc_reg::*;
 
+/// Bit-widths from numbers.
+fn bits(numbers: &[u32]) -> Vec<smallscale_quant_core::BitWidth> {
+    numbers
+        .iter()
+        .map(|&b| smallscale_quant_core::BitWidth::new(b).unwrap())
+        .collect()
+}
+
+/// A stratified 10% validation split, seed 0.
+fn split_params() -> SplitParams {
+    SplitParams::new(0.1, 0).unwrap().with_stratified(true)
+}
+
 fn data() -> ImageData {
     let (train, test) = fashion_mnist_embedded().unwrap();
-    ImageData::split(train, test, 0.1, 0)
+    ImageData::split(train, test, &split_params())
         .unwrap()
         .truncated(192, 96, 96)
         .unwrap()
@@ -240,8 +253,14 @@ fn cross_bit_evaluation_restores_the_quantization_state() {
     let d = data();
     let model = mlp(8);
     model.quant().set(QuantizationState::reference(5).unwrap());
-    let r =
-        cross_bit_evaluation(model.as_ref(), &d.test, &d.normalization, &[2, 3, 8], 64).unwrap();
+    let r = cross_bit_evaluation(
+        model.as_ref(),
+        &d.test,
+        &d.normalization,
+        &bits(&[2, 3, 8]),
+        64,
+    )
+    .unwrap();
     assert_eq!(
         r.per_bit.iter().map(|(b, _)| *b).collect::<Vec<_>>(),
         [2, 3, 8]
@@ -259,7 +278,7 @@ fn cross_bit_evaluation_restores_the_quantization_state() {
     assert_eq!(r.fp, fp);
     // BN re-estimation is skipped for a model without BatchNorm.
     assert!(!has_batch_norm(model.as_ref()));
-    let with_bn = CrossBitEvaluation::new(&[8, 2, 3, 2])
+    let with_bn = CrossBitEvaluation::new(&bits(&[8, 2, 3, 2]))
         .with_batch_size(64)
         .with_batch_norm_reestimation(&d.train, 2, 32)
         .run(model.as_ref(), &d.test, &d.normalization)
@@ -366,7 +385,7 @@ fn batch_norm_reestimation_averages_the_batch_statistics_at_each_bit_and_restore
     // Cross-bit evaluation with re-estimation equals re-estimating by hand, and restores the
     // buffers and the quantization state.
     cnn.buffers().restore(&before);
-    let r = CrossBitEvaluation::new(&[2, 8])
+    let r = CrossBitEvaluation::new(&bits(&[2, 8]))
         .with_batch_size(64)
         .with_batch_norm_reestimation(&d.train, 3, 32)
         .run(cnn.as_ref(), &d.test, &d.normalization)
@@ -382,7 +401,7 @@ fn batch_norm_reestimation_averages_the_batch_statistics_at_each_bit_and_restore
     .unwrap();
     let by_hand = accuracy(cnn.as_ref(), &d.test, &d.normalization, state, 64).unwrap();
     cnn.buffers().restore(&saved);
-    assert_eq!(r.bn_reestimated_at(2), Some(by_hand));
+    assert_eq!(r.bn_reestimated_at(bits(&[2])[0]), Some(by_hand));
     let now = cnn
         .buffers()
         .get(&bn_name)
@@ -393,7 +412,7 @@ fn batch_norm_reestimation_averages_the_batch_statistics_at_each_bit_and_restore
     assert!(cnn.quant().is_off());
     // Invalid settings are refused before anything runs.
     for (batches, size) in [(0, 32), (3, 1)] {
-        let err = CrossBitEvaluation::new(&[2])
+        let err = CrossBitEvaluation::new(&bits(&[2]))
             .with_batch_norm_reestimation(&d.train, batches, size)
             .run(cnn.as_ref(), &d.test, &d.normalization)
             .unwrap_err();
@@ -408,7 +427,7 @@ fn batch_norm_reestimation_averages_the_batch_statistics_at_each_bit_and_restore
 fn qat_collects_batch_norm_statistics_with_quantized_weights_and_reg_with_fp_weights() {
     use smallscale_datasets::{BatchParams, ImageBatcher};
     let (train, test) = fashion_mnist_embedded().unwrap();
-    let d = ImageData::split(train, test, 0.1, 0)
+    let d = ImageData::split(train, test, &split_params())
         .unwrap()
         .truncated(128, 64, 64)
         .unwrap();

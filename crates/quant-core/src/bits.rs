@@ -10,6 +10,7 @@ use crate::error::{QuantError, Result};
 /// assert_eq!(b.get(), 3);
 /// assert_eq!(b.max_level(), 3); // K = 2^(b-1) - 1: codes in [-3, 3], 7 levels
 /// assert!(BitWidth::new(1).is_err());
+/// assert!(b == 3 && b >= 2); // compares with plain numbers
 /// # Ok::<(), smallscale_quant_core::QuantError>(())
 /// ```
 #[derive(
@@ -49,6 +50,18 @@ impl BitWidth {
         self.0 <= 8
     }
 
+    /// Validates every number of `bits`, in order.
+    ///
+    /// ```
+    /// use smallscale_quant_core::BitWidth;
+    /// assert_eq!(BitWidth::list(&[2, 4])?, [BitWidth::new(2)?, BitWidth::new(4)?]);
+    /// assert!(BitWidth::list(&[2, 40]).is_err());
+    /// # Ok::<(), smallscale_quant_core::QuantError>(())
+    /// ```
+    pub fn list(bits: &[u32]) -> Result<Vec<BitWidth>> {
+        bits.iter().map(|&b| Self::new(b)).collect()
+    }
+
     /// Every supported bit-width, 2..=16.
     pub fn all() -> impl Iterator<Item = BitWidth> {
         (Self::MIN..=Self::MAX).map(|b| Self(b as u8))
@@ -68,8 +81,22 @@ impl From<BitWidth> for u32 {
     }
 }
 
+impl PartialEq<u32> for BitWidth {
+    fn eq(&self, other: &u32) -> bool {
+        self.get() == *other
+    }
+}
+
+impl PartialOrd<u32> for BitWidth {
+    fn partial_cmp(&self, other: &u32) -> Option<std::cmp::Ordering> {
+        Some(self.get().cmp(other))
+    }
+}
+
+/// The number of bits, as a plain number (`3`), so `format!("{b} bits")` reads naturally.
 impl std::fmt::Display for BitWidth {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}-bit", self.0)
+        // Delegates, so width and alignment (`{:>5}`) apply.
+        std::fmt::Display::fmt(&self.0, f)
     }
 }

@@ -174,8 +174,8 @@ impl QuantizedTensor {
         let (lo, hi) = self.code_range();
         if let Some(c) = self.codes.iter().find(|&&c| c < lo || c > hi) {
             return bad(format!(
-                "code {c} is outside [{lo}, {hi}] for {}",
-                self.bits
+                "code {c} is outside [{lo}, {hi}] for {} bits",
+                self.bits.get()
             ));
         }
         Ok(())

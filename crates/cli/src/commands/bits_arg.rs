@@ -3,7 +3,7 @@
 use smallscale_quant_core::BitWidth;
 
 /// Parses a bit-width for clap, with the range in the message (`--bits -1`, `--bits four`, `--bits 40`).
-pub fn parse_bits(text: &str) -> Result<u32, String> {
+pub fn parse_bits(text: &str) -> Result<BitWidth, String> {
     let range = format!(
         "bits must be {}..={} (2 = ternary, 8 = int8)",
         BitWidth::MIN,
@@ -16,7 +16,6 @@ pub fn parse_bits(text: &str) -> Result<u32, String> {
     u32::try_from(n)
         .ok()
         .and_then(|b| BitWidth::new(b).ok())
-        .map(BitWidth::get)
         .ok_or(range)
 }
 
@@ -26,8 +25,8 @@ mod tests {
 
     #[test]
     fn range_and_messages() {
-        assert_eq!(parse_bits("2"), Ok(2));
-        assert_eq!(parse_bits("16"), Ok(16));
+        assert_eq!(parse_bits("2").map(|b| b.get()), Ok(2));
+        assert_eq!(parse_bits("16").map(|b| b.get()), Ok(16));
         for bad in ["-1", "1", "17", "4294967298"] {
             let e = parse_bits(bad).unwrap_err();
             assert!(e.contains("bits must be 2..=16"), "{bad}: {e}");

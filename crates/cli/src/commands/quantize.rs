@@ -21,7 +21,7 @@ use smallscale_quant_core::{
 pub struct QuantizeArgs {
     /// Bit-width, 2 to 16 (2 = ternary).
     #[arg(long, value_name = "B", allow_negative_numbers = true, value_parser = super::bits_arg::parse_bits)]
-    pub bits: u32,
+    pub bits: BitWidth,
     /// The checkpoint to quantize (safetensors).
     #[arg(long, value_name = "IN.safetensors")]
     pub input: PathBuf,
@@ -51,7 +51,7 @@ pub struct QuantizeArgs {
 struct Report<'a> {
     input: &'a std::path::Path,
     output: &'a std::path::Path,
-    bits: u32,
+    bits: BitWidth,
     scheme: &'static str,
     export_int: bool,
     quantized_tensors: usize,
@@ -60,7 +60,7 @@ struct Report<'a> {
 }
 
 fn build_quantizer(args: &QuantizeArgs) -> Result<Box<dyn Quantizer>> {
-    let bits = BitWidth::new(args.bits).context("--bits")?;
+    let bits = args.bits;
     Ok(if args.asymmetric {
         Box::new(AsymmetricQuantizer::with_bits(bits))
     } else if args.per_channel {

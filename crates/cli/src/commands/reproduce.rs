@@ -12,6 +12,7 @@ use smallscale_osc_reg::{
     ReproduceParams, SplitSpec, check_claims, per_bit_table, reproduce, summarize_seeds,
     write_report, write_seeds_summary,
 };
+use smallscale_quant_core::BitWidth;
 
 /// Arguments of `smallscale reproduce`.
 #[derive(Debug, Args)]
@@ -43,11 +44,11 @@ pub struct ReproduceArgs {
     pub width: Option<usize>,
     /// Target bit-widths of QAT and Reg, comma-separated (each 2..=16).
     #[arg(long, value_name = "B,...", value_delimiter = ',', default_value = "2,3,4", allow_negative_numbers = true, value_parser = super::bits_arg::parse_bits)]
-    pub bits: Vec<u32>,
+    pub bits: Vec<BitWidth>,
     /// Bit-widths of the cross-bit evaluation and PTQ, comma-separated; every target bit must be
     /// among them.
     #[arg(long, value_name = "B,...", value_delimiter = ',', default_value = "2,3,4,5,6,7,8", allow_negative_numbers = true, value_parser = super::bits_arg::parse_bits)]
-    pub eval_bits: Vec<u32>,
+    pub eval_bits: Vec<BitWidth>,
     /// The regularizer weight lambda of Reg [default: 1].
     #[arg(long)]
     pub lambda: Option<f64>,
@@ -86,10 +87,15 @@ pub fn run(args: &ReproduceArgs) -> Result<()> {
         ..ReproduceParams::default()
     };
     if let Some(b) = args.bits.iter().find(|b| !args.eval_bits.contains(b)) {
-        let mut with: Vec<u32> = args.eval_bits.clone();
+        let mut with: Vec<BitWidth> = args.eval_bits.clone();
         with.push(*b);
         with.sort_unstable();
-        let list = |v: &[u32]| v.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
+        let list = |v: &[BitWidth]| {
+            v.iter()
+                .map(|b| b.to_string())
+                .collect::<Vec<_>>()
+                .join(",")
+        };
         bail!(
             "--bits {b} is not among the evaluation bits --eval-bits {}: add it, e.g. --eval-bits {}",
             list(&args.eval_bits),
@@ -112,7 +118,7 @@ pub fn run(args: &ReproduceArgs) -> Result<()> {
     params.batch_size = args.batch_size.unwrap_or(params.batch_size);
     params.lr = args.lr.unwrap_or(params.lr);
     params.seed = args.seed.unwrap_or(params.seed);
-    params.check().context("invalid settings")?;
+    params.clone().check().context("invalid settings")?;
     let source = args.data.source()?;
     let split = if args.quick {
         SplitSpec {
@@ -126,9 +132,9 @@ pub fn run(args: &ReproduceArgs) -> Result<()> {
     };
     let (shape, classes) = source.shape_and_classes();
     params.model = params.model.fitted_to(shape, classes);
-    params.check().context("the model does not fit the data")?;
+    let params = params.check().context("the model does not fit the data")?;
     let seeds: Vec<u64> = (0..args.seeds)
-        .map(|i| params.seed.checked_add(i))
+        .map(|i| params.params().seed.checked_add(i))
         .collect::<Option<_>>()
         .context("--seed + --seeds overflows a 64-bit seed: start from a smaller --seed")?;
     check_output_layout(&args.out, seeds.len())?;
@@ -139,10 +145,7 @@ pub fn run(args: &ReproduceArgs) -> Result<()> {
     let n = seeds.len();
     let mut all = Vec::with_capacity(n);
     for (i, &seed) in seeds.iter().enumerate() {
-        let params = ReproduceParams {
-            seed,
-            ..params.clone()
-        };
+        let params = params.with_seed(seed);
         let out = if n == 1 {
             args.out.clone()
         } else {
@@ -266,7 +269,7 @@ fn verdict(holds: Option<bool>) -> &'static str {
 }
 
 /// Prints the per-bit table of one run: rows FP / PTQ / QAT / Reg, one column per evaluation bit.
-fn print_table(data: &str, bits: &[u32], table: &BTreeMap<&'static str, Vec<Option<f64>>>) {
+fn print_table(data: &str, bits: &[BitWidth], table: &BTreeMap<&'static str, Vec<Option<f64>>>) {
     let cells: BTreeMap<&str, Vec<Option<String>>> = table
         .iter()
         .map(|(row, values)| {
@@ -282,7 +285,7 @@ fn print_table(data: &str, bits: &[u32], table: &BTreeMap<&'static str, Vec<Opti
 
 fn print_cells(
     title: &str,
-    bits: &[u32],
+    bits: &[BitWidth],
     table: &BTreeMap<&str, Vec<Option<String>>>,
     width: usize,
 ) {

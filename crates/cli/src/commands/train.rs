@@ -11,6 +11,7 @@ use smallscale_osc_reg::{
     RunConfig, RunStatus, STATE_FILE, TestAccuracy, TrainParams, TrainResult, TrainValidParams,
     Trainer, cross_bit_evaluation, write_json,
 };
+use smallscale_quant_core::BitWidth;
 
 use super::experiment_args::{DataArgs, DeviceArgs, SplitArgs, load_split_data};
 use super::model_args::ModelArgs;
@@ -53,7 +54,7 @@ pub struct TrainingArgs {
     pub method: MethodArg,
     /// Target bit-width, 2..=16 (required for qat and reg; with fp, the PTQ bit reported on test).
     #[arg(long, value_name = "B", allow_negative_numbers = true, value_parser = super::bits_arg::parse_bits)]
-    pub bits: Option<u32>,
+    pub bits: Option<BitWidth>,
     /// Weight of the regularizer (reg only) [default: 1].
     #[arg(long, value_name = "L")]
     pub lambda: Option<f64>,
@@ -119,17 +120,10 @@ impl TrainingArgs {
             })
         };
         Ok(match self.method {
-            MethodArg::Fp => {
-                if let Some(b) = self.bits {
-                    smallscale_quant_core::BitWidth::new(b).context("--bits")?;
-                }
-                Method::Fp
-            }
-            MethodArg::Qat => Method::Qat {
-                bits: smallscale_quant_core::BitWidth::new(bits("qat")?).context("--bits")?,
-            },
+            MethodArg::Fp => Method::Fp,
+            MethodArg::Qat => Method::Qat { bits: bits("qat")? },
             MethodArg::Reg => Method::Reg {
-                regularizer: RegularizerParams::new(bits("reg")?, self.lambda.unwrap_or(1.0))
+                regularizer: RegularizerParams::new(bits("reg")?.get(), self.lambda.unwrap_or(1.0))
                     .context("--bits/--lambda")?,
             },
         })
@@ -209,7 +203,7 @@ impl TrainingArgs {
     }
 
     /// The bit-width reported on the test set: the target, or `--bits` of an FP run.
-    pub fn report_bits(&self) -> Option<u32> {
+    pub fn report_bits(&self) -> Option<BitWidth> {
         self.bits
     }
 }
@@ -289,7 +283,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
 
     let json = args.output.json;
     let epochs = config.params().epochs;
-    let target = config.params().method.target_bits().map(|b| b.get());
+    let target = config.params().method.target_bits();
     let mut trainer = Trainer::new(model.as_ref(), &data, config.clone())
         .with_progress(!json && args.output.progress())
         .on_epoch(move |record| print_epoch(record, epochs, target, json));
@@ -314,7 +308,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         );
     }
 
-    let bits: Vec<u32> = report_bits.into_iter().collect();
+    let bits: Vec<BitWidth> = report_bits.into_iter().collect();
     let test = cross_bit_evaluation(
         model.as_ref(),
         &data.test,
@@ -352,7 +346,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
 }
 
 /// One line per epoch: JSON (`"type": "epoch"` added to the trainer's record) or text.
-fn print_epoch(record: &EpochRecord, epochs: usize, target: Option<u32>, json: bool) {
+fn print_epoch(record: &EpochRecord, epochs: usize, target: Option<BitWidth>, json: bool) {
     let line = if json {
         let mut value = serde_json::to_value(record).unwrap_or_default();
         if let Some(map) = value.as_object_mut() {
