@@ -394,13 +394,16 @@ pub fn reproduce(
             EVAL_BATCH_SIZE,
         )?;
         log(&format!(
-            "      best epoch {} of {}, test accuracy FP {:.4}{}, {:.1} s",
+            "      best epoch {} of {}, test accuracy FP {:.2}%{}, {:.1} s",
             training.best_epoch + 1,
             training.history.len(),
-            test.fp,
+            100.0 * test.fp,
             method
                 .target_bits()
-                .and_then(|b| test.at(b).map(|a| format!(", at {b} bits {a:.4}")))
+                .and_then(|b| {
+                    test.at(b)
+                        .map(|a| format!(", at {b} bits {:.2}%", 100.0 * a))
+                })
                 .unwrap_or_default(),
             resources.wall_time.value
         ));

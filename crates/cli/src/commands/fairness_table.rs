@@ -104,9 +104,9 @@ fn print_source(report: &FairnessReport) {
                 }
             );
             outln!(
-                "accuracy: train {:.4}, test {:.4}; share >50K on test: true {:.4}, predicted {:.4}",
-                model.train_accuracy,
-                model.test_accuracy,
+                "accuracy: train {:.2}%, test {:.2}%; share >50K on test: true {:.4}, predicted {:.4}",
+                100.0 * model.train_accuracy,
+                100.0 * model.test_accuracy,
                 model.test_positive_rate,
                 model.predicted_positive_rate
             );
