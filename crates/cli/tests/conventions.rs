@@ -208,11 +208,20 @@ fn data_means_the_same_in_reproduce_train_and_eval() {
         // A format without a directory.
         check(
             &["--data-format", "mnist"],
-            &["--data-format needs --data DIR"],
+            &["--data-format needs --data PATH"],
         );
         check(
             &["--data", "embedded-fashion-mnist", "--data-format", "mnist"],
-            &["is the built-in set"],
+            &["is a built-in set"],
+        );
+        // A MedMNIST format given a directory, and a directory format given a file.
+        check(
+            &["--data", ".", "--data-format", "medmnist"],
+            &["is not a file", "MedMNIST .npz file"],
+        );
+        check(
+            &["--data", "Cargo.toml", "--data-format", "mnist"],
+            &["is not a directory", "MNIST IDX"],
         );
     }
 }

@@ -563,3 +563,55 @@ fn an_interrupted_run_resumes_where_it_stopped() {
     );
     assert_eq!(result["outcome"]["history"].as_array().unwrap().len(), 100);
 }
+
+#[test]
+fn pneumoniamnist_trains_on_its_released_splits_embedded_or_from_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let run_dir = dir.path().join("pneu");
+    let common = [
+        "train",
+        "--model",
+        "small-cnn",
+        "--method",
+        "fp",
+        "--epochs",
+        "1",
+        "--limit-train",
+        "300",
+        "--limit-test",
+        "100",
+        "--json",
+    ];
+    let mut args = common.to_vec();
+    args.extend(["--data", "embedded-pneumoniamnist", "--out"]);
+    let stdout = ok(&run(&args, &[&run_dir]));
+    let result = &json_lines(&stdout)[1];
+    assert!(result["test"]["fp"].as_f64().unwrap() > 0.0);
+    let config = read_json(&run_dir.join("config.json"));
+    let data = &config["data"];
+    assert_eq!(data["source"], "embedded-pneumoniamnist");
+    assert_eq!(data["released_validation"], true);
+    assert_eq!(data["classes"], 2);
+    assert_eq!(data["shape"], serde_json::json!([1, 28, 28]));
+    // The released validation split, not 10 % of the training split.
+    assert_eq!(data["validation_examples"], 524);
+    assert_eq!(data["train_examples"], 300);
+    assert_eq!(config["model"]["num_classes"], 2);
+    // eval of the run directory uses the same data.
+    let eval: Value = serde_json::from_str(&ok(&run(
+        &["eval", "--json", "--bits", "4", "--checkpoint"],
+        &[&run_dir],
+    )))
+    .unwrap();
+    assert_eq!(eval["fp"], result["test"]["fp"]);
+    assert_eq!(eval["data"]["source"], "embedded-pneumoniamnist");
+
+    // The same file by path: a .npz is read as MedMNIST without --data-format.
+    let npz = dir.path().join("pneumoniamnist.npz");
+    std::fs::write(&npz, smallscale_pneumoniamnist::PNEUMONIAMNIST_NPZ).unwrap();
+    let mut args = common.to_vec();
+    args.push("--data");
+    let stdout = ok(&run(&args, &[&npz]));
+    let from_file = &json_lines(&stdout)[1];
+    assert_eq!(from_file["test"]["fp"], result["test"]["fp"]);
+}

@@ -194,9 +194,9 @@ pub fn adult_feature_columns(include_sex: bool) -> Vec<&'static str> {
 }
 
 /// Numeric design matrices `(train, test)` for a linear model, with the encoder fitted on
-/// `train`: numeric columns standardised with train mean and std, categorical columns one-hot
+/// `train`: numeric columns standardized with train mean and std, categorical columns one-hot
 /// over the train levels (all levels kept; no reference level is dropped, so add L2
-/// regularisation or no intercept to a logistic regression).
+/// regularization or no intercept to a logistic regression).
 ///
 /// ```
 /// use smallscale_datasets::adult::{adult_design_matrices, adult_embedded};

@@ -1,4 +1,4 @@
-//! Numeric design matrices from typed tables: one-hot categoricals, standardised numerics.
+//! Numeric design matrices from typed tables: one-hot categoricals, standardized numerics.
 
 use crate::csv_table::{Column, Table};
 use crate::errors::{Result, invalid_data};
@@ -6,7 +6,7 @@ use crate::errors::{Result, invalid_data};
 /// How one input column becomes one or more features.
 #[derive(Clone, Debug, PartialEq)]
 pub enum FeatureEncoding {
-    /// A numeric column, standardised as `(x - mean) / std` (missing values become 0, the mean).
+    /// A numeric column, standardized as `(x - mean) / std` (missing values become 0, the mean).
     Standardized {
         /// The column name.
         column: String,
@@ -31,12 +31,12 @@ pub enum FeatureEncoding {
 /// ```
 /// use smallscale_datasets::csv_table::{ColumnSpec, CsvOptions, parse_csv_table};
 /// use smallscale_datasets::encode::FeatureEncoder;
-/// let schema = [ColumnSpec::numeric("x"), ColumnSpec::categorical("colour")];
+/// let schema = [ColumnSpec::numeric("x"), ColumnSpec::categorical("color")];
 /// let train = parse_csv_table(
-///     "x,colour\n1,red\n3,blue\n".as_bytes(), "train.csv", &schema, &CsvOptions::default())?;
-/// let encoder = FeatureEncoder::fit(&train, &["x", "colour"])?;
+///     "x,color\n1,red\n3,blue\n".as_bytes(), "train.csv", &schema, &CsvOptions::default())?;
+/// let encoder = FeatureEncoder::fit(&train, &["x", "color"])?;
 /// let matrix = encoder.transform(&train)?;
-/// assert_eq!(matrix.feature_names(), &["x", "colour=blue", "colour=red"]);
+/// assert_eq!(matrix.feature_names(), &["x", "color=blue", "color=red"]);
 /// assert_eq!(matrix.row(0), Some(&[-1.0, 0.0, 1.0][..]));
 /// # Ok::<(), smallscale_datasets::DatasetError>(())
 /// ```

@@ -129,6 +129,26 @@ pub enum DatasetError {
         /// What to do.
         hint: &'static str,
     },
+    /// A zip (`.npz`) archive or one of its members cannot be read.
+    #[error("{file}: {detail}")]
+    CorruptArchive {
+        /// The archive, or `archive:member`.
+        file: String,
+        /// What is wrong and what to do.
+        detail: String,
+    },
+    /// An `.npz` archive lacks an array the format needs.
+    #[error(
+        "{file} has no array {array} (it holds: {present}); a MedMNIST .npz holds train_images, train_labels, val_images, val_labels, test_images and test_labels"
+    )]
+    MissingArray {
+        /// The archive.
+        file: String,
+        /// The missing array.
+        array: &'static str,
+        /// The members it holds.
+        present: String,
+    },
     /// A parameter is outside its valid range.
     #[error("invalid parameter `{name}`: {detail}")]
     InvalidParameter {

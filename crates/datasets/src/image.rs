@@ -5,7 +5,7 @@ use crate::errors::{Result, invalid_data};
 /// The shape of one image: channels, height and width (stored channel-major, `C x H x W`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ImageShape {
-    /// Number of colour channels (1 for grey-scale, 3 for RGB).
+    /// Number of color channels (1 for grey-scale, 3 for RGB).
     pub channels: usize,
     /// Image height in pixels.
     pub height: usize,

@@ -12,7 +12,7 @@ use smallscale_datasets::{DatasetError, adult_embedded};
 fn schema() -> Vec<ColumnSpec> {
     vec![
         ColumnSpec::numeric("height"),
-        ColumnSpec::categorical("colour"),
+        ColumnSpec::categorical("color"),
     ]
 }
 
@@ -22,20 +22,20 @@ fn parse(text: &str) -> smallscale_datasets::Result<smallscale_datasets::csv_tab
 
 #[test]
 fn typed_columns_with_header_and_missing_values() {
-    let table = parse("id, colour ,height\n1, red, 1.5\n2, ?, 2\n\n3, blue, ?\n4,red,\n").unwrap();
+    let table = parse("id, color ,height\n1, red, 1.5\n2, ?, 2\n\n3, blue, ?\n4,red,\n").unwrap();
     assert_eq!(table.num_rows(), 4);
     assert_eq!(
         table.numeric("height").unwrap(),
         &[Some(1.5), Some(2.0), None, None]
     );
-    let colour = table.categorical("colour").unwrap();
-    assert_eq!(colour.levels(), &["red", "blue"]);
-    assert_eq!(colour.value(1), None);
-    assert_eq!(colour.value(3), Some("red"));
+    let color = table.categorical("color").unwrap();
+    assert_eq!(color.levels(), &["red", "blue"]);
+    assert_eq!(color.value(1), None);
+    assert_eq!(color.value(3), Some("red"));
     assert_eq!(table.column("height").unwrap().missing_count(), 2);
     let (complete, dropped) = table.drop_rows_with_missing();
     assert_eq!((complete.num_rows(), dropped), (1, 3));
-    assert!(table.numeric("colour").is_err());
+    assert!(table.numeric("color").is_err());
     assert!(table.categorical("nope").is_err());
 }
 
@@ -59,15 +59,11 @@ fn headerless_files_with_comments() {
 #[test]
 fn malformed_csv_is_reported_with_line_and_column() {
     let cases = [
-        ("height,colour\n1,red\nabc,blue\n", "line 3", "`height`"),
-        (
-            "height,colour\n1,red\n2\n",
-            "line 3",
-            "1 fields, expected 2",
-        ),
-        ("height,colour\n1,red,extra\n", "line 2", "3 fields"),
-        ("height,colour\ninf,red\n", "line 2", "`inf`"),
-        ("size,colour\n1,red\n", "line 1", "no column `height`"),
+        ("height,color\n1,red\nabc,blue\n", "line 3", "`height`"),
+        ("height,color\n1,red\n2\n", "line 3", "1 fields, expected 2"),
+        ("height,color\n1,red,extra\n", "line 2", "3 fields"),
+        ("height,color\ninf,red\n", "line 2", "`inf`"),
+        ("size,color\n1,red\n", "line 1", "no column `height`"),
         ("", "line 1", "empty"),
     ];
     for (text, line, detail) in cases {
@@ -79,7 +75,7 @@ fn malformed_csv_is_reported_with_line_and_column() {
             "{message}"
         );
     }
-    let invalid_utf8 = b"height,colour\n1,\xff\xfe\n";
+    let invalid_utf8 = b"height,color\n1,\xff\xfe\n";
     let err = parse_csv_table(
         &invalid_utf8[..],
         "bin.csv",
@@ -94,7 +90,7 @@ fn malformed_csv_is_reported_with_line_and_column() {
 fn reads_csv_files_from_disk() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("table.csv");
-    std::fs::write(&path, "height,colour\n1,red\n").unwrap();
+    std::fs::write(&path, "height,color\n1,red\n").unwrap();
     let table = read_csv_table(&path, &schema(), &CsvOptions::default()).unwrap();
     assert_eq!(table.num_rows(), 1);
     let err = read_csv_table(
@@ -107,13 +103,13 @@ fn reads_csv_files_from_disk() {
 }
 
 #[test]
-fn encoder_standardises_and_one_hot_encodes() {
-    let train = parse("height,colour\n1,red\n3,blue\n5,?\n").unwrap();
-    let test = parse("height,colour\n?,green\n3,red\n").unwrap();
-    let encoder = FeatureEncoder::fit(&train, &["height", "colour"]).unwrap();
+fn encoder_standardizes_and_one_hot_encodes() {
+    let train = parse("height,color\n1,red\n3,blue\n5,?\n").unwrap();
+    let test = parse("height,color\n?,green\n3,red\n").unwrap();
+    let encoder = FeatureEncoder::fit(&train, &["height", "color"]).unwrap();
     assert_eq!(
         encoder.feature_names(),
-        &["height", "colour=blue", "colour=red"]
+        &["height", "color=blue", "color=red"]
     );
     let x = encoder.transform(&train).unwrap();
     let sd = (8.0f64 / 3.0).sqrt();
@@ -206,7 +202,7 @@ fn adult_design_matrix() {
             .any(|n| n.starts_with("sex") || n == "fnlwgt")
     );
     assert_eq!(adult_feature_columns(true).len(), 13);
-    // Standardised numerics have mean 0 and variance 1 on train.
+    // Standardized numerics have mean 0 and variance 1 on train.
     let age = encoder
         .feature_names()
         .iter()

@@ -1,10 +1,10 @@
-//! The Adult baseline: an L2-regularised logistic regression (smartcore, L-BFGS) fitted on the
+//! The Adult baseline: an L2-regularized logistic regression (smartcore, L-BFGS) fitted on the
 //! embedded UCI Adult training split, whose test-split predictions are the rows of a fairness
 //! analysis (group = sex with `Female` protected, label = income `>50K`).
 //!
 //! Behind the `adult-baseline` feature (it pulls in smallscale-datasets and smartcore).
 //!
-//! The design matrix is the datasets crate's (numeric columns standardised with training
+//! The design matrix is the datasets crate's (numeric columns standardized with training
 //! statistics, categorical columns one-hot over all training levels, `fnlwgt` dropped, `sex`
 //! dropped unless asked for), with one column per categorical removed: the one-hot blocks sum
 //! to the intercept, so the most frequent training level of each block becomes the reference
@@ -167,7 +167,7 @@ fn model_error(stage: &'static str) -> impl Fn(smartcore::error::Failed) -> Adul
     }
 }
 
-/// Columns to keep: every standardised column, and every one-hot column except the most
+/// Columns to keep: every standardized column, and every one-hot column except the most
 /// frequent level of its block (computed on the training matrix).
 fn reference_coding(encoder: &FeatureEncoder, train: &DesignMatrix) -> Vec<usize> {
     let mut counts = vec![0.0; train.cols()];

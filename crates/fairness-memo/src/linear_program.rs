@@ -1,4 +1,4 @@
-//! The statistical-parity linear program (minimise `sum m` subject to `SP = 0` and the box
+//! The statistical-parity linear program (minimize `sum m` subject to `SP = 0` and the box
 //! bounds `0 <= m_y^a <= p_y^a`), solved with `good_lp` and the pure-Rust `microlp` solver.
 
 use good_lp::{

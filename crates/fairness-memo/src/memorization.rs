@@ -3,7 +3,7 @@
 //! * **Confusion-row model** (realisable on data; the default everywhere): inside each cell
 //!   `(y, a)` a share `r_{y,a}` of the rows is memorized, stratified by prediction, so the
 //!   unmemorized confusion rows `c_a(. | y)` stay as observed. Every metric is affine in `r`.
-//! * **Distribution model** (the paper's parametrisation): the unmemorized prediction
+//! * **Distribution model** (the paper's parametrization): the unmemorized prediction
 //!   distribution `s^a` of each group is an input held fixed while the memorized set's
 //!   make-up `q` varies: `P(Y_hat = y | A = a) = (1 - u_a) s_y^a + u_a q_y^a`.
 //!

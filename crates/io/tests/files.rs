@@ -133,7 +133,7 @@ fn the_output_may_not_be_an_input_however_it_is_spelled() {
 }
 
 #[test]
-fn temporary_names_are_recognised() {
+fn temporary_names_are_recognized() {
     let dir = tempfile::tempdir().unwrap();
     // A temporary of write_atomic's own naming scheme.
     assert!(is_atomic_temp_file(".state.json.77-3.tmp"));

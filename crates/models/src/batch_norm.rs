@@ -1,4 +1,4 @@
-//! 2-D batch normalization with PyTorch's training/evaluation behaviour and running statistics.
+//! 2-D batch normalization with PyTorch's training/evaluation behavior and running statistics.
 
 use candle_core::{DType, Tensor};
 
@@ -193,8 +193,20 @@ impl BatchNorm2d {
         let unbiased = (var.detach().flatten_all()? * (count as f64 / (count - 1) as f64))?;
         let rm = self.running_mean()?;
         let rv = self.running_var()?;
-        let new_rm = ((rm * (1.0 - m))? + (mean.to_dtype(self.weight.dtype())? * m)?)?;
-        let new_rv = ((rv * (1.0 - m))? + (unbiased.to_dtype(self.weight.dtype())? * m)?)?;
+        let (mean, unbiased) = (
+            mean.to_dtype(self.weight.dtype())?,
+            unbiased.to_dtype(self.weight.dtype())?,
+        );
+        // A factor of 1 (the first batch of a cumulative average) replaces the statistics
+        // outright, so not even a NaN of the old ones survives.
+        let (new_rm, new_rv) = if m == 1.0 {
+            (mean, unbiased)
+        } else {
+            (
+                ((rm * (1.0 - m))? + (mean * m)?)?,
+                ((rv * (1.0 - m))? + (unbiased * m)?)?,
+            )
+        };
         self.buffers.set(&self.running_mean_name, new_rm.detach());
         self.buffers.set(&self.running_var_name, new_rv.detach());
         let tracked = self.buffer(&self.num_batches_name)?;

@@ -152,17 +152,37 @@ impl BufferStore {
         store.cumulative_batches.clear();
     }
 
-    /// Runs `f` with `update` set, then sets back the previous mode, also when `f` fails.
+    /// Runs `f` with `update` set (a new average when it is cumulative), then puts back the
+    /// previous mode and, if that was cumulative too, its batch counts: also when `f` fails or
+    /// panics.
     pub fn with_running_stats_update<T>(
         &self,
         update: RunningStatsUpdate,
         f: impl FnOnce() -> T,
     ) -> T {
-        let previous = self.running_stats_update();
+        struct Restore<'a> {
+            store: &'a BufferStore,
+            update: RunningStatsUpdate,
+            counts: BTreeMap<String, u64>,
+        }
+        impl Drop for Restore<'_> {
+            fn drop(&mut self) {
+                let mut store = self.store.write();
+                store.update = self.update;
+                store.cumulative_batches = std::mem::take(&mut self.counts);
+            }
+        }
+        let (previous, counts) = {
+            let store = self.read();
+            (store.update, store.cumulative_batches.clone())
+        };
         self.set_running_stats_update(update);
-        let out = f();
-        self.set_running_stats_update(previous);
-        out
+        let _restore = Restore {
+            store: self,
+            update: previous,
+            counts,
+        };
+        f()
     }
 
     /// The weight of the new batch statistic in the update of `layer`'s running statistics:

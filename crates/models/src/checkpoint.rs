@@ -68,7 +68,7 @@ pub fn save_checkpoint<M: Model + ?Sized>(model: &M, path: impl AsRef<Path>) -> 
     let config =
         serde_json::to_string(&model.config()).map_err(|e| ModelError::CheckpointFile {
             path: path.to_path_buf(),
-            reason: format!("cannot serialise the model configuration ({e})"),
+            reason: format!("cannot serialize the model configuration ({e})"),
         })?;
     named
         .metadata

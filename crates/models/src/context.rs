@@ -69,7 +69,7 @@ impl ModelContext {
         self
     }
 
-    /// Sets the initialisation seed.
+    /// Sets the initialization seed.
     pub fn with_seed(mut self, seed: u64) -> Self {
         self.seed = seed;
         self
@@ -159,7 +159,7 @@ impl ModelContext {
         self.dtype
     }
 
-    /// The initialisation seed.
+    /// The initialization seed.
     pub fn seed(&self) -> u64 {
         self.seed
     }

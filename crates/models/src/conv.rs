@@ -90,7 +90,7 @@ pub struct QuantConv2d {
 }
 
 impl QuantConv2d {
-    /// Creates `weight` (initialised with `init`) and, if `spec.bias`, `bias` (PyTorch's uniform
+    /// Creates `weight` (initialized with `init`) and, if `spec.bias`, `bias` (PyTorch's uniform
     /// default) under the context's prefix.
     pub fn new(ctx: &ModelContext, spec: Conv2dSpec, init: Init) -> Result<Self> {
         let shape = [

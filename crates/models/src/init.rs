@@ -1,4 +1,4 @@
-//! Seeded, order-independent parameter initialisation.
+//! Seeded, order-independent parameter initialization.
 //!
 //! candle's CPU random generator cannot be seeded, so parameters are drawn from a small SplitMix64
 //! generator seeded by the model seed and the parameter's full name: the same seed and
@@ -6,7 +6,7 @@
 
 use candle_core::{DType, Device, Tensor};
 
-/// How a parameter is initialised.
+/// How a parameter is initialized.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Init {
     /// All zeros (biases of norms, ...).
@@ -69,7 +69,7 @@ impl Init {
     }
 }
 
-/// SplitMix64 (Steele, Lea and Flood 2014): tiny, fast, good enough for initialisation.
+/// SplitMix64 (Steele, Lea and Flood 2014): tiny, fast, good enough for initialization.
 #[derive(Debug, Clone)]
 pub(crate) struct SplitMix64(u64);
 

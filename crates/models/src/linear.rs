@@ -8,7 +8,7 @@ use crate::init::Init;
 use crate::quant_state::QuantHandle;
 
 /// `y = x W^T + b` with `weight: [out, in]`, `bias: [out]` (PyTorch's layout and default uniform
-/// initialisation), the weight fake-quantized at each forward call when the shared state says so.
+/// initialization), the weight fake-quantized at each forward call when the shared state says so.
 /// Inputs may have any number of leading dimensions: `[..., in] -> [..., out]`.
 ///
 /// ```
@@ -49,7 +49,7 @@ impl QuantLinear {
         )
     }
 
-    /// Same as [`QuantLinear::new`] with another weight initialisation.
+    /// Same as [`QuantLinear::new`] with another weight initialization.
     pub fn with_init(
         ctx: &ModelContext,
         in_features: usize,

@@ -1,4 +1,4 @@
-//! Building any model by name from a serialisable configuration.
+//! Building any model by name from a serializable configuration.
 
 use serde::{Deserialize, Serialize};
 

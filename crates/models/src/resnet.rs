@@ -137,7 +137,7 @@ impl BasicBlock {
 
 /// ResNet-18 (or another BasicBlock depth) with the CIFAR stem; PyTorch/torchvision parameter names
 /// (`conv1.weight`, `bn1.running_mean`, `layer1.0.conv1.weight`, `layer2.0.downsample.0.weight`,
-/// `fc.weight`, ...). Convolutions are He-normal initialised (fan-out), as in torchvision.
+/// `fc.weight`, ...). Convolutions are He-normal initialized (fan-out), as in torchvision.
 ///
 /// ```
 /// use candle_core::{DType, Device, Tensor};

@@ -76,7 +76,7 @@ pub struct CrossBitRow {
     pub fp: Option<MeanSd>,
 }
 
-/// The comparison summarised over seeds: what `smallscale reproduce --seeds N` writes to
+/// The comparison summarized over seeds: what `smallscale reproduce --seeds N` writes to
 /// `summary.json` and `summary.md`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SeedsSummary {
@@ -120,7 +120,7 @@ fn accuracy_slots(results: &ReproduceResults) -> Vec<(String, Option<BitWidth>, 
     out
 }
 
-/// Summarises the results of the same comparison run with different seeds.
+/// Summarizes the results of the same comparison run with different seeds.
 ///
 /// Every result must share all settings but the seed, and have the same runs evaluated at the same
 /// bit-widths; otherwise the error says which differs. The claims are checked twice: on the mean
@@ -145,7 +145,7 @@ fn accuracy_slots(results: &ReproduceResults) -> Vec<(String, Option<BitWidth>, 
 pub fn summarize_seeds(results: &[ReproduceResults]) -> Result<SeedsSummary> {
     let Some(first) = results.first() else {
         return Err(mismatch(
-            "no results to summarise: run at least one seed".into(),
+            "no results to summarize: run at least one seed".into(),
         ));
     };
     let shape = accuracy_slots(first);
@@ -157,7 +157,7 @@ pub fn summarize_seeds(results: &[ReproduceResults]) -> Result<SeedsSummary> {
         } == first.params;
         if !same_settings {
             return Err(mismatch(format!(
-                "the run with seed {} used other settings than the run with seed {}: summarise runs that differ only in the seed",
+                "the run with seed {} used other settings than the run with seed {}: summarize runs that differ only in the seed",
                 r.params.seed, first.params.seed
             )));
         }

@@ -60,6 +60,30 @@ impl ImageData {
         })
     }
 
+    /// Uses released splits as they are (no re-splitting) and fits the normalization on `train`.
+    pub fn from_splits(
+        train: ImageDataset,
+        validation: ImageDataset,
+        test: ImageDataset,
+    ) -> Result<Self> {
+        for (name, other) in [("validation", &validation), ("test", &test)] {
+            if other.shape() != train.shape() || other.num_classes() != train.num_classes() {
+                return Err(OscRegError::Data {
+                    reason: format!(
+                        "the {name} split differs from the training split in image shape or class count"
+                    ),
+                });
+            }
+        }
+        let normalization = ChannelNormalization::fit(&train)?;
+        Ok(Self {
+            train,
+            validation,
+            test,
+            normalization,
+        })
+    }
+
     /// Keeps only the first `n` examples of each split (for quick runs and tests).
     pub fn truncated(&self, train: usize, validation: usize, test: usize) -> Result<Self> {
         let cut = |d: &ImageDataset, n: usize| d.subset(&(0..n.min(d.len())).collect::<Vec<_>>());

@@ -39,8 +39,12 @@ pub struct DataDescription {
     /// Where the images came from.
     #[serde(flatten)]
     pub source: DataSource,
-    /// Held-out validation fraction of the training set.
+    /// Held-out validation fraction of the training set (unused with a released validation split).
     pub validation_fraction: f64,
+    /// Whether the data set's released validation split was used instead of splitting the
+    /// training set (MedMNIST).
+    #[serde(default)]
+    pub released_validation: bool,
     /// Seed of the stratified split.
     pub split_seed: u64,
     /// Cap on the training examples.
@@ -100,8 +104,9 @@ fn invalid(reason: String) -> OscRegError {
     OscRegError::Data { reason }
 }
 
-/// Loads `source`, splits its training set with `split` and `seed` (stratified), applies the caps,
-/// and describes the result.
+/// Loads `source`, splits its training set with `split` and `seed` (stratified) unless the data
+/// set releases a validation split (MedMNIST: then that split is used as it is and the fraction
+/// is ignored), applies the caps, and describes the result.
 ///
 /// # Errors
 ///
@@ -138,9 +143,16 @@ pub fn load_split_data(
             )));
         }
     }
-    let (train, test) = source.load()?;
-    let params = SplitParams::new(split.validation_fraction, seed)?.with_stratified(true);
-    let data = ImageData::split(train, test, &params)?.truncated(
+    let splits = source.load()?;
+    let released_validation = splits.validation.is_some();
+    let data = match splits.validation {
+        Some(validation) => ImageData::from_splits(splits.train, validation, splits.test)?,
+        None => {
+            let params = SplitParams::new(split.validation_fraction, seed)?.with_stratified(true);
+            ImageData::split(splits.train, splits.test, &params)?
+        }
+    };
+    let data = data.truncated(
         split.limit_train.unwrap_or(usize::MAX),
         split.limit_validation.unwrap_or(usize::MAX),
         split.limit_test.unwrap_or(usize::MAX),
@@ -155,6 +167,7 @@ pub fn load_split_data(
     let description = DataDescription {
         source: source.clone(),
         validation_fraction: split.validation_fraction,
+        released_validation,
         split_seed: seed,
         limit_train: split.limit_train,
         limit_validation: split.limit_validation,

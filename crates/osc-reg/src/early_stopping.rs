@@ -17,6 +17,10 @@ use serde::{Deserialize, Serialize};
 /// assert!(stop.should_stop()); // two epochs without improvement
 /// assert_eq!(stop.best_epoch(), Some(0));
 /// ```
+///
+/// Serialized, it keeps its record (best epoch, best accuracy, epochs since) but not the
+/// patience, which is a setting: give it again with [`with_patience`](Self::with_patience) after
+/// deserializing (a deserialized value never stops early until then).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EarlyStopping {
     /// Epochs without improvement that end training; `None` never stops early.

@@ -7,7 +7,9 @@ pub const EVAL_BATCH_SIZE: usize = 512;
 use candle_core::{D, Tensor};
 use serde::{Deserialize, Serialize};
 use smallscale_datasets::{BatchParams, ChannelNormalization, ImageBatcher, ImageDataset};
-use smallscale_models::{BufferSnapshot, Model, QuantizationState, RunningStatsUpdate};
+use smallscale_models::{
+    BufferSnapshot, BufferStore, Model, QuantizationState, RunningStatsUpdate,
+};
 use smallscale_quant_core::BitWidth;
 
 use crate::data::{batch_tensors, eval_batcher};
@@ -56,7 +58,7 @@ pub struct CrossBitAccuracy {
     pub fp: f64,
     /// `(bits, accuracy)` with the reference quantizer at each bit-width, ascending.
     pub per_bit: Vec<(BitWidth, f64)>,
-    /// With [`CrossBitEvaluation::reestimate_batch_norm`]: `(bits, accuracy)` after the
+    /// With [`CrossBitEvaluation::with_batch_norm_reestimation`]: `(bits, accuracy)` after the
     /// BatchNorm statistics were re-estimated at that bit-width, ascending; `None` without it or
     /// for a model without BatchNorm.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -84,7 +86,7 @@ fn find_bit(per_bit: &[(BitWidth, f64)], bits: BitWidth) -> Option<f64> {
 /// How BatchNorm statistics are re-estimated at each bit-width (an extension beyond the paper,
 /// which keeps the FP statistics): `batches` training batches of `batch_size` examples.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct BatchNormReestimation<'a> {
+struct BatchNormReestimation<'a> {
     /// The training images to pass through (no augmentation, seeded order).
     pub train: &'a ImageDataset,
     /// Number of batches (at least 1).
@@ -252,7 +254,22 @@ pub fn reestimate_batch_norm(
     batch_size: usize,
 ) -> Result<BufferSnapshot> {
     let buffers = model.buffers();
-    let previous = buffers.copy()?;
+    // Puts the previous buffers back unless disarmed: on error and on panic.
+    struct Restore<'a> {
+        store: &'a BufferStore,
+        snapshot: Option<BufferSnapshot>,
+    }
+    impl Drop for Restore<'_> {
+        fn drop(&mut self) {
+            if let Some(s) = self.snapshot.take() {
+                self.store.restore(&s);
+            }
+        }
+    }
+    let mut guard = Restore {
+        store: buffers,
+        snapshot: Some(buffers.copy()?),
+    };
     let result = model.quant().with_state(state, || {
         buffers.with_running_stats_update(RunningStatsUpdate::Cumulative, || -> Result<()> {
             let params = BatchParams::new(batch_size)?.with_seed(0x5eed);
@@ -269,11 +286,9 @@ pub fn reestimate_batch_norm(
             Ok(())
         })
     });
-    match result {
-        Ok(()) => Ok(previous),
-        Err(e) => {
-            buffers.restore(&previous);
-            Err(e)
-        }
-    }
+    result?;
+    Ok(guard
+        .snapshot
+        .take()
+        .expect("the snapshot is taken only here"))
 }

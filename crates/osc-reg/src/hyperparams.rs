@@ -82,7 +82,7 @@ pub struct TrainParams {
     pub patience: Option<usize>,
     /// Mini-batch size.
     pub batch_size: usize,
-    /// Seed for initialisation, shuffling and augmentation.
+    /// Seed for initialization, shuffling and augmentation.
     pub seed: u64,
     /// CIFAR-style augmentation (random crop with padding 4, horizontal flip) of the training batches.
     pub augment: bool,

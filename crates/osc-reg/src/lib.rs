@@ -36,8 +36,8 @@ pub use early_stopping::EarlyStopping;
 pub use environment::RunEnvironment;
 pub use errors::{OscRegError, Result};
 pub use evaluate::{
-    BatchNormReestimation, CrossBitAccuracy, CrossBitEvaluation, EVAL_BATCH_SIZE, accuracy,
-    cross_bit_evaluation, has_batch_norm, reestimate_batch_norm,
+    CrossBitAccuracy, CrossBitEvaluation, EVAL_BATCH_SIZE, accuracy, cross_bit_evaluation,
+    has_batch_norm, reestimate_batch_norm,
 };
 pub use hyperparams::{Method, TrainParams, TrainValidParams};
 pub use oscillation::{LayerOscillation, OscillationParams, OscillationTracker};

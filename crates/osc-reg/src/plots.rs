@@ -1,6 +1,6 @@
 //! The SVG plots of a reproduction (feature `plots`): accuracy against the evaluation bit-width (a panel fitted to the
 //! accurate models and one with the full range, so both the differences of a few points and the
-//! collapse at low bits show), and cross-bit heat maps with a colour bar.
+//! collapse at low bits show), and cross-bit heat maps with a color bar.
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -39,7 +39,7 @@ pub(crate) struct AccuracyCurve {
 
 pub(crate) const PTQ_COLOR: RGBColor = RGBColor(90, 90, 90);
 
-/// The colour of the `i`-th target bit's QAT (blues and greens) or Reg (reds and oranges) curve.
+/// The color of the `i`-th target bit's QAT (blues and greens) or Reg (reds and oranges) curve.
 pub(crate) fn curve_color(i: usize, qat: bool) -> RGBColor {
     const QAT: [RGBColor; 4] = [
         RGBColor(31, 119, 180),
@@ -367,7 +367,7 @@ pub(crate) struct HeatRow {
     pub(crate) cells: Vec<Option<f64>>,
 }
 
-/// Five stops of the viridis colour map.
+/// Five stops of the viridis color map.
 const VIRIDIS: [(f64, f64, f64); 5] = [
     (68.0, 1.0, 84.0),
     (59.0, 82.0, 139.0),
@@ -385,7 +385,7 @@ fn viridis(t: f64) -> RGBColor {
     RGBColor(mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
 }
 
-/// The colour scale of a heat map: the top 10 points of the data take 70 % of the colour map, so
+/// The color scale of a heat map: the top 10 points of the data take 70 % of the color map, so
 /// accuracies a few points apart (68 and 73) look different, while the collapsed cells keep the dark
 /// end.
 #[derive(Debug, Clone, Copy)]
@@ -412,7 +412,7 @@ impl HeatScale {
         }
     }
 
-    /// Position in the colour map, 0..=1.
+    /// Position in the color map, 0..=1.
     fn position(&self, v: f64) -> f64 {
         const KNEE_AT: f64 = 0.3;
         if self.knee <= self.lo {
@@ -436,7 +436,7 @@ fn text_color(bg: RGBColor) -> RGBColor {
     if l > 140.0 { BLACK } else { WHITE }
 }
 
-/// A heat map with labelled cells and a colour bar.
+/// A heat map with labelled cells and a color bar.
 pub(crate) fn draw_heat_map(title: &str, columns: &[String], rows: &[HeatRow]) -> Result<String> {
     let mut svg = String::new();
     {
@@ -514,7 +514,7 @@ pub(crate) fn draw_heat_map(title: &str, columns: &[String], rows: &[HeatRow]) -
                 .map_err(plot_err)?;
             }
         }
-        // The colour bar: a column of thin bands from hi (top) to lo, with ticks.
+        // The color bar: a column of thin bands from hi (top) to lo, with ticks.
         let (bar_top, bar_h) = (top, (h as i32 - top - 40).max(120));
         let to_y = |v: f64| bar_top + ((1.0 - scale.position(v)) * f64::from(bar_h)).round() as i32;
         for k in 0..bar_h {
@@ -625,8 +625,8 @@ pub fn accuracy_plot(results: &ReproduceResults) -> Result<String> {
 }
 
 /// A heat map of the cross-bit matrix of QAT (`qat = true`) or Reg: rows target bits, columns
-/// evaluation bits and FP, cells coloured and labelled with the accuracy, the target bit outlined,
-/// with a colour bar.
+/// evaluation bits and FP, cells colored and labelled with the accuracy, the target bit outlined,
+/// with a color bar.
 pub fn cross_bit_plot(results: &ReproduceResults, qat: bool) -> Result<String> {
     let name = if qat { "QAT" } else { "Reg" };
     let bits = &results.params.eval_bits;
@@ -736,7 +736,7 @@ mod tests {
     fn the_top_of_the_scale_is_stretched() {
         let s = HeatScale::fit([9.6, 68.0, 73.0].into_iter());
         assert_eq!((s.lo, s.knee, s.hi), (9.0, 63.0, 73.0));
-        // 68 and 73 are 5 points apart: 35 % of the colour map, not 8 %.
+        // 68 and 73 are 5 points apart: 35 % of the color map, not 8 %.
         assert!((s.position(73.0) - s.position(68.0) - 0.35).abs() < 1e-12);
         assert_eq!(s.position(9.0), 0.0);
         assert_eq!(s.position(73.0), 1.0);

@@ -52,7 +52,7 @@ pub struct ReproduceParams {
     pub batch_size: usize,
     /// Adam learning rate.
     pub lr: f64,
-    /// Seed (initialisation, split, shuffling); every run starts from the same initial weights.
+    /// Seed (initialization, split, shuffling); every run starts from the same initial weights.
     pub seed: u64,
 }
 

@@ -63,7 +63,7 @@ fn file_error(path: &Path, reason: String) -> OscRegError {
 /// Writes `value` as pretty JSON, atomically.
 pub fn write_json(path: &Path, value: &impl Serialize) -> Result<()> {
     let bytes = serde_json::to_vec_pretty(value)
-        .map_err(|e| file_error(path, format!("cannot serialise ({e})")))?;
+        .map_err(|e| file_error(path, format!("cannot serialize ({e})")))?;
     Ok(write_atomic(path, &bytes)?)
 }
 

@@ -116,7 +116,7 @@ fn a_crashed_run_resumes_from_its_last_checkpoint_and_ends_where_an_uninterrupte
     }));
     assert!(result.is_err());
     assert!(run_dir.join("state.json").exists());
-    // A fresh process: a new model with another initialisation resumes from the files.
+    // A fresh process: a new model with another initialization resumes from the files.
     let resumed_model = mlp(99);
     let resumed = Trainer::new(resumed_model.as_ref(), &d, config())
         .with_run_dir(&run_dir)

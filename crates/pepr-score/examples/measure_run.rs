@@ -17,7 +17,7 @@ fn main() -> Result<()> {
     println!("workload result: {value}");
     println!(
         "{}",
-        serde_json::to_string_pretty(&m).expect("a measurement serialises")
+        serde_json::to_string_pretty(&m).expect("a measurement serializes")
     );
     Ok(())
 }

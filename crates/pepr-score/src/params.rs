@@ -7,11 +7,11 @@
 //! The paper's PePR is `ScoreParams::new(resource)` with nothing else. The
 //! other knobs are **extensions**:
 //!
-//! * [`ScoreParams::weight`]: `P / (1 + w R)`;
+//! * [`ScoreParams::with_weight`]: `P / (1 + w R)`;
 //! * [`ScoreParams::and_resource`]: several resources combined as the
 //!   share-weighted mean of their normalized costs,
 //!   `R = sum_k s_k R_k / sum_k s_k` (still in `[0, 1]`);
-//! * [`ScoreParams::reference_bounds`]: normalize a resource against fixed
+//! * [`ScoreParams::with_reference_bounds`]: normalize a resource against fixed
 //!   bounds, clamped, instead of over the pool.
 
 use std::collections::BTreeMap;

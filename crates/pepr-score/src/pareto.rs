@@ -1,8 +1,8 @@
-//! The Pareto front of a pool: maximise performance, minimise cost.
+//! The Pareto front of a pool: maximize performance, minimize cost.
 //!
 //! A model is *dominated* when another model is at least as good on every
 //! objective and strictly better on one. The front is the set of models that
-//! no other model dominates. Every PePR maximiser lies on it (tested).
+//! no other model dominates. Every PePR maximizer lies on it (tested).
 
 use crate::errors::{PeprError, Result, check_finite};
 

@@ -4,7 +4,7 @@
 //! [`Pool::new`] validates the runs (performance in `[0, 1]`, finite
 //! non-negative resources, unique names, same resources everywhere);
 //! [`Pool::score`] normalizes each resource over the pool and scores every
-//! model, returning a serialisable [`PoolScores`].
+//! model, returning a serializable [`PoolScores`].
 //!
 //! The score depends on the pool: adding one expensive model rescales every
 //! `R` and can flip a ranking (see the tests and the crate docs).
@@ -358,7 +358,7 @@ impl Pool {
 }
 
 /// Best first: higher PePR, then higher P, then lower R, then lower raw costs
-/// (lexicographic), then name. This makes the maximiser unique and always on
+/// (lexicographic), then name. This makes the maximizer unique and always on
 /// the Pareto front, even among ties.
 fn ranking_order(a: &ScoredModel, b: &ScoredModel, ka: &[f64], kb: &[f64]) -> Ordering {
     b.pepr
@@ -413,7 +413,9 @@ pub struct ScoredModel {
     pub performance: f64,
     /// Raw costs of the scored resources.
     pub raw: BTreeMap<String, f64>,
-    /// Normalized costs `R_k` of the scored resources.
+    /// Normalized costs `R_k` of the scored resources (`normalised` in files of earlier
+    /// versions is read too).
+    #[serde(alias = "normalised")]
     pub normalized: BTreeMap<String, f64>,
     /// The (combined) normalized cost `R` in `[0, 1]`.
     pub resource: f64,
@@ -461,7 +463,7 @@ pub struct PoolScores {
 }
 
 impl PoolScores {
-    /// The PePR maximiser (rank 1); always on the Pareto front.
+    /// The PePR maximizer (rank 1); always on the Pareto front.
     pub fn best(&self) -> &ScoredModel {
         self.models
             .iter()

@@ -100,7 +100,7 @@ proptest! {
     }
 
     #[test]
-    fn maximiser_is_on_the_pareto_front(points in pool_strategy()) {
+    fn maximizer_is_on_the_pareto_front(points in pool_strategy()) {
         let pool = make_pool(&points);
         let scores = pool.pepr("energy").unwrap();
         let best = scores.best();
@@ -118,7 +118,7 @@ proptest! {
     }
 
     #[test]
-    fn maximiser_on_front_with_extensions(
+    fn maximizer_on_front_with_extensions(
         points in pool_strategy(),
         mem in proptest::collection::vec((0u32..=5).prop_map(f64::from), 40),
         w in 0.0f64..4.0,

@@ -325,5 +325,5 @@ pub fn is_integer_export(file: &NamedTensors) -> bool {
 }
 
 fn serde_json_min<T: Serialize>(v: &T) -> String {
-    serde_json::to_string(v).expect("metadata of plain fields always serialises")
+    serde_json::to_string(v).expect("metadata of plain fields always serializes")
 }

@@ -142,7 +142,7 @@ fn parse_tensors(bytes: &[u8]) -> std::result::Result<NamedTensors, String> {
     Ok(NamedTensors { tensors, metadata })
 }
 
-/// Serialises named tensors (with optional metadata) to safetensors bytes.
+/// Serializes named tensors (with optional metadata) to safetensors bytes.
 pub(crate) fn serialize_raw(
     entries: &BTreeMap<String, RawTensor>,
     metadata: HashMap<String, String>,
@@ -154,7 +154,7 @@ pub(crate) fn serialize_raw(
         Some(metadata)
     };
     safetensors::serialize(data, info)
-        .map_err(|e| QuantError::file("<output>", format!("cannot serialise the tensors ({e})")))
+        .map_err(|e| QuantError::file("<output>", format!("cannot serialize the tensors ({e})")))
 }
 
 /// Writes named tensors to a safetensors file atomically (temporary file + rename).

@@ -17,7 +17,7 @@ use crate::quantizer::{QuantScheme, QuantizedTensor, Quantizer, check_finite, ch
 ///
 /// The rounding is straight-through, so the gradient with respect to `s` is the paper's:
 /// `-w/s + round(w/s)` inside the range and `-Qn` or `Qp` outside, times `g`. The step is
-/// initialised as in the paper, `2 mean|w| / sqrt(Qp)`.
+/// initialized as in the paper, `2 mean|w| / sqrt(Qp)`.
 ///
 /// ```
 /// use candle_core::{Device, Tensor};
@@ -38,7 +38,7 @@ pub struct LsqQuantizer {
 }
 
 impl LsqQuantizer {
-    /// An LSQ quantizer for `weights` at `bits` (validated: 2..=16), with the step initialised as in
+    /// An LSQ quantizer for `weights` at `bits` (validated: 2..=16), with the step initialized as in
     /// the paper and the paper's gradient scale. The weights must be finite and not all zero.
     pub fn init(weights: &Tensor, bits: u32) -> Result<Self> {
         let bits = BitWidth::new(bits)?;

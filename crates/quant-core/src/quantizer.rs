@@ -10,7 +10,7 @@ use crate::error::{QuantError, Result};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ScaleGradient {
-    /// The reference behaviour: `s` is not detached, so the gradient also flows through `s` into the
+    /// The reference behavior: `s` is not detached, so the gradient also flows through `s` into the
     /// arg-max element(s) (ties split evenly).
     #[default]
     Faithful,

@@ -139,7 +139,7 @@ fn lsq_forward_and_gradients_follow_the_paper() {
 }
 
 #[test]
-fn lsq_initialises_its_step_like_the_paper_and_rejects_bad_steps() {
+fn lsq_initializes_its_step_like_the_paper_and_rejects_bad_steps() {
     let w = Tensor::new(&[0.5f32, -1.5, 1.0, -1.0], &Device::Cpu).unwrap();
     let lsq = LsqQuantizer::init(&w, 4).unwrap();
     let step = lsq.step().as_tensor().to_scalar::<f32>().unwrap();

@@ -214,7 +214,7 @@ fn spec_examples_ternary_and_three_bit() {
 
 #[test]
 fn ties_of_the_maximum_split_the_scale_gradient_evenly() {
-    // Every element is a tie (a LayerNorm gamma initialised to one), and a mixed case.
+    // Every element is a tie (a LayerNorm gamma initialized to one), and a mixed case.
     check_against_reference(&[1.0; 6], &[6], &[0.3, -0.2, 0.5, 0.1, 0.0, 0.7], 2, false);
     check_against_reference(
         &[0.7, -0.7, 0.2, 0.7, -0.1],

@@ -11,35 +11,42 @@ use serde::{Deserialize, Serialize};
 use smallscale_datasets::DataSource;
 use smallscale_osc_reg::{DataDescription, ImageData, SplitSpec};
 
-/// The name of the built-in data set (`--data`).
+/// The name of the built-in Fashion-MNIST subset (`--data`), the default.
 const EMBEDDED: &str = "embedded-fashion-mnist";
+/// The name of the built-in PneumoniaMNIST (`--data`).
+const EMBEDDED_PNEUMONIA: &str = "embedded-pneumoniamnist";
 
-/// The on-disk formats `--data-format` reads from a directory.
+/// The on-disk formats `--data-format` reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum DataFormat {
-    /// The four Fashion-MNIST IDX files (raw or `.gz`).
+    /// The four Fashion-MNIST IDX files (raw or `.gz`) in a directory.
     FashionMnist,
-    /// The four MNIST IDX files (raw or `.gz`).
+    /// The four MNIST IDX files (raw or `.gz`) in a directory.
     Mnist,
-    /// The CIFAR-10 binary batches (`data_batch_1.bin` .. `data_batch_5.bin`, `test_batch.bin`).
+    /// The CIFAR-10 binary batches (`data_batch_1.bin` .. `data_batch_5.bin`, `test_batch.bin`) in
+    /// a directory.
     Cifar10,
+    /// A MedMNIST `.npz` file (its released train / validation / test splits are used).
+    Medmnist,
 }
 
 /// Where the images come from, alike in `reproduce`, `train` and `eval`: `--data
-/// embedded-fashion-mnist` (the default), or `--data DIR` with the files of `--data-format` (default
-/// fashion-mnist) in DIR. `--data-path DIR` is the same as `--data DIR`.
+/// embedded-fashion-mnist` (the default) or `embedded-pneumoniamnist`, `--data DIR` with the files
+/// of `--data-format` (default fashion-mnist) in DIR, or `--data FILE.npz` (MedMNIST).
+/// `--data-path` is the same as `--data`.
 #[derive(Debug, Clone, Default, Args)]
 #[command(next_help_heading = "Data")]
 pub struct DataArgs {
-    /// `embedded-fashion-mnist` (the subset shipped in the binary), or a directory holding the data
-    /// set's files in --data-format [default: embedded-fashion-mnist].
-    #[arg(long, value_name = "NAME|DIR", conflicts_with = "data_path")]
+    /// `embedded-fashion-mnist` (the subset shipped in the binary), `embedded-pneumoniamnist`, a
+    /// directory holding the data set's files in --data-format, or a MedMNIST .npz file
+    /// [default: embedded-fashion-mnist].
+    #[arg(long, value_name = "NAME|PATH", conflicts_with = "data_path")]
     pub data: Option<String>,
-    /// Format of the files in the --data directory [default: fashion-mnist].
+    /// Format of the files at --data [default: medmnist for a .npz file, else fashion-mnist].
     #[arg(long, value_enum, value_name = "FORMAT")]
     pub data_format: Option<DataFormat>,
-    /// The same as --data DIR.
-    #[arg(long, value_name = "DIR")]
+    /// The same as --data PATH.
+    #[arg(long, value_name = "PATH")]
     pub data_path: Option<PathBuf>,
 }
 
@@ -49,48 +56,69 @@ impl DataArgs {
         self.data.is_some() || self.data_format.is_some() || self.data_path.is_some()
     }
 
-    /// The data source these options describe (the embedded set when none is given). A directory
-    /// is made absolute so that the run can be resumed or evaluated from elsewhere.
+    /// The data source these options describe (the embedded set when none is given). A path is
+    /// made absolute so that the run can be resumed or evaluated from elsewhere.
     pub fn source(&self) -> Result<DataSource> {
-        let (flag, dir) = match (&self.data, &self.data_path) {
-            (Some(name), _) if name == EMBEDDED => {
+        let (flag, path) = match (&self.data, &self.data_path) {
+            (Some(name), _) if name == EMBEDDED || name == EMBEDDED_PNEUMONIA => {
                 if let Some(format) = self.data_format {
                     bail!(
-                        "--data {EMBEDDED} is the built-in set: --data-format ({}) needs --data DIR, the directory of its files",
-                        format_name(format)
+                        "--data {name} is a built-in set: --data-format ({}) needs --data PATH, the {} of its files",
+                        format_name(format),
+                        if format == DataFormat::Medmnist {
+                            "file"
+                        } else {
+                            "directory"
+                        }
                     );
                 }
-                return Ok(DataSource::EmbeddedFashionMnist);
+                return Ok(if name == EMBEDDED {
+                    DataSource::EmbeddedFashionMnist
+                } else {
+                    DataSource::EmbeddedPneumoniaMnist
+                });
             }
-            (Some(dir), _) => ("--data", PathBuf::from(dir)),
-            (None, Some(dir)) => ("--data-path", dir.clone()),
+            (Some(path), _) => ("--data", PathBuf::from(path)),
+            (None, Some(path)) => ("--data-path", path.clone()),
             (None, None) => {
                 if self.data_format.is_some() {
-                    bail!("--data-format needs --data DIR, the directory that holds the files");
+                    bail!("--data-format needs --data PATH, where the files are");
                 }
                 return Ok(DataSource::EmbeddedFashionMnist);
             }
         };
-        let format = self.data_format.unwrap_or(DataFormat::FashionMnist);
-        let path = std::fs::canonicalize(&dir).with_context(|| {
+        let is_npz = path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("npz"));
+        let format = self.data_format.unwrap_or(if is_npz {
+            DataFormat::Medmnist
+        } else {
+            DataFormat::FashionMnist
+        });
+        let wants_file = format == DataFormat::Medmnist;
+        let what = if wants_file {
+            "the MedMNIST .npz file".to_string()
+        } else {
+            format!("the directory that holds the {} files", format_name(format))
+        };
+        let path = std::fs::canonicalize(&path).with_context(|| {
             format!(
-                "{flag} {}: the directory cannot be opened; pass `{EMBEDDED}` or the directory \
-                 that holds the {} files",
-                dir.display(),
-                format_name(format)
+                "{flag} {}: cannot be opened; pass `{EMBEDDED}`, `{EMBEDDED_PNEUMONIA}` or {what}",
+                path.display()
             )
         })?;
-        if !path.is_dir() {
+        if wants_file != path.is_file() {
             bail!(
-                "{flag} {} is not a directory: pass the directory that holds the {} files",
+                "{flag} {} is not {}: pass {what}",
                 path.display(),
-                format_name(format)
+                if wants_file { "a file" } else { "a directory" }
             );
         }
         Ok(match format {
             DataFormat::FashionMnist => DataSource::FashionMnist { path },
             DataFormat::Mnist => DataSource::Mnist { path },
             DataFormat::Cifar10 => DataSource::Cifar10 { path },
+            DataFormat::Medmnist => DataSource::MedMnist { path },
         })
     }
 }
@@ -100,6 +128,7 @@ fn format_name(format: DataFormat) -> &'static str {
         DataFormat::FashionMnist => "Fashion-MNIST IDX",
         DataFormat::Mnist => "MNIST IDX",
         DataFormat::Cifar10 => "CIFAR-10 binary",
+        DataFormat::Medmnist => "MedMNIST .npz",
     }
 }
 
@@ -108,7 +137,7 @@ fn format_name(format: DataFormat) -> &'static str {
 #[command(next_help_heading = "Data")]
 pub struct SplitArgs {
     /// Fraction of the training set held out (stratified) for validation, early stopping and
-    /// model selection.
+    /// model selection (ignored for MedMNIST, whose released validation split is used).
     #[arg(long, value_name = "F", default_value_t = 0.1)]
     pub validation_fraction: f64,
     /// Use only the first N training examples (after the split), for quick runs.

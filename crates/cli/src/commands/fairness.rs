@@ -54,7 +54,7 @@ pub enum SpModelArg {
     /// Unmemorized confusion rows held fixed: plans can be applied to the rows.
     ConfusionRow,
     /// Unmemorized prediction distribution of each group held fixed (the paper's
-    /// parametrisation; not applied to rows).
+    /// parametrization; not applied to rows).
     Distribution,
 }
 
@@ -68,7 +68,7 @@ pub enum SpModelArg {
     (A = 0). Without it the column must hold exactly two values and the larger one (numerically for\n\
     integers, else as text) is protected. Signed gaps are protected minus unprotected by default.\n\
     --adult: group = sex with Female protected, label = income >50K, prediction = a logistic\n\
-    regression fitted on the training split, analysed on the test split.")]
+    regression fitted on the training split, analyzed on the test split.")]
 pub struct FairnessArgs {
     /// CSV file with one row per individual and a header row.
     #[arg(long, value_name = "ROWS.csv", required_unless_present = "adult")]
@@ -114,7 +114,7 @@ pub struct FairnessArgs {
     /// Confidence level of the bootstrap intervals.
     #[arg(long, value_name = "C", default_value_t = 0.95, requires = "bootstrap")]
     pub confidence: f64,
-    /// Analyse a logistic regression on the embedded UCI Adult data instead of --input.
+    /// Analyze a logistic regression on the embedded UCI Adult data instead of --input.
     #[arg(long, conflicts_with_all = ["input", "group_col", "label_col", "pred_col", "weight_col", "protected"])]
     pub adult: bool,
     /// With --adult: keep `sex` among the model's features (excluded by default).

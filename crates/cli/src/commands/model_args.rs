@@ -116,6 +116,7 @@ mod tests {
         DataDescription {
             source: DataSource::EmbeddedFashionMnist,
             validation_fraction: 0.1,
+            released_validation: false,
             split_seed: 0,
             limit_train: None,
             limit_validation: None,

@@ -64,7 +64,7 @@ pub struct ReproduceArgs {
     /// Adam learning rate [default: 0.001].
     #[arg(long)]
     pub lr: Option<f64>,
-    /// Seed of the initialisation, the validation split and the shuffling [default: 0].
+    /// Seed of the initialization, the validation split and the shuffling [default: 0].
     #[arg(long)]
     pub seed: Option<u64>,
     /// Repeat the comparison with this many seeds (--seed, --seed + 1, ...): each seed's report goes
@@ -130,7 +130,7 @@ pub fn run(args: &ReproduceArgs) -> Result<()> {
     } else {
         SplitSpec::default()
     };
-    let (shape, classes) = source.shape_and_classes();
+    let (shape, classes) = source.shape_and_classes()?;
     params.model = params.model.fitted_to(shape, classes);
     let params = params.check().context("the model does not fit the data")?;
     let seeds: Vec<u64> = (0..args.seeds)

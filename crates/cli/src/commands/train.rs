@@ -94,7 +94,7 @@ pub struct TrainingArgs {
     /// Mini-batch size.
     #[arg(long, value_name = "N", default_value_t = 128)]
     pub batch_size: usize,
-    /// Seed of the initialisation, the validation split, shuffling and augmentation.
+    /// Seed of the initialization, the validation split, shuffling and augmentation.
     #[arg(long, value_name = "S", default_value_t = 0)]
     pub seed: u64,
     /// Random crop (padding 4) and horizontal flip of the training images (CIFAR-style).

@@ -27,7 +27,7 @@ pub const WORLD_AVERAGE_G_PER_KWH: f64 = 475.0;
 /// Chosen because this crate measures the machine it runs on, which is often
 /// a workstation with no data-centre overhead; set the PUE of your data
 /// centre (e.g. [`PAPER_PUE`]) with
-/// [`MeterConfig::pue`](crate::MeterConfig::pue).
+/// [`MeterConfig::with_pue`](crate::MeterConfig::with_pue).
 pub const DEFAULT_PUE: f64 = 1.0;
 
 /// The PUE the PePR paper's measurements used (carbontracker's data-centre

@@ -8,7 +8,7 @@
 //! figure for thermal design power divided by core count of current x86 CPUs
 //! (roughly 3-15 W per core, from many-core server parts to desktop parts).
 //! Set your CPU's TDP / cores with
-//! [`MeterConfig::watts_per_core`](crate::MeterConfig::watts_per_core).
+//! [`MeterConfig::with_watts_per_core`](crate::MeterConfig::with_watts_per_core).
 
 /// Default power per busy core for the estimate, watts.
 pub const DEFAULT_WATTS_PER_CORE: f64 = 10.0;

@@ -1,7 +1,7 @@
 //! Resource meters: wall time, CPU time, peak memory, energy and CO2 of a run.
 //!
 //! A [`Meter`] wraps a closure ([`Meter::measure`]) or a span between
-//! [`Meter::start`] and [`RunningMeter::stop`], and returns a serialisable
+//! [`Meter::start`] and [`RunningMeter::stop`], and returns a serializable
 //! [`Measurement`]. Every figure is a [`Figure`] labelled
 //! [`Provenance::Measured`] or [`Provenance::Estimated`] with its source.
 //!

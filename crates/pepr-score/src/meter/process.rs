@@ -38,7 +38,7 @@ fn rusage_self() -> Option<libc::rusage> {
     // only writes into it and returns 0 on success.
     let rc = unsafe { libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr()) };
     if rc == 0 {
-        // SAFETY: on success getrusage has initialised the struct (it was
+        // SAFETY: on success getrusage has initialized the struct (it was
         // zeroed before in any case).
         Some(unsafe { usage.assume_init() })
     } else {

@@ -213,7 +213,7 @@ fn copy_into<T: Copy>(x: &[T], out: &mut [MaybeUninit<T>]) {
     }
 }
 
-/// Allocates a vector of `n` elements without initialising it and lets `fill` write every element.
+/// Allocates a vector of `n` elements without initializing it and lets `fill` write every element.
 ///
 /// On `Err` the partially written buffer is dropped without being read.
 ///
@@ -221,14 +221,14 @@ fn copy_into<T: Copy>(x: &[T], out: &mut [MaybeUninit<T>]) {
 ///
 /// `fill` must write all `n` elements whenever it returns `Ok` (every kernel of this module does):
 /// the vector is returned with length `n`, so an element it left unwritten would be read
-/// uninitialised.
+/// uninitialized.
 pub unsafe fn filled_vec<T: Copy, E>(
     n: usize,
     fill: impl FnOnce(&mut [MaybeUninit<T>]) -> Result<(), E>,
 ) -> Result<Vec<T>, E> {
     let mut v: Vec<T> = Vec::with_capacity(n);
     fill(&mut v.spare_capacity_mut()[..n])?;
-    // SAFETY: the caller guarantees that `fill` initialised all `n` elements, and capacity >= n.
+    // SAFETY: the caller guarantees that `fill` initialized all `n` elements, and capacity >= n.
     unsafe { v.set_len(n) };
     Ok(v)
 }
