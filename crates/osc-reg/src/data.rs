@@ -51,13 +51,7 @@ impl ImageData {
             });
         }
         let (train, validation) = train_full.split(split)?;
-        let normalization = ChannelNormalization::fit(&train)?;
-        Ok(Self {
-            train,
-            validation,
-            test,
-            normalization,
-        })
+        Self::from_splits(train, validation, test)
     }
 
     /// Uses released splits as they are (no re-splitting) and fits the normalization on `train`.

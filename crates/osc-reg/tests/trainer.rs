@@ -311,40 +311,31 @@ fn batch_norm_reestimation_averages_the_batch_statistics_at_each_bit_and_restore
         .into_iter()
         .find(|n| n.ends_with("running_mean"))
         .unwrap();
-    let saved = reestimate_batch_norm(
-        cnn.as_ref(),
-        &d.train,
-        &d.normalization,
-        state.clone(),
-        3,
-        32,
-    )
-    .unwrap();
-    let reestimated = cnn
-        .buffers()
-        .get(&bn_name)
-        .unwrap()
-        .to_vec1::<f32>()
+    // Re-estimates on 3 batches of 32 at 2 bits; the saved buffers and bn1's new running mean.
+    let reestimate = || {
+        let saved = reestimate_batch_norm(
+            cnn.as_ref(),
+            &d.train,
+            &d.normalization,
+            state.clone(),
+            3,
+            32,
+        )
         .unwrap();
+        let mean = cnn
+            .buffers()
+            .get(&bn_name)
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
+        (saved, mean)
+    };
+    let (saved, reestimated) = reestimate();
     // The same through momentum updates replayed from zero would mix in the old statistics; the
     // plain average of three batches must not depend on them: start again from other statistics.
     cnn.buffers().restore(&saved);
     cnn.forward_t(&(x * 2.0).unwrap(), true).unwrap();
-    let again = reestimate_batch_norm(
-        cnn.as_ref(),
-        &d.train,
-        &d.normalization,
-        state.clone(),
-        3,
-        32,
-    )
-    .unwrap();
-    let second = cnn
-        .buffers()
-        .get(&bn_name)
-        .unwrap()
-        .to_vec1::<f32>()
-        .unwrap();
+    let (again, second) = reestimate();
     assert_eq!(reestimated, second);
     cnn.buffers().restore(&again);
 
