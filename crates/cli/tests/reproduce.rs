@@ -19,6 +19,8 @@ fn quick_reproduce_writes_the_report_and_resumes() {
         "2,3",
         "--width",
         "4",
+        "--pue",
+        "1.55",
         "--no-progress",
         "--out",
     ];
@@ -54,6 +56,7 @@ fn quick_reproduce_writes_the_report_and_resumes() {
     assert_eq!(runs.len(), 5); // FP, QAT at 2 and 3, Reg at 2 and 3
     for run in runs {
         assert!(run["resources"]["energy"]["value"].as_f64().unwrap() >= 0.0);
+        assert_eq!(run["resources"]["pue"], 1.55, "--pue reaches the meter");
         assert_eq!(run["test"]["per_bit"].as_array().unwrap().len(), 7);
     }
     assert_eq!(json["results"]["pepr"].as_array().unwrap().len(), 2);

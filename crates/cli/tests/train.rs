@@ -146,9 +146,20 @@ fn trains_resumes_and_evaluates_across_bits() {
             "epoch-2-optimizer.safetensors",
             "epoch-2.safetensors",
             "metrics.jsonl",
+            "resources.json",
             "result.json",
             "state.json"
         ]
+    );
+    // A continued run adds this call's measurement to the saved one.
+    let resources = read_json(&run_dir.join("resources.json"));
+    assert!(
+        resources["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n.as_str().unwrap().contains("continued at epoch 3")),
+        "{resources}"
     );
     assert_eq!(
         read_json(&run_dir.join("config.json"))["train"]["epochs"],
@@ -614,4 +625,75 @@ fn pneumoniamnist_trains_on_its_released_splits_embedded_or_from_a_file() {
     let stdout = ok(&run(&args, &[&npz]));
     let from_file = &json_lines(&stdout)[1];
     assert_eq!(from_file["test"]["fp"], result["test"]["fp"]);
+}
+
+#[test]
+fn train_meters_its_run_with_the_metering_options() {
+    let dir = tempfile::tempdir().unwrap();
+    let run_dir = dir.path().join("metered");
+    let args = [
+        "train",
+        "--model",
+        "mlp",
+        "--method",
+        "fp",
+        "--epochs",
+        "1",
+        "--limit-train",
+        "200",
+        "--limit-test",
+        "50",
+        "--cpu-tdp",
+        "65",
+        "--cpu-load",
+        "machine",
+        "--pue",
+        "1.55",
+        "--carbon-intensity",
+        "FR",
+        "--out",
+    ];
+    let stdout = ok(&run(&args, &[&run_dir]));
+    assert!(stdout.contains("resources: "), "{stdout}");
+    let resources = read_json(&run_dir.join("resources.json"));
+    assert_eq!(resources["pue"], 1.55);
+    assert!(
+        resources["carbon_intensity"]["source"]
+            .as_str()
+            .unwrap()
+            .contains("FR"),
+        "{resources}"
+    );
+    let component = &resources["energy_components"][0];
+    if component["name"] == "cpu (estimate)" {
+        let source = component["source"].as_str().unwrap();
+        assert!(
+            source.contains("CodeCarbon CPU-load model") && source.contains("65 W"),
+            "{source}"
+        );
+    }
+    let result = read_json(&run_dir.join("result.json"));
+    assert_eq!(result["resources"], resources);
+    // Bad values are refused before anything trains.
+    for (extra, needle) in [
+        (["--pue", "0.5"], "PUE"),
+        (["--carbon-intensity", "XX"], "--carbon-intensity XX"),
+        (["--watts-per-core", "-3"], "watts per core"),
+    ] {
+        let mut bad: Vec<&str> = args[..args.len() - 1].to_vec();
+        let metering = [
+            "--cpu-tdp",
+            "65",
+            "--cpu-load",
+            "machine",
+            "--pue",
+            "1.55",
+            "--carbon-intensity",
+            "FR",
+        ];
+        bad.retain(|a| !metering.contains(a));
+        bad.extend(extra);
+        let out = run(&bad, &[]);
+        fails_with(&out, &[needle]);
+    }
 }

@@ -51,7 +51,7 @@ pub use reproduce::{
 };
 pub use run_dir::{
     BEST_FILE, CONFIG_FILE, METRICS_FILE, RESOURCES_FILE, RESULT_FILE, RunConfig, RunStatus,
-    STATE_FILE, TestAccuracy, TrainResult, read_json_if_exists, write_json,
+    STATE_FILE, TestAccuracy, TrainResult, read_json_if_exists, record_run_resources, write_json,
 };
 pub use toy::{ToyCycle, ToyStep, UnivariateToyModel};
 pub use trainer::{EpochRecord, OscillationSummary, TrainOutcome, Trainer};

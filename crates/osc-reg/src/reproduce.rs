@@ -18,7 +18,7 @@ use crate::errors::{OscRegError, Result};
 use crate::evaluate::{CrossBitAccuracy, EVAL_BATCH_SIZE, cross_bit_evaluation};
 use crate::hyperparams::{Method, TrainParams};
 use crate::regularizer::RegularizerParams;
-use crate::run_dir::{RESOURCES_FILE, RunConfig};
+use crate::run_dir::{RunConfig, record_run_resources};
 use crate::trainer::{TrainOutcome, Trainer};
 
 /// Settings of a reproduction run, unvalidated; [`ReproduceParams::check`] turns them into the
@@ -126,7 +126,10 @@ impl ReproduceParams {
             .with_patience(self.patience)
             .with_batch_size(self.batch_size)
             .check()?;
-        Ok(ReproduceValidParams(self))
+        Ok(ReproduceValidParams {
+            params: self,
+            meter: MeterConfig::default(),
+        })
     }
 
     fn train_params(&self, method: Method) -> TrainParams {
@@ -139,23 +142,40 @@ impl ReproduceParams {
     }
 }
 
-/// Settings of a reproduction run that passed [`ReproduceParams::check`].
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(transparent)]
-pub struct ReproduceValidParams(ReproduceParams);
+/// Settings of a reproduction run that passed [`ReproduceParams::check`], and how its runs are
+/// metered (not part of a run's identity: the meter does not change what is trained).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReproduceValidParams {
+    params: ReproduceParams,
+    meter: MeterConfig,
+}
 
 impl ReproduceValidParams {
     /// The settings.
     pub fn params(&self) -> &ReproduceParams {
-        &self.0
+        &self.params
+    }
+
+    /// The meter settings (default: [`MeterConfig::default`]).
+    pub fn meter(&self) -> &MeterConfig {
+        &self.meter
     }
 
     /// The same settings with another seed (a seed cannot make settings invalid).
     pub fn with_seed(&self, seed: u64) -> Self {
-        Self(ReproduceParams {
-            seed,
-            ..self.0.clone()
-        })
+        Self {
+            params: ReproduceParams {
+                seed,
+                ..self.params.clone()
+            },
+            meter: self.meter.clone(),
+        }
+    }
+
+    /// Meters every run with `meter` (checked when the reproduction starts).
+    pub fn with_meter(mut self, meter: MeterConfig) -> Self {
+        self.meter = meter;
+        self
     }
 }
 
@@ -324,6 +344,7 @@ pub fn reproduce(
     progress: bool,
     mut log: impl FnMut(&str),
 ) -> Result<ReproduceResults> {
+    let valid = params;
     let params = params.params();
     let started = std::time::Instant::now();
     let (data, description) = load_split_data(source, split, params.seed)?;
@@ -333,7 +354,7 @@ pub fn reproduce(
         data.num_classes(),
     )?;
     let data = &data;
-    let meter = Meter::new(MeterConfig::default())?;
+    let meter = Meter::new(valid.meter().clone())?;
     let mut methods = vec![Method::Fp];
     for &b in &params.target_bits {
         methods.push(Method::Qat { bits: b });
@@ -385,7 +406,7 @@ pub fn reproduce(
         if !training.already_finished {
             run_config.save(&run_dir)?;
         }
-        let resources = run_resources(&run_dir, &training, measured)?;
+        let resources = record_run_resources(&run_dir, &training, measured)?;
         let test = cross_bit_evaluation(
             model.as_ref(),
             &data.test,
@@ -427,71 +448,6 @@ pub fn reproduce(
     results.pepr = pepr_per_bit(&results)?;
     results.seconds = started.elapsed().as_secs_f64();
     Ok(results)
-}
-
-/// The resources of a training run across calls: a run finished earlier keeps the measurement saved
-/// with it; a finished run continued with more epochs adds this call's measurement to the saved one;
-/// a run resumed after an interruption is metered only for the part that ran in this call (said in
-/// its notes); a fresh run is saved for later calls.
-fn run_resources(
-    run_dir: &Path,
-    training: &TrainOutcome,
-    measured: Measurement,
-) -> Result<Measurement> {
-    let path = run_dir.join(RESOURCES_FILE);
-    let saved = std::fs::read(&path)
-        .ok()
-        .and_then(|bytes| serde_json::from_slice::<Measurement>(&bytes).ok());
-    let mut m = measured;
-    match (training.already_finished, training.resumed_at_epoch, saved) {
-        (true, _, Some(saved)) => return Ok(saved),
-        (true, _, None) => m.notes.push("the run had finished earlier and its measurement was not found: these figures cover only loading it".into()),
-        (false, Some(epoch), Some(saved)) => {
-            m = added(&saved, m);
-            m.notes.push(format!(
-                "the run was continued at epoch {} after it had finished: these figures add this call's training to the measurement saved with the earlier epochs",
-                epoch + 1
-            ));
-        }
-        (false, Some(epoch), None) => m.notes.push(format!(
-            "the run was resumed at epoch {}: these figures cover only the epochs trained after the interruption",
-            epoch + 1
-        )),
-        (false, None, _) => {}
-    }
-    let bytes = serde_json::to_vec_pretty(&m).map_err(|e| OscRegError::File {
-        path: path.clone(),
-        reason: e.to_string(),
-    })?;
-    smallscale_io::write_atomic(&path, &bytes)?;
-    Ok(m)
-}
-
-/// `later` with the time, energy and CO2 of `earlier` added (peak memory: the larger); a figure is
-/// estimated when either part was.
-fn added(earlier: &Measurement, mut later: Measurement) -> Measurement {
-    use smallscale_pepr_score::{Figure, Provenance};
-    let add = |a: &Figure, b: &mut Figure| {
-        b.value += a.value;
-        if a.provenance == Provenance::Estimated {
-            b.provenance = Provenance::Estimated;
-        }
-    };
-    add(&earlier.wall_time, &mut later.wall_time);
-    add(&earlier.cpu_time, &mut later.cpu_time);
-    add(&earlier.energy, &mut later.energy);
-    add(&earlier.co2, &mut later.co2);
-    if let (Some(a), Some(b)) = (&earlier.peak_memory, &mut later.peak_memory)
-        && a.value > b.value
-    {
-        *b = a.clone();
-    }
-    for c in &mut later.energy_components {
-        if let Some(e) = earlier.energy_components.iter().find(|e| e.name == c.name) {
-            c.joules += e.joules;
-        }
-    }
-    later
 }
 
 /// The measurement noise of a run's training time: the spread of its epoch times, scaled to the whole

@@ -21,6 +21,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use smallscale_io::write_atomic;
 use smallscale_models::ModelConfig;
+use smallscale_pepr_score::Measurement;
 use smallscale_quant_core::BitWidth;
 
 use crate::config_diff::{config_differences, listed};
@@ -217,4 +218,70 @@ pub struct TrainResult {
     /// The command, version, commit, thread count and machine (absent in files of older versions).
     #[serde(default)]
     pub environment: Option<RunEnvironment>,
+    /// Time, CPU time, memory, energy and CO2 of the training, each labelled measured or
+    /// estimated (absent in files of older versions).
+    #[serde(default)]
+    pub resources: Option<Measurement>,
+}
+
+/// Writes `resources.json` of a metered run directory and returns the figures to report. The
+/// resources of a training run across calls: a run finished earlier keeps the measurement saved
+/// with it; a finished run continued with more epochs adds this call's measurement to the saved one;
+/// a run resumed after an interruption is metered only for the part that ran in this call (said in
+/// its notes); a fresh run is saved for later calls.
+pub fn record_run_resources(
+    run_dir: &Path,
+    training: &TrainOutcome,
+    measured: Measurement,
+) -> Result<Measurement> {
+    let path = run_dir.join(RESOURCES_FILE);
+    let saved = std::fs::read(&path)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<Measurement>(&bytes).ok());
+    let mut m = measured;
+    match (training.already_finished, training.resumed_at_epoch, saved) {
+        (true, _, Some(saved)) => return Ok(saved),
+        (true, _, None) => m.notes.push("the run had finished earlier and its measurement was not found: these figures cover only loading it".into()),
+        (false, Some(epoch), Some(saved)) => {
+            m = added(&saved, m);
+            m.notes.push(format!(
+                "the run was continued at epoch {} after it had finished: these figures add this call's training to the measurement saved with the earlier epochs",
+                epoch + 1
+            ));
+        }
+        (false, Some(epoch), None) => m.notes.push(format!(
+            "the run was resumed at epoch {}: these figures cover only the epochs trained after the interruption",
+            epoch + 1
+        )),
+        (false, None, _) => {}
+    }
+    write_json(&path, &m)?;
+    Ok(m)
+}
+
+/// `later` with the time, energy and CO2 of `earlier` added (peak memory: the larger); a figure is
+/// estimated when either part was.
+fn added(earlier: &Measurement, mut later: Measurement) -> Measurement {
+    use smallscale_pepr_score::{Figure, Provenance};
+    let add = |a: &Figure, b: &mut Figure| {
+        b.value += a.value;
+        if a.provenance == Provenance::Estimated {
+            b.provenance = Provenance::Estimated;
+        }
+    };
+    add(&earlier.wall_time, &mut later.wall_time);
+    add(&earlier.cpu_time, &mut later.cpu_time);
+    add(&earlier.energy, &mut later.energy);
+    add(&earlier.co2, &mut later.co2);
+    if let (Some(a), Some(b)) = (&earlier.peak_memory, &mut later.peak_memory)
+        && a.value > b.value
+    {
+        *b = a.clone();
+    }
+    for c in &mut later.energy_components {
+        if let Some(e) = earlier.energy_components.iter().find(|e| e.name == c.name) {
+            c.joules += e.joules;
+        }
+    }
+    later
 }

@@ -14,7 +14,10 @@ pub use errors::{PeprError, Result};
 pub use meter::carbon::{
     COUNTRY_AVERAGES, CarbonIntensity, DEFAULT_PUE, PAPER_PUE, WORLD_AVERAGE_G_PER_KWH,
 };
-pub use meter::estimate::{DEFAULT_WATTS_PER_CORE, estimate_cpu_energy_joules};
+pub use meter::estimate::{
+    CpuPowerModel, CpuUsage, DEFAULT_WATTS_PER_CORE, LoadScope, codecarbon_cpu_watts,
+    estimate_cpu_energy_joules,
+};
 pub use meter::machine::MachineInfo;
 #[cfg(feature = "nvml")]
 pub use meter::nvml::NvmlReader;

@@ -236,3 +236,45 @@ fn invalid_meter_settings_are_errors() {
             .contains("DK")
     );
 }
+
+#[test]
+fn codecarbon_load_model_estimates_from_tdp_load_and_wall_time() {
+    use smallscale_pepr_score::{CpuPowerModel, LoadScope, codecarbon_cpu_watts};
+    let missing = tempfile::tempdir().unwrap().path().join("no-powercap");
+    for scope in [LoadScope::Process, LoadScope::Machine] {
+        let model = CpuPowerModel::CodeCarbonLoad {
+            tdp_watts: 65.0,
+            scope,
+        };
+        let meter = Meter::new(fast(&missing).with_cpu_power_model(model)).unwrap();
+        let (_, m) = meter.measure(|| std::hint::black_box((0..2_000_000u64).sum::<u64>()));
+        let c = &m.energy_components[0];
+        assert_eq!(c.provenance, Provenance::Estimated);
+        assert!(
+            c.source.contains("CodeCarbon CPU-load model"),
+            "{}",
+            c.source
+        );
+        // The energy lies between the floor and the full TDP over the wall time.
+        let wall = m.wall_time.value;
+        assert!(c.joules >= codecarbon_cpu_watts(65.0, 0.0) * wall * (1.0 - 1e-9));
+        assert!(c.joules <= 65.0 * wall * (1.0 + 1e-9));
+        if scope == LoadScope::Process {
+            // With the process's load, the energy follows from the figures in the measurement.
+            let cpus = std::thread::available_parallelism().map_or(1, usize::from) as f64;
+            let load = (m.cpu_time.value / (wall * cpus)).min(1.0);
+            let want = codecarbon_cpu_watts(65.0, load) * wall;
+            assert!(
+                (c.joules - want).abs() <= 1e-9 * want.max(1.0),
+                "{} vs {want}",
+                c.joules
+            );
+        }
+    }
+    let bad = CpuPowerModel::CodeCarbonLoad {
+        tdp_watts: -1.0,
+        scope: LoadScope::Process,
+    };
+    let err = Meter::new(MeterConfig::default().with_cpu_power_model(bad)).unwrap_err();
+    assert!(err.to_string().contains("CPU TDP"), "{err}");
+}

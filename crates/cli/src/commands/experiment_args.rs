@@ -10,6 +10,7 @@ use clap::{Args, ValueEnum};
 use serde::{Deserialize, Serialize};
 use smallscale_datasets::DataSource;
 use smallscale_osc_reg::{DataDescription, ImageData, SplitSpec};
+use smallscale_pepr_score::{CarbonIntensity, CpuPowerModel, LoadScope, Meter, MeterConfig};
 
 /// The name of the built-in Fashion-MNIST subset (`--data`), the default.
 const EMBEDDED: &str = "embedded-fashion-mnist";
@@ -220,5 +221,77 @@ impl DeviceArgs {
                 )
             }
         }
+    }
+}
+
+/// `--cpu-load`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CpuLoadArg {
+    /// This process's CPU time over the run.
+    Process,
+    /// The whole machine's busy time (/proc/stat).
+    Machine,
+}
+
+/// How runs are metered: the CPU energy estimate used where no RAPL counter is readable, the PUE
+/// and the grid carbon intensity.
+#[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "Metering")]
+pub struct MeterArgs {
+    /// Estimate CPU energy as CPU time x W watts per busy core [default: 10].
+    #[arg(
+        long,
+        value_name = "W",
+        conflicts_with = "cpu_tdp",
+        allow_negative_numbers = true
+    )]
+    pub watts_per_core: Option<f64>,
+    /// Estimate CPU energy with CodeCarbon's CPU-load model instead: max(TDP x load, 10 % of
+    /// TDP) x wall time, with the CPU's thermal design power W.
+    #[arg(long, value_name = "W", allow_negative_numbers = true)]
+    pub cpu_tdp: Option<f64>,
+    /// Whose load the CPU-load model uses [default: process].
+    #[arg(long, value_enum, value_name = "WHOSE", requires = "cpu_tdp")]
+    pub cpu_load: Option<CpuLoadArg>,
+    /// Power usage effectiveness of the data centre (>= 1; the PePR paper used 1.55) [default: 1].
+    #[arg(long, value_name = "PUE", allow_negative_numbers = true)]
+    pub pue: Option<f64>,
+    /// Grid carbon intensity: grams CO2eq per kWh, or a country code (e.g. DK, FR, US)
+    /// [default: world average, 475].
+    #[arg(long, value_name = "G_PER_KWH|CC", allow_negative_numbers = true)]
+    pub carbon_intensity: Option<String>,
+}
+
+impl MeterArgs {
+    /// The meter settings these options describe (checked when the meter starts).
+    pub fn config(&self) -> Result<MeterConfig> {
+        let mut config = MeterConfig::default();
+        if let Some(w) = self.watts_per_core {
+            config = config.with_watts_per_core(w);
+        }
+        if let Some(tdp) = self.cpu_tdp {
+            let scope = match self.cpu_load.unwrap_or(CpuLoadArg::Process) {
+                CpuLoadArg::Process => LoadScope::Process,
+                CpuLoadArg::Machine => LoadScope::Machine,
+            };
+            config = config.with_cpu_power_model(CpuPowerModel::CodeCarbonLoad {
+                tdp_watts: tdp,
+                scope,
+            });
+        }
+        if let Some(pue) = self.pue {
+            config = config.with_pue(pue);
+        }
+        if let Some(ci) = &self.carbon_intensity {
+            let intensity = match ci.trim().parse::<f64>() {
+                Ok(g) => CarbonIntensity::new(g, "given with --carbon-intensity"),
+                Err(_) => CarbonIntensity::country(ci.trim()),
+            }
+            .with_context(|| format!("--carbon-intensity {ci}"))?;
+            config = config.with_carbon_intensity(intensity);
+        }
+        // Check now, so a bad value is reported before anything trains.
+        Meter::new(config.clone()).context("invalid metering options")?;
+        Ok(config)
     }
 }

@@ -76,6 +76,8 @@ pub struct ReproduceArgs {
     /// Where the models train.
     #[command(flatten)]
     pub device: DeviceArgs,
+    #[command(flatten)]
+    pub meter: super::experiment_args::MeterArgs,
 }
 
 /// Runs the subcommand.
@@ -132,7 +134,10 @@ pub fn run(args: &ReproduceArgs) -> Result<()> {
     };
     let (shape, classes) = source.shape_and_classes()?;
     params.model = params.model.fitted_to(shape, classes);
-    let params = params.check().context("the model does not fit the data")?;
+    let params = params
+        .check()
+        .context("the model does not fit the data")?
+        .with_meter(args.meter.config()?);
     let seeds: Vec<u64> = (0..args.seeds)
         .map(|i| params.params().seed.checked_add(i))
         .collect::<Option<_>>()

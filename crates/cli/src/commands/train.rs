@@ -9,8 +9,9 @@ use smallscale_models::{ModelContext, OptimizerConfig, QuantizationState, Schedu
 use smallscale_osc_reg::{
     BEST_FILE, CONFIG_FILE, EVAL_BATCH_SIZE, EpochRecord, Method, RESULT_FILE, RegularizerParams,
     RunConfig, RunStatus, STATE_FILE, TestAccuracy, TrainParams, TrainResult, TrainValidParams,
-    Trainer, cross_bit_evaluation, write_json,
+    Trainer, cross_bit_evaluation, record_run_resources, write_json,
 };
+use smallscale_pepr_score::Meter;
 use smallscale_quant_core::BitWidth;
 
 use super::experiment_args::{DataArgs, DeviceArgs, SplitArgs, load_split_data};
@@ -227,7 +228,10 @@ pub struct TrainArgs {
     pub training: TrainingArgs,
     #[command(flatten)]
     pub device: DeviceArgs,
-    /// Run directory: best.safetensors, config.json, result.json, state.json, metrics.jsonl. A
+    #[command(flatten)]
+    pub meter: super::experiment_args::MeterArgs,
+    /// Run directory: best.safetensors, config.json, result.json, resources.json, state.json,
+    /// metrics.jsonl. A
     /// rerun with the same options resumes; without --out nothing is written.
     #[arg(long, value_name = "DIR", help_heading = "Output")]
     pub out: Option<PathBuf>,
@@ -290,7 +294,13 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     if let Some(dir) = &args.out {
         trainer = trainer.with_run_dir(dir);
     }
-    let outcome = trainer.fit().context("training failed")?;
+    let meter = Meter::new(args.meter.config()?)?;
+    let (outcome, measured) = meter.measure(|| trainer.fit());
+    let outcome = outcome.context("training failed")?;
+    let resources = match &args.out {
+        Some(dir) => record_run_resources(dir, &outcome, measured)?,
+        None => measured,
+    };
     if let Some(dir) = &args.out
         && !outcome.already_finished
     {
@@ -329,6 +339,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         },
         outcome,
         environment: Some(super::run_environment()),
+        resources: Some(resources),
     };
     if let Some(dir) = &args.out {
         write_json(&dir.join(RESULT_FILE), &result)?;
@@ -415,9 +426,24 @@ fn print_summary(result: &TrainResult, out: Option<&std::path::Path>) {
         test.push_str(&format!(", {b}-bit (PTQ) {:.2}%", 100.0 * q));
     }
     outln!("{test}");
+    if let Some(r) = &result.resources {
+        let label = |p: smallscale_pepr_score::Provenance| match p {
+            smallscale_pepr_score::Provenance::Measured => "measured",
+            smallscale_pepr_score::Provenance::Estimated => "estimated",
+        };
+        outln!(
+            "resources: {:.1} s wall, {:.1} s CPU, {:.3e} kWh ({}), {:.3e} g CO2eq ({})",
+            r.wall_time.value,
+            r.cpu_time.value,
+            r.energy.value,
+            label(r.energy.provenance),
+            r.co2.value,
+            r.carbon_intensity.source
+        );
+    }
     if let Some(dir) = out {
         outln!(
-            "run directory {}: {BEST_FILE}, {CONFIG_FILE}, {RESULT_FILE}, {STATE_FILE}, metrics.jsonl \
+            "run directory {}: {BEST_FILE}, {CONFIG_FILE}, {RESULT_FILE}, resources.json, {STATE_FILE}, metrics.jsonl \
              (evaluate across bits with `smallscale eval --checkpoint {}`)",
             dir.display(),
             dir.join(BEST_FILE).display()

@@ -10,8 +10,9 @@
 //! 1. Intel RAPL powercap counters (CPU packages and DRAM), sampled from a
 //!    background thread, wrap-around corrected ([`RaplReader`]);
 //! 2. NVML GPU energy counters (cargo feature `nvml`), added to 1 or 3;
-//! 3. where no RAPL counter is readable, an estimate: CPU time x watts per
-//!    core ([`estimate_cpu_energy_joules`]).
+//! 3. where no RAPL counter is readable, an estimate ([`CpuPowerModel`]): CPU
+//!    time x watts per core (the default), or CodeCarbon's CPU-load model
+//!    `max(TDP x load, 0.1 x TDP) x wall time`.
 //!
 //! Energy is then multiplied by the PUE (default [`DEFAULT_PUE`] = 1.0; the
 //! paper used [`PAPER_PUE`] = 1.55) and CO2 = energy x carbon intensity
@@ -36,7 +37,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::errors::{Result, invalid_parameter};
 use carbon::{CarbonIntensity, DEFAULT_PUE};
-use estimate::{DEFAULT_WATTS_PER_CORE, estimate_cpu_energy_joules};
+use estimate::{CpuPowerModel, CpuUsage, load_between, machine_cpu_jiffies};
 use process::{CpuTime, peak_memory_bytes, process_cpu_time, reset_peak_memory};
 use rapl::{DEFAULT_POWERCAP_ROOT, RaplReader, RaplSampler};
 
@@ -153,7 +154,7 @@ pub struct MeterConfig {
     use_rapl: bool,
     use_nvml: bool,
     sampling_interval: Duration,
-    watts_per_core: f64,
+    cpu_power: CpuPowerModel,
     pue: f64,
     carbon_intensity: CarbonIntensity,
     reset_peak_memory: bool,
@@ -166,7 +167,7 @@ impl Default for MeterConfig {
             use_rapl: true,
             use_nvml: true,
             sampling_interval: Duration::from_secs(1),
-            watts_per_core: DEFAULT_WATTS_PER_CORE,
+            cpu_power: CpuPowerModel::default(),
             pue: DEFAULT_PUE,
             carbon_intensity: CarbonIntensity::world_average(),
             reset_peak_memory: true,
@@ -201,10 +202,23 @@ impl MeterConfig {
         self
     }
 
-    /// Watts per busy core for the estimate (default 10 W; finite, > 0).
+    /// The per-busy-core estimate at `watts` per core (the default, 10 W; finite, > 0).
     pub fn with_watts_per_core(mut self, watts: f64) -> Self {
-        self.watts_per_core = watts;
+        self.cpu_power = CpuPowerModel::PerCore {
+            watts_per_core: watts,
+        };
         self
+    }
+
+    /// How CPU energy is estimated where RAPL cannot be read (default: 10 W per busy core).
+    pub fn with_cpu_power_model(mut self, model: CpuPowerModel) -> Self {
+        self.cpu_power = model;
+        self
+    }
+
+    /// The CPU power model of the estimate.
+    pub fn cpu_power_model(&self) -> CpuPowerModel {
+        self.cpu_power
     }
 
     /// Power usage effectiveness of the data centre (default 1.0; >= 1).
@@ -235,12 +249,8 @@ impl MeterConfig {
                 "must be between 1 ms and 1 hour (1 s is a good default)",
             ));
         }
-        if !(self.watts_per_core.is_finite() && self.watts_per_core > 0.0) {
-            return Err(invalid_parameter(
-                "watts per core",
-                self.watts_per_core,
-                "must be finite and > 0 (your CPU's TDP divided by its core count)",
-            ));
+        if let Err((name, value, what)) = self.cpu_power.check() {
+            return Err(invalid_parameter(name, value, what));
         }
         if !(self.pue.is_finite() && self.pue >= 1.0) {
             return Err(invalid_parameter(
@@ -347,6 +357,7 @@ impl Meter {
             #[cfg(feature = "nvml")]
             nvml,
             cpu_start: process_cpu_time(),
+            machine_start: machine_cpu_jiffies(),
             wall_start: Instant::now(),
         }
     }
@@ -363,6 +374,7 @@ pub struct RunningMeter {
     #[cfg(feature = "nvml")]
     nvml: Option<(nvml::NvmlReader, Vec<u64>)>,
     cpu_start: Option<CpuTime>,
+    machine_start: Option<(u64, u64)>,
     wall_start: Instant,
 }
 
@@ -440,15 +452,21 @@ impl RunningMeter {
             }
         }
         if !cpu_measured {
-            let cpu = cpu_s.unwrap_or(0.0);
+            let usage = CpuUsage {
+                cpu_seconds: cpu_s.unwrap_or(0.0),
+                wall_seconds: wall,
+                logical_cpus: std::thread::available_parallelism().map_or(1, usize::from),
+                machine_load: self
+                    .machine_start
+                    .zip(machine_cpu_jiffies())
+                    .and_then(|(a, b)| load_between(a, b)),
+            };
+            let (joules, source) = config.cpu_power.energy_joules(&usage);
             components.push(EnergyComponent {
                 name: "cpu (estimate)".to_string(),
-                joules: estimate_cpu_energy_joules(cpu, config.watts_per_core),
+                joules,
                 provenance: Provenance::Estimated,
-                source: format!(
-                    "CPU time {cpu:.3} s x {} W per core (memory and idle power not included)",
-                    config.watts_per_core
-                ),
+                source,
             });
         }
         #[cfg(feature = "nvml")]
