@@ -598,6 +598,13 @@ fn pneumoniamnist_trains_on_its_released_splits_embedded_or_from_a_file() {
     let stdout = ok(&run(&args, &[&run_dir]));
     let result = &json_lines(&stdout)[1];
     assert!(result["test"]["fp"].as_f64().unwrap() > 0.0);
+    // Binary and imbalanced: balanced accuracy and AUC are reported beside the accuracy.
+    let metrics = &result["test"]["fp_metrics"];
+    assert_eq!(metrics["accuracy"], result["test"]["fp"]);
+    assert!(
+        metrics["balanced_accuracy"].is_f64() && metrics["auc"].is_f64(),
+        "{metrics}"
+    );
     let config = read_json(&run_dir.join("config.json"));
     let data = &config["data"];
     assert_eq!(data["source"], "embedded-pneumoniamnist");

@@ -3,6 +3,7 @@
 mod across_seeds;
 mod checkpointing;
 mod claim_statistics;
+mod classification_metrics;
 mod config_diff;
 mod data;
 mod data_description;
@@ -28,6 +29,9 @@ pub use across_seeds::{
 };
 pub use claim_statistics::{
     CLAIM_CONFIDENCE, ClaimDecision, SeedComparison, Verdict, decide_claims,
+};
+pub use classification_metrics::{
+    ClassificationMetrics, balanced_accuracy, classification_metrics, roc_auc,
 };
 pub use config_diff::{ConfigDifference, config_differences};
 pub use data::ImageData;

@@ -24,6 +24,7 @@ use smallscale_models::ModelConfig;
 use smallscale_pepr_score::Measurement;
 use smallscale_quant_core::BitWidth;
 
+use crate::classification_metrics::ClassificationMetrics;
 use crate::config_diff::{config_differences, listed};
 use crate::data_description::DataDescription;
 use crate::environment::RunEnvironment;
@@ -197,6 +198,10 @@ pub struct TestAccuracy {
     pub bits: Option<BitWidth>,
     /// After PTQ at `bits` with the reference quantizer.
     pub quantized: Option<f64>,
+    /// Balanced accuracy, per-class recall and (two classes) AUC with quantization off (absent
+    /// in files of older versions).
+    #[serde(default)]
+    pub fp_metrics: Option<ClassificationMetrics>,
 }
 
 /// `result.json` of `smallscale train`: the outcome of a run and the test accuracies of its

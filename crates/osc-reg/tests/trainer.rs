@@ -559,3 +559,38 @@ fn more_epochs_continue_a_finished_run_to_where_a_longer_run_ends() {
         .unwrap_err();
     assert!(err.to_string().contains("cosine"), "{err}");
 }
+
+#[test]
+fn classification_metrics_agree_with_accuracy_and_give_an_auc_for_two_classes() {
+    let pneu = smallscale_datasets::pneumoniamnist_embedded().unwrap();
+    let d = ImageData::from_splits(pneu.train, pneu.validation, pneu.test)
+        .unwrap()
+        .truncated(256, 64, 200)
+        .unwrap();
+    let config = ModelConfig::default_for("mlp").unwrap().with_classes(2);
+    let model = build_model(&config, &ModelContext::new(Device::Cpu).with_seed(1)).unwrap();
+    let params = TrainParams::new(Method::Fp)
+        .with_epochs(1)
+        .with_batch_size(64)
+        .check()
+        .unwrap();
+    Trainer::new(model.as_ref(), &d, params).fit().unwrap();
+    for state in [
+        QuantizationState::off(),
+        QuantizationState::reference(4).unwrap(),
+    ] {
+        let m =
+            classification_metrics(model.as_ref(), &d.test, &d.normalization, state.clone(), 64)
+                .unwrap();
+        let acc = accuracy(model.as_ref(), &d.test, &d.normalization, state, 64).unwrap();
+        assert_eq!(m.accuracy, acc);
+        assert_eq!(m.examples, 200);
+        assert_eq!(m.per_class_recall.len(), 2);
+        let auc = m.auc.expect("two classes, both present");
+        assert!((0.0..=1.0).contains(&auc));
+        // Balanced accuracy lies between the two recalls.
+        let r: Vec<f64> = m.per_class_recall.iter().flatten().copied().collect();
+        assert!(m.balanced_accuracy >= r[0].min(r[1]) && m.balanced_accuracy <= r[0].max(r[1]));
+    }
+    assert!(model.quant().is_off());
+}

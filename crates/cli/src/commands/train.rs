@@ -9,7 +9,7 @@ use smallscale_models::{ModelContext, OptimizerConfig, QuantizationState, Schedu
 use smallscale_osc_reg::{
     BEST_FILE, CONFIG_FILE, EVAL_BATCH_SIZE, EpochRecord, Method, RESULT_FILE, RegularizerParams,
     RunConfig, RunStatus, STATE_FILE, TestAccuracy, TrainParams, TrainResult, TrainValidParams,
-    Trainer, cross_bit_evaluation, record_run_resources, write_json,
+    Trainer, classification_metrics, cross_bit_evaluation, record_run_resources, write_json,
 };
 use smallscale_pepr_score::Meter;
 use smallscale_quant_core::BitWidth;
@@ -327,6 +327,14 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         EVAL_BATCH_SIZE,
     )
     .context("cannot evaluate the selected model on the test set")?;
+    let fp_metrics = classification_metrics(
+        model.as_ref(),
+        &data.test,
+        &data.normalization,
+        QuantizationState::off().with_selector(model.quant().get().selector().clone()),
+        EVAL_BATCH_SIZE,
+    )
+    .context("cannot evaluate the selected model on the test set")?;
     let result = TrainResult {
         method: config.params().method.label(),
         model: model_config.architecture().to_string(),
@@ -336,6 +344,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             fp: test.fp,
             bits: report_bits,
             quantized: report_bits.and_then(|b| test.at(b)),
+            fp_metrics: Some(fp_metrics),
         },
         outcome,
         environment: Some(super::run_environment()),
@@ -424,6 +433,15 @@ fn print_summary(result: &TrainResult, out: Option<&std::path::Path>) {
     let mut test = format!("test accuracy: FP {:.2}%", 100.0 * result.test.fp);
     if let (Some(b), Some(q)) = (result.test.bits, result.test.quantized) {
         test.push_str(&format!(", {b}-bit (PTQ) {:.2}%", 100.0 * q));
+    }
+    if let Some(m) = &result.test.fp_metrics {
+        test.push_str(&format!(
+            "; FP balanced accuracy {:.2}%",
+            100.0 * m.balanced_accuracy
+        ));
+        if let Some(auc) = m.auc {
+            test.push_str(&format!(", AUC {auc:.4}"));
+        }
     }
     outln!("{test}");
     if let Some(r) = &result.resources {
