@@ -381,15 +381,7 @@ fn batch_norm_reestimation_averages_the_batch_statistics_at_each_bit_and_restore
         .with_batch_norm_reestimation(&d.train, 3, 32)
         .run(cnn.as_ref(), &d.test, &d.normalization)
         .unwrap();
-    let saved = reestimate_batch_norm(
-        cnn.as_ref(),
-        &d.train,
-        &d.normalization,
-        state.clone(),
-        3,
-        32,
-    )
-    .unwrap();
+    let (saved, _) = reestimate();
     let by_hand = accuracy(cnn.as_ref(), &d.test, &d.normalization, state, 64).unwrap();
     cnn.buffers().restore(&saved);
     assert_eq!(r.bn_reestimated_at(bits(&[2])[0]), Some(by_hand));
