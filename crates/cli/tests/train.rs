@@ -704,3 +704,56 @@ fn train_meters_its_run_with_the_metering_options() {
         fails_with(&out, &[needle]);
     }
 }
+
+#[test]
+fn the_cifar10_subset_is_taken_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let run_dir = dir.path().join("c10");
+    let stdout = ok(&run(
+        &[
+            "train",
+            "--data",
+            "cifar10-subset",
+            "--model",
+            "small-cnn",
+            "--width",
+            "4",
+            "--method",
+            "fp",
+            "--epochs",
+            "1",
+            "--limit-train",
+            "200",
+            "--limit-test",
+            "100",
+            "--json",
+            "--out",
+        ],
+        &[&run_dir],
+    ));
+    assert!(json_lines(&stdout)[1]["test"]["fp"].is_f64());
+    let config = read_json(&run_dir.join("config.json"));
+    assert_eq!(config["data"]["source"], "cifar10");
+    assert_eq!(config["data"]["shape"], serde_json::json!([3, 32, 32]));
+    assert!(
+        config["data"]["path"]
+            .as_str()
+            .unwrap()
+            .ends_with("data/cifar10-subset")
+    );
+    // The 5,085 training images minus the 10 % validation split.
+    assert_eq!(config["data"]["validation_examples"], 509);
+    fails_with(
+        &run(
+            &[
+                "train",
+                "--data",
+                "cifar10-subset",
+                "--data-format",
+                "mnist",
+            ],
+            &[],
+        ),
+        &["is CIFAR-10: drop --data-format"],
+    );
+}

@@ -16,6 +16,26 @@ use smallscale_pepr_score::{CarbonIntensity, CpuPowerModel, LoadScope, Meter, Me
 const EMBEDDED: &str = "embedded-fashion-mnist";
 /// The name of the built-in PneumoniaMNIST (`--data`).
 const EMBEDDED_PNEUMONIA: &str = "embedded-pneumoniamnist";
+/// The name of the CIFAR-10 subset in the repository's `data/` directory (`--data`).
+const CIFAR10_SUBSET: &str = "cifar10-subset";
+
+/// The repository's `data/cifar10-subset`: beside the sources this binary was built from, or
+/// under the current directory.
+fn cifar10_subset_dir() -> Result<PathBuf> {
+    let built_from = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data/cifar10-subset");
+    let here = PathBuf::from("data/cifar10-subset");
+    [built_from, here]
+        .into_iter()
+        .find(|d| d.join("test_batch.bin").is_file())
+        .map(|d| std::fs::canonicalize(&d).unwrap_or(d))
+        .with_context(|| {
+            format!(
+                "--data {CIFAR10_SUBSET}: the subset is the directory data/cifar10-subset of the smallscale \
+                 repository, which is not beside this binary's sources nor under the current directory; \
+                 run from a checkout, or pass --data DIR --data-format cifar10"
+            )
+        })
+}
 
 /// The on-disk formats `--data-format` reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -38,9 +58,9 @@ pub enum DataFormat {
 #[derive(Debug, Clone, Default, Args)]
 #[command(next_help_heading = "Data")]
 pub struct DataArgs {
-    /// `embedded-fashion-mnist` (the subset shipped in the binary), `embedded-pneumoniamnist`, a
-    /// directory holding the data set's files in --data-format, or a MedMNIST .npz file
-    /// [default: embedded-fashion-mnist].
+    /// `embedded-fashion-mnist` (the subset shipped in the binary), `embedded-pneumoniamnist`,
+    /// `cifar10-subset` (the repository's data/cifar10-subset), a directory holding the data set's
+    /// files in --data-format, or a MedMNIST .npz file [default: embedded-fashion-mnist].
     #[arg(long, value_name = "NAME|PATH", conflicts_with = "data_path")]
     pub data: Option<String>,
     /// Format of the files at --data [default: medmnist for a .npz file, else fashion-mnist].
@@ -77,6 +97,17 @@ impl DataArgs {
                     DataSource::EmbeddedFashionMnist
                 } else {
                     DataSource::EmbeddedPneumoniaMnist
+                });
+            }
+            (Some(name), _) if name == CIFAR10_SUBSET => {
+                if let Some(format) = self.data_format.filter(|&f| f != DataFormat::Cifar10) {
+                    bail!(
+                        "--data {CIFAR10_SUBSET} is CIFAR-10: drop --data-format {}",
+                        format_name(format)
+                    );
+                }
+                return Ok(DataSource::Cifar10 {
+                    path: cifar10_subset_dir()?,
                 });
             }
             (Some(path), _) => ("--data", PathBuf::from(path)),
