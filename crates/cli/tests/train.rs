@@ -757,3 +757,64 @@ fn the_cifar10_subset_is_taken_by_name() {
         &["is CIFAR-10: drop --data-format"],
     );
 }
+
+#[test]
+fn pretrained_fine_tunes_on_another_data_set_with_a_fresh_head() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("fashion");
+    let model = ["--model", "small-cnn", "--width", "4", "--method", "fp"];
+    let quick = [
+        "--epochs",
+        "1",
+        "--limit-train",
+        "300",
+        "--limit-test",
+        "100",
+        "--json",
+    ];
+    let mut pretrain: Vec<&str> = vec!["train"];
+    pretrain.extend(model);
+    pretrain.extend(quick);
+    pretrain.push("--out");
+    ok(&run(&pretrain, &[&source]));
+    // Fine-tune on PneumoniaMNIST (2 classes instead of 10), and from scratch for comparison.
+    let base: Vec<&str> = {
+        let mut v = vec!["train", "--data", "embedded-pneumoniamnist"];
+        v.extend(model);
+        v.extend(quick);
+        v
+    };
+    let tuned_dir = dir.path().join("tuned");
+    let mut tune = base.clone();
+    tune.extend(["--out"]);
+    let mut tune_args: Vec<&Path> = vec![&tuned_dir, Path::new("--pretrained"), &source];
+    let tuned = json_lines(&ok(&run(&tune, &tune_args)));
+    let scratch = json_lines(&ok(&run(&base, &[])));
+    assert_ne!(
+        tuned[0]["train_cross_entropy"], scratch[0]["train_cross_entropy"],
+        "the pretrained body changes training"
+    );
+    let config = read_json(&tuned_dir.join("config.json"));
+    assert!(
+        config["pretrained"]
+            .as_str()
+            .unwrap()
+            .ends_with("best.safetensors")
+    );
+    // Another pretrained checkpoint in the same run directory is another run.
+    let other = dir.path().join("other.safetensors");
+    std::fs::copy(source.join("best.safetensors"), &other).unwrap();
+    tune_args[2] = &other;
+    fails_with(
+        &run(&tune, &tune_args),
+        &["different configuration", "pretrained"],
+    );
+    // A body of another model is refused with the reason.
+    let mut wrong = base.clone();
+    wrong[4] = "mlp";
+    wrong.push("--pretrained");
+    fails_with(
+        &run(&wrong, &[&source]),
+        &["--pretrained", "does not fit this model"],
+    );
+}

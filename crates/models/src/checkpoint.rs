@@ -88,7 +88,49 @@ pub fn save_checkpoint<M: Model + ?Sized>(model: &M, path: impl AsRef<Path>) -> 
 /// vs found). An integer-code export of a checkpoint (`smallscale quantize --export-int`,
 /// [`QuantizedCheckpoint`]) is loaded dequantized: the weights are its fake-quantized values.
 pub fn load_checkpoint<M: Model + ?Sized>(model: &M, path: impl AsRef<Path>) -> Result<()> {
-    let path = path.as_ref();
+    load_except(model, path.as_ref(), |_| false).map(|_| ())
+}
+
+/// What [`load_pretrained`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PretrainedLoad {
+    /// Tensors taken from the checkpoint (parameters and buffers).
+    pub loaded: usize,
+    /// Tensors of the new head, left at their initialization.
+    pub fresh: Vec<String>,
+}
+
+/// Loads a pretrained checkpoint into `model` for fine-tuning: every tensor except those under
+/// `head` (the classifier, e.g. [`ModelConfig::head_prefix`](crate::ModelConfig::head_prefix)) is
+/// taken from the checkpoint, whose head may have another number of classes; the head keeps its
+/// initialization. Every other name must be present with the same shape, as in
+/// [`load_checkpoint`], or nothing is loaded and the error lists what differs.
+///
+/// ```no_run
+/// use candle_core::Device;
+/// use smallscale_models::{ModelConfig, ModelContext, build_model, load_pretrained};
+/// let config = ModelConfig::default_for("small-cnn")?.with_classes(2);
+/// let model = build_model(&config, &ModelContext::new(Device::Cpu))?;
+/// let report = load_pretrained(model.as_ref(), "pretrained-fashion.safetensors", &config.head_prefix())?;
+/// println!("{} tensors loaded, fresh: {:?}", report.loaded, report.fresh);
+/// # Ok::<(), smallscale_models::ModelError>(())
+/// ```
+pub fn load_pretrained<M: Model + ?Sized>(
+    model: &M,
+    path: impl AsRef<Path>,
+    head: &str,
+) -> Result<PretrainedLoad> {
+    let prefix = format!("{head}.");
+    load_except(model, path.as_ref(), |name| name.starts_with(&prefix))
+}
+
+/// Loads every tensor of `model` but those `fresh` selects (which the file may lack or hold
+/// with other shapes).
+fn load_except<M: Model + ?Sized>(
+    model: &M,
+    path: &Path,
+    fresh: impl Fn(&str) -> bool,
+) -> Result<PretrainedLoad> {
     let file = read_file(path)?;
     let file = if is_integer_export(&file) {
         // An integer-code export (`smallscale quantize --export-int`): load it dequantized.
@@ -106,7 +148,9 @@ pub fn load_checkpoint<M: Model + ?Sized>(model: &M, path: impl AsRef<Path>) -> 
     } else {
         file
     };
-    let expected = state_dict(model);
+    let mut expected = state_dict(model);
+    let fresh_names: Vec<String> = expected.keys().filter(|n| fresh(n)).cloned().collect();
+    expected.retain(|n, _| !fresh(n));
     let mut missing = Vec::new();
     let mut mismatched = Vec::new();
     let mut loaded = Vec::with_capacity(expected.len());
@@ -131,7 +175,7 @@ pub fn load_checkpoint<M: Model + ?Sized>(model: &M, path: impl AsRef<Path>) -> 
     let unexpected: Vec<String> = file
         .tensors
         .keys()
-        .filter(|n| !expected.contains_key(*n))
+        .filter(|n| !expected.contains_key(*n) && !fresh(n))
         .cloned()
         .collect();
     if !missing.is_empty() || !unexpected.is_empty() || !mismatched.is_empty() {
@@ -144,6 +188,7 @@ pub fn load_checkpoint<M: Model + ?Sized>(model: &M, path: impl AsRef<Path>) -> 
     }
     let params: BTreeMap<String, candle_core::Var> = model.named_parameters().into_iter().collect();
     let device = model.context().device().clone();
+    let count = loaded.len();
     for (name, value) in loaded {
         let value = value.to_device(&device)?;
         match params.get(&name) {
@@ -151,7 +196,10 @@ pub fn load_checkpoint<M: Model + ?Sized>(model: &M, path: impl AsRef<Path>) -> 
             None => model.buffers().set(&name, value),
         }
     }
-    Ok(())
+    Ok(PretrainedLoad {
+        loaded: count,
+        fresh: fresh_names,
+    })
 }
 
 fn mismatch(name: &str, want: &Tensor, found_shape: &[usize], found_dtype: &str) -> TensorMismatch {

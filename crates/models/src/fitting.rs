@@ -50,6 +50,23 @@ impl ModelConfig {
         }
     }
 
+    /// The name prefix of the classifier, the layer that fine-tuning on another task replaces:
+    /// `fc` (ResNet, small CNN), `head` (ViT), the last `fcN` (MLP).
+    ///
+    /// ```
+    /// use smallscale_models::ModelConfig;
+    /// assert_eq!(ModelConfig::default_for("vit")?.head_prefix(), "head");
+    /// assert_eq!(ModelConfig::default_for("resnet18")?.head_prefix(), "fc");
+    /// # Ok::<(), smallscale_models::ModelError>(())
+    /// ```
+    pub fn head_prefix(&self) -> String {
+        match self {
+            Self::ResNet(_) | Self::SmallCnn(_) => "fc".into(),
+            Self::Vit(_) => "head".into(),
+            Self::Mlp(m) => format!("fc{}", m.hidden.len() + 1),
+        }
+    }
+
     /// This configuration with `classes` outputs.
     pub fn with_classes(self, classes: usize) -> Self {
         match self {

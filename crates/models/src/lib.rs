@@ -25,7 +25,9 @@ mod vit;
 pub use attention::MultiHeadSelfAttention;
 pub use batch_norm::{BN_EPS, BN_MOMENTUM, BatchNorm2d};
 pub use buffers::{BufferSnapshot, BufferStore, RunningStatsUpdate};
-pub use checkpoint::{load_checkpoint, read_checkpoint_config, save_checkpoint};
+pub use checkpoint::{
+    PretrainedLoad, load_checkpoint, load_pretrained, read_checkpoint_config, save_checkpoint,
+};
 pub use context::ModelContext;
 pub use conv::{Conv2dSpec, QuantConv2d};
 pub use errors::{ModelError, Result, TensorMismatch};

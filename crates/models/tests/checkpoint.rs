@@ -175,3 +175,69 @@ fn unreadable_files_are_clear_errors() {
         save_checkpoint(model.as_ref(), dir.path().join("no/such/dir/m.safetensors")).unwrap_err();
     assert!(matches!(err, ModelError::CheckpointFile { .. }), "{err}");
 }
+
+/// Any tensor's values (counters are integers) as f64.
+fn values(t: &candle_core::Tensor) -> Vec<f64> {
+    t.to_dtype(candle_core::DType::F64)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1::<f64>()
+        .unwrap()
+}
+
+#[test]
+fn a_pretrained_body_loads_into_a_model_with_another_head() {
+    use smallscale_models::load_pretrained;
+    let dir = tempfile::tempdir().unwrap();
+    for (config, shape) in common::tiny_models() {
+        // Pretrained with the tiny models' classes; fine-tuned with 2.
+        let pretrained = trained(&config, &shape);
+        let path = dir
+            .path()
+            .join(format!("{}.safetensors", config.architecture()));
+        save_checkpoint(pretrained.as_ref(), &path).unwrap();
+        let target = config.clone().with_classes(2);
+        let head = target.head_prefix();
+        let fresh_ctx = || ModelContext::new(Device::Cpu).with_seed(7);
+        let model = build_model(&target, &fresh_ctx()).unwrap();
+        let report = load_pretrained(model.as_ref(), &path, &head).unwrap();
+        assert_eq!(
+            report.fresh,
+            [format!("{head}.bias"), format!("{head}.weight")],
+            "{}",
+            config.architecture()
+        );
+        let before = smallscale_models::checkpoint::state_dict(pretrained.as_ref());
+        let after = smallscale_models::checkpoint::state_dict(model.as_ref());
+        assert_eq!(report.loaded, after.len() - 2);
+        let untouched = build_model(&target, &fresh_ctx()).unwrap();
+        let init = smallscale_models::checkpoint::state_dict(untouched.as_ref());
+        for (name, t) in &after {
+            if name.starts_with(&format!("{head}.")) {
+                // The head keeps its initialization.
+                assert_eq!(values(t), values(&init[name]), "{name}");
+            } else {
+                assert_eq!(values(t), values(&before[name]), "{name}");
+            }
+        }
+    }
+    // A body of another architecture is refused with the names that differ, and nothing changes.
+    let cnn = ModelConfig::default_for("small-cnn").unwrap();
+    let path = dir.path().join("cnn.safetensors");
+    save_checkpoint(
+        build_model(&cnn, &ModelContext::new(Device::Cpu))
+            .unwrap()
+            .as_ref(),
+        &path,
+    )
+    .unwrap();
+    let mlp = ModelConfig::default_for("mlp").unwrap();
+    let model = build_model(&mlp, &ModelContext::new(Device::Cpu)).unwrap();
+    let err = load_pretrained(model.as_ref(), &path, &mlp.head_prefix()).unwrap_err();
+    assert!(
+        matches!(err, ModelError::CheckpointMismatch { .. }),
+        "{err}"
+    );
+    assert_eq!(mlp.head_prefix(), "fc3");
+}

@@ -389,6 +389,7 @@ pub fn reproduce(
             data: description.clone(),
             ptq_bits: None,
             device: if device.is_cuda() { "cuda" } else { "cpu" }.to_string(),
+            pretrained: None,
         };
         run_config.claim(&run_dir)?;
         let identity = serde_json::json!({

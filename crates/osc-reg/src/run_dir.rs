@@ -101,17 +101,24 @@ pub struct RunConfig {
     pub ptq_bits: Option<BitWidth>,
     /// The device the run was started on (`cpu`, `cuda`; not part of the identity of a run).
     pub device: String,
+    /// The checkpoint whose body initialized the model (fine-tuning), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pretrained: Option<std::path::PathBuf>,
 }
 
 impl RunConfig {
     /// The parts that must agree for a run directory to be resumed.
     pub fn identity(&self) -> serde_json::Value {
-        serde_json::json!({
+        let mut identity = serde_json::json!({
             "model": self.model,
             "train": self.train,
             "exclude": self.exclude,
             "data": self.data,
-        })
+        });
+        if let (Some(path), Some(map)) = (&self.pretrained, identity.as_object_mut()) {
+            map.insert("pretrained".into(), serde_json::json!(path));
+        }
+        identity
     }
 
     /// Reads `DIR/config.json`, if any.

@@ -5,7 +5,9 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
-use smallscale_models::{ModelContext, OptimizerConfig, QuantizationState, Schedule, build_model};
+use smallscale_models::{
+    ModelContext, OptimizerConfig, QuantizationState, Schedule, build_model, load_pretrained,
+};
 use smallscale_osc_reg::{
     BEST_FILE, CONFIG_FILE, EVAL_BATCH_SIZE, EpochRecord, Method, RESULT_FILE, RegularizerParams,
     RunConfig, RunStatus, STATE_FILE, TestAccuracy, TrainParams, TrainResult, TrainValidParams,
@@ -230,6 +232,10 @@ pub struct TrainArgs {
     pub device: DeviceArgs,
     #[command(flatten)]
     pub meter: super::experiment_args::MeterArgs,
+    /// Fine-tune: start from this checkpoint (or run directory) of the same model trained on
+    /// another data set; every tensor but the classifier is loaded, the classifier starts fresh.
+    #[arg(long, value_name = "FILE|DIR", help_heading = "Model")]
+    pub pretrained: Option<PathBuf>,
     /// Run directory: best.safetensors, config.json, result.json, resources.json, state.json,
     /// metrics.jsonl. A
     /// rerun with the same options resumes; without --out nothing is written.
@@ -252,6 +258,22 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         .excluding(&exclude)
         .context("--exclude")?;
     let report_bits = args.training.report_bits();
+    let pretrained = match &args.pretrained {
+        Some(p) => {
+            let file = if p.is_dir() {
+                p.join(BEST_FILE)
+            } else {
+                p.clone()
+            };
+            Some(std::fs::canonicalize(&file).with_context(|| {
+                format!(
+                    "--pretrained {}: cannot be opened; pass a checkpoint or the run directory of the pretraining",
+                    p.display()
+                )
+            })?)
+        }
+        None => None,
+    };
     let run_config = RunConfig {
         model: model_config.clone(),
         train: config.params().clone(),
@@ -259,6 +281,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         data: description.clone(),
         ptq_bits: report_bits,
         device: args.device.label().to_string(),
+        pretrained: pretrained.clone(),
     };
     let previous = match &args.out {
         Some(dir) => RunConfig::read(dir)?,
@@ -270,6 +293,23 @@ pub fn run(args: &TrainArgs) -> Result<()> {
 
     let ctx = ModelContext::new(device).with_seed(args.training.seed);
     let model = build_model(&model_config, &ctx).context("cannot build the model")?;
+    if let Some(path) = &pretrained {
+        let head = model_config.head_prefix();
+        let report = load_pretrained(model.as_ref(), path, &head).with_context(|| {
+            format!(
+                "--pretrained {}: its body does not fit this model; pretrain the same --model with the same --width and input shape",
+                path.display()
+            )
+        })?;
+        if !args.output.json && args.output.chatty() {
+            eprintln!(
+                "initialized from {}: {} tensors; the head ({}) starts fresh",
+                path.display(),
+                report.loaded,
+                report.fresh.join(", ")
+            );
+        }
+    }
     model.quant().set(selection);
     if !args.output.json && args.output.chatty() {
         eprintln!(
