@@ -615,6 +615,14 @@ fn pneumoniamnist_trains_on_its_released_splits_embedded_or_from_a_file() {
     assert_eq!(data["validation_examples"], 524);
     assert_eq!(data["train_examples"], 300);
     assert_eq!(config["model"]["num_classes"], 2);
+    assert_eq!(data["validation_fraction"], 0.0);
+    // The fraction does not apply to a released split, so another one is the same run.
+    let mut again = args.clone();
+    again.insert(1, "--validation-fraction");
+    again.insert(2, "0.3");
+    let stdout = ok(&run(&again, &[&run_dir]));
+    let last = json_lines(&stdout).pop().unwrap();
+    assert_eq!(last["status"], "already-finished", "{stdout}");
     // eval of the run directory uses the same data.
     let eval: Value = serde_json::from_str(&ok(&run(
         &["eval", "--json", "--bits", "4", "--checkpoint"],
@@ -703,6 +711,13 @@ fn train_meters_its_run_with_the_metering_options() {
         let out = run(&bad, &[]);
         fails_with(&out, &[needle]);
     }
+    // Refused before a run directory is claimed.
+    let unclaimed = dir.path().join("unclaimed");
+    fails_with(
+        &run(&["train", "--pue", "0.5", "--out"], &[&unclaimed]),
+        &["PUE"],
+    );
+    assert!(!unclaimed.exists());
 }
 
 #[test]

@@ -39,6 +39,13 @@ pub const MEDMNIST_DATASETS: [(&str, usize, Option<&[&str]>); 11] = [
     ("organsmnist", 11, None),
 ];
 
+/// The most classes inferred from the labels of a file that is not a known MedMNIST set.
+pub const MAX_INFERRED_CLASSES: usize = 1000;
+
+/// The largest array a `.npz` member may decompress to (4 GiB; MedMNIST's largest 224x224 RGB
+/// training split is about 3.6 GB).
+pub const MAX_MEMBER_BYTES: u64 = 4 << 30;
+
 /// The three released splits of a MedMNIST data set.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MedMnist {
@@ -148,6 +155,14 @@ pub fn medmnist_from_npz_bytes(bytes: &[u8], file: &str, name: &str) -> Result<M
             other => corrupt(&label, other.to_string()),
         })?;
         let declared = entry.size();
+        if declared > MAX_MEMBER_BYTES {
+            return Err(corrupt(
+                &label,
+                format!(
+                    "the archive declares {declared} bytes for this array, more than the {MAX_MEMBER_BYTES} a MedMNIST file holds"
+                ),
+            ));
+        }
         let mut data = Vec::new();
         (&mut entry)
             .take(declared.saturating_add(1))
@@ -195,8 +210,17 @@ pub fn medmnist_from_npz_bytes(bytes: &[u8], file: &str, name: &str) -> Result<M
     let (classes, names) = match known_medmnist_classes(name) {
         Some(known) => known,
         None => {
-            let max = labels_of.iter().flatten().copied().max().unwrap_or(0);
-            let n = (max as usize + 1).max(2);
+            let max = labels_of.iter().flatten().copied().max().unwrap_or(0) as usize;
+            if max >= MAX_INFERRED_CLASSES {
+                return Err(DatasetError::Unsupported {
+                    file: file.to_string(),
+                    detail: format!(
+                        "the largest label is {max}, so the labels would make {} classes; MedMNIST sets have at most 11 (is a label corrupt, or are the labels not class indices?)",
+                        max + 1
+                    ),
+                });
+            }
+            let n = (max + 1).max(2);
             (n, (0..n).map(|c| format!("class {c}")).collect())
         }
     };

@@ -137,17 +137,18 @@ pub fn parse_npy(bytes: &[u8], file: &str) -> Result<NpyArray> {
         .checked_mul(dtype.size)
         .ok_or_else(|| unsupported(file, format!("shape {shape:?} overflows")))?;
     let data = &bytes[data_start..];
+    let expected_file = (data_start as u64).saturating_add(expected as u64);
     if data.len() < expected {
         return Err(DatasetError::Truncated {
             file: file.to_string(),
-            expected: (data_start + expected) as u64,
+            expected: expected_file,
             found: bytes.len() as u64,
         });
     }
     if data.len() > expected {
         return Err(DatasetError::TrailingBytes {
             file: file.to_string(),
-            expected: (data_start + expected) as u64,
+            expected: expected_file,
             found: bytes.len() as u64,
             format: ".npy",
         });
@@ -224,6 +225,46 @@ fn dict_value<'a>(header: &'a str, key: &str, file: &str) -> Result<&'a str> {
     ))
 }
 
+/// The keys of the header dict, each once and nothing else.
+fn check_header_keys(header: &str, file: &str) -> Result<()> {
+    let inner = &header[1..header.len() - 1];
+    let mut keys = Vec::new();
+    let (mut depth, mut start) = (0i32, 0usize);
+    let mut items = Vec::new();
+    for (i, c) in inner.char_indices() {
+        match c {
+            '(' | '[' => depth += 1,
+            ')' | ']' => depth -= 1,
+            ',' if depth == 0 => {
+                items.push(&inner[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    items.push(&inner[start..]);
+    for item in items.iter().map(|s| s.trim()) {
+        if item.is_empty() {
+            continue;
+        }
+        let key = item
+            .split_once(':')
+            .map(|(k, _)| k.trim().trim_matches(['\'', '"']))
+            .ok_or_else(|| unsupported(file, format!("malformed .npy header: {header}")))?;
+        keys.push(key.to_string());
+    }
+    keys.sort();
+    if keys != ["descr", "fortran_order", "shape"] {
+        return Err(unsupported(
+            file,
+            format!(
+                "the .npy header must hold 'descr', 'fortran_order' and 'shape' once each: {header}"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 fn parse_header(header: &str, file: &str) -> Result<(NpyDtype, Vec<usize>)> {
     let header = header.trim_end_matches(['\n', ' ', '\0']);
     if !(header.starts_with('{') && header.ends_with('}')) {
@@ -232,6 +273,7 @@ fn parse_header(header: &str, file: &str) -> Result<(NpyDtype, Vec<usize>)> {
             format!("malformed .npy header: {header}"),
         ));
     }
+    check_header_keys(header, file)?;
     let descr = dict_value(header, "descr", file)?;
     let descr = descr
         .strip_prefix('\'')
@@ -266,13 +308,20 @@ fn parse_header(header: &str, file: &str) -> Result<(NpyDtype, Vec<usize>)> {
         .strip_prefix('(')
         .and_then(|s| s.strip_suffix(')'))
         .ok_or_else(|| unsupported(file, format!("malformed 'shape' {shape_text}")))?;
-    let shape = inner
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
+    let malformed = || unsupported(file, format!("malformed 'shape' {shape_text}"));
+    // A Python tuple: `()`, `(5,)`, `(5, 3)` or `(5, 3,)`; `(5)` is a number, not a tuple.
+    let parts: Vec<&str> = inner.split(',').map(str::trim).collect();
+    let parts: &[&str] = match parts.as_slice() {
+        [""] => &[],
+        [_] => return Err(malformed()),
+        [rest @ .., ""] => rest,
+        all => all,
+    };
+    let shape = parts
+        .iter()
         .map(|s| s.strip_suffix('L').unwrap_or(s).parse::<usize>())
         .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(|_| unsupported(file, format!("malformed 'shape' {shape_text}")))?;
+        .map_err(|_| malformed())?;
     Ok((dtype, shape))
 }
 
@@ -282,8 +331,9 @@ fn parse_descr(descr: &str) -> Option<NpyDtype> {
     let kind = chars.next()?;
     let size: usize = chars.as_str().parse().ok()?;
     let little_endian = match order {
-        '<' | '|' | '=' => true,
-        '>' => size == 1,
+        '<' | '=' => true,
+        '|' if size == 1 => true,
+        '>' => false,
         _ => return None,
     };
     let signed = match kind {
@@ -362,5 +412,76 @@ mod tests {
         assert!(err(&v9).contains("version 9"));
         let big: Vec<u8> = u64::MAX.to_le_bytes().to_vec();
         assert!(err(&write_npy(&[1], "<u8", &big)).contains("does not fit"));
+        // A shape whose byte count overflows is an error, not a panic.
+        assert!(!err(&write_npy(&[usize::MAX - 5], "|u1", &[])).is_empty());
+        // Malformed dicts and tuples, duplicate or unknown keys, '|' for a wide type.
+        let with_header = |dict: &str| {
+            let mut out = b"\x93NUMPY\x01\x00".to_vec();
+            let header = format!("{dict}\n");
+            out.extend((header.len() as u16).to_le_bytes());
+            out.extend(header.as_bytes());
+            out.extend([0u8; 8]);
+            out
+        };
+        for (dict, needle) in [
+            (
+                "{'descr': '|u1', 'fortran_order': False, 'shape': (8), }",
+                "malformed 'shape'",
+            ),
+            (
+                "{'descr': '|u1', 'fortran_order': False, 'shape': (8,,1), }",
+                "malformed 'shape'",
+            ),
+            (
+                "{'descr': '|u1', 'fortran_order': False, 'shape': (,), }",
+                "malformed 'shape'",
+            ),
+            (
+                "{'descr': '|u1', 'descr': '<i8', 'fortran_order': False, 'shape': (8,), }",
+                "once each",
+            ),
+            (
+                "{'descr': '|u1', 'fortran_order': False, 'shape': (8,), 'x': 1, }",
+                "once each",
+            ),
+            (
+                "{'descr': '|u2', 'fortran_order': False, 'shape': (4,), }",
+                "only integer arrays",
+            ),
+        ] {
+            let e = err(&with_header(dict));
+            assert!(e.contains(needle), "{dict}: {e}");
+        }
+        // The well-formed spellings are read.
+        for (dict, shape) in [
+            (
+                "{'descr': '|u1', 'fortran_order': False, 'shape': (8,), }",
+                vec![8],
+            ),
+            (
+                "{'descr': '|u1', 'fortran_order': False, 'shape': (2, 4)}",
+                vec![2, 4],
+            ),
+            (
+                "{'descr': '|u1', 'fortran_order': False, 'shape': (2, 4,), }",
+                vec![2, 4],
+            ),
+        ] {
+            assert_eq!(
+                parse_npy(&with_header(dict), "x").unwrap().shape,
+                shape,
+                "{dict}"
+            );
+        }
+    }
+
+    #[test]
+    fn damaged_npy_files_give_errors_never_panics() {
+        let valid = write_npy(&[3, 4], "<i2", &[7u8; 24]);
+        let n = smallscale_io::check_damaged_inputs(&valid, 20_000, |b| {
+            parse_npy(b, "x.npy").map(|_| ())
+        })
+        .unwrap();
+        assert!(n > 0);
     }
 }

@@ -132,6 +132,12 @@ impl DataSource {
         })
     }
 
+    /// Whether the data set brings its own validation split ([`SourceSplits::validation`]),
+    /// known without reading the files.
+    pub fn has_released_validation(&self) -> bool {
+        matches!(self, Self::EmbeddedPneumoniaMnist | Self::MedMnist { .. })
+    }
+
     /// A short human description.
     pub fn describe(&self) -> String {
         match self {

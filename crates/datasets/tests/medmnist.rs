@@ -247,7 +247,7 @@ fn damaged_archives_give_errors_never_panics() {
 }
 
 #[test]
-#[ignore = "long fuzz run (1M damaged archives, about 6 s in a release build): cargo test --release -p smallscale-datasets --test medmnist -- --ignored"]
+#[ignore = "long fuzz run (1M damaged archives, about 5 s in a release build): cargo test --release -p smallscale-datasets --test medmnist -- --ignored"]
 fn damaged_archives_give_errors_never_panics_long() {
     let valid = npz(&small_members(), true);
     let n = smallscale_io::check_damaged_inputs(&valid, 1_000_000, |bytes| {

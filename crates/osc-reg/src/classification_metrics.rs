@@ -19,8 +19,9 @@ pub struct ClassificationMetrics {
     pub balanced_accuracy: f64,
     /// Recall of each class (`None` for a class without examples).
     pub per_class_recall: Vec<Option<f64>>,
-    /// For two classes: the area under the ROC curve of the softmax probability of class 1
-    /// (`None` with more classes, or when one class has no examples).
+    /// For two classes: the area under the ROC curve of the class-1 score (the logit margin
+    /// `logit_1 - logit_0`, which orders the examples as the softmax probability does) (`None`
+    /// with more classes, or when one class has no examples).
     pub auc: Option<f64>,
     /// Number of examples.
     pub examples: usize,
@@ -128,8 +129,10 @@ pub fn classification_metrics(
             predictions.extend(logits.argmax(D::Minus1)?.to_vec1::<u32>()?);
             labels.extend(y.to_vec1::<u32>()?);
             if classes == 2 {
-                let p = candle_nn::ops::softmax(&logits, D::Minus1)?;
-                scores.extend(p.narrow(1, 1, 1)?.flatten_all()?.to_vec1::<f32>()?);
+                // logit_1 - logit_0 orders the examples as the class-1 probability does, without
+                // the f32 softmax saturating to 1.0 (and tying) for confident predictions.
+                let margin = (logits.narrow(1, 1, 1)? - logits.narrow(1, 0, 1)?)?;
+                scores.extend(margin.flatten_all()?.to_vec1::<f32>()?);
             }
         }
         let correct = labels

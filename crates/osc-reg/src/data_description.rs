@@ -39,7 +39,7 @@ pub struct DataDescription {
     /// Where the images came from.
     #[serde(flatten)]
     pub source: DataSource,
-    /// Held-out validation fraction of the training set (unused with a released validation split).
+    /// Held-out validation fraction of the training set (0 with a released validation split).
     pub validation_fraction: f64,
     /// Whether the data set's released validation split was used instead of splitting the
     /// training set (MedMNIST).
@@ -126,7 +126,9 @@ pub fn load_split_data(
     split: &SplitSpec,
     seed: u64,
 ) -> Result<(ImageData, DataDescription)> {
-    if !(split.validation_fraction > 0.0 && split.validation_fraction < 1.0) {
+    let released = source.has_released_validation();
+    let fraction_ok = split.validation_fraction > 0.0 && split.validation_fraction < 1.0;
+    if !released && !fraction_ok {
         return Err(invalid(format!(
             "the validation fraction must lie strictly between 0 and 1 (e.g. 0.1), got {}",
             split.validation_fraction
@@ -166,7 +168,12 @@ pub fn load_split_data(
     let shape = data.train.shape();
     let description = DataDescription {
         source: source.clone(),
-        validation_fraction: split.validation_fraction,
+        // Unused with a released split: recorded as 0 so that it is not part of the run's identity.
+        validation_fraction: if released_validation {
+            0.0
+        } else {
+            split.validation_fraction
+        },
         released_validation,
         split_seed: seed,
         limit_train: split.limit_train,

@@ -15,8 +15,8 @@ pub use meter::carbon::{
     COUNTRY_AVERAGES, CarbonIntensity, DEFAULT_PUE, PAPER_PUE, WORLD_AVERAGE_G_PER_KWH,
 };
 pub use meter::estimate::{
-    CpuPowerModel, CpuUsage, DEFAULT_WATTS_PER_CORE, LoadScope, codecarbon_cpu_watts,
-    estimate_cpu_energy_joules,
+    CpuPowerModel, CpuUsage, DEFAULT_WATTS_PER_CORE, LoadScope, MachineLoad,
+    codecarbon_machine_watts, codecarbon_process_watts, estimate_cpu_energy_joules,
 };
 pub use meter::machine::MachineInfo;
 #[cfg(feature = "nvml")]

@@ -239,36 +239,66 @@ fn invalid_meter_settings_are_errors() {
 
 #[test]
 fn codecarbon_load_model_estimates_from_tdp_load_and_wall_time() {
-    use smallscale_pepr_score::{CpuPowerModel, LoadScope, codecarbon_cpu_watts};
+    use smallscale_pepr_score::{CpuPowerModel, LoadScope, codecarbon_process_watts};
     let missing = tempfile::tempdir().unwrap().path().join("no-powercap");
+    let cpus = fs::read_to_string("/proc/stat")
+        .map(|t| {
+            t.lines()
+                .filter(|l| {
+                    l.starts_with("cpu") && l[3..].starts_with(|c: char| c.is_ascii_digit())
+                })
+                .count()
+        })
+        .unwrap_or(0);
     for scope in [LoadScope::Process, LoadScope::Machine] {
         let model = CpuPowerModel::CodeCarbonLoad {
             tdp_watts: 65.0,
             scope,
         };
-        let meter = Meter::new(fast(&missing).with_cpu_power_model(model)).unwrap();
-        let (_, m) = meter.measure(|| std::hint::black_box((0..2_000_000u64).sum::<u64>()));
+        let config = fast(&missing)
+            .with_cpu_power_model(model)
+            .with_sampling_interval(Duration::from_millis(5));
+        let meter = Meter::new(config).unwrap();
+        let (_, m) = meter.measure(|| {
+            let t = std::time::Instant::now();
+            let mut x = 0u64;
+            while t.elapsed() < Duration::from_millis(60) {
+                x = std::hint::black_box(x.wrapping_add(1));
+            }
+            x
+        });
         let c = &m.energy_components[0];
         assert_eq!(c.provenance, Provenance::Estimated);
-        assert!(
-            c.source.contains("CodeCarbon CPU-load model"),
-            "{}",
-            c.source
-        );
-        // The energy lies between the floor and the full TDP over the wall time.
         let wall = m.wall_time.value;
-        assert!(c.joules >= codecarbon_cpu_watts(65.0, 0.0) * wall * (1.0 - 1e-9));
-        assert!(c.joules <= 65.0 * wall * (1.0 + 1e-9));
-        if scope == LoadScope::Process {
-            // With the process's load, the energy follows from the figures in the measurement.
-            let cpus = std::thread::available_parallelism().map_or(1, usize::from) as f64;
-            let load = (m.cpu_time.value / (wall * cpus)).min(1.0);
-            let want = codecarbon_cpu_watts(65.0, load) * wall;
-            assert!(
-                (c.joules - want).abs() <= 1e-9 * want.max(1.0),
-                "{} vs {want}",
-                c.joules
-            );
+        match scope {
+            LoadScope::Process => {
+                assert!(c.source.contains("process mode"), "{}", c.source);
+                // The energy follows from the figures in the measurement and the machine's CPUs.
+                if cpus > 0 {
+                    let load = (m.cpu_time.value / (wall * cpus as f64)).min(1.0);
+                    let want = codecarbon_process_watts(65.0, load) * wall;
+                    assert!(
+                        (c.joules - want).abs() <= 1e-9 * want.max(1.0),
+                        "{} vs {want}",
+                        c.joules
+                    );
+                    assert!(
+                        c.source.contains(&format!("{cpus} logical CPUs")),
+                        "{}",
+                        c.source
+                    );
+                }
+            }
+            LoadScope::Machine => {
+                if cpus > 0 {
+                    // Sampled: between the idle 10 % and the full TDP over the wall time.
+                    assert!(c.source.contains("machine mode"), "{}", c.source);
+                    assert!(c.joules >= 0.1 * 65.0 * wall * 0.5, "{}", c.joules);
+                    assert!(c.joules <= 65.0 * wall * (1.0 + 1e-9));
+                } else {
+                    assert!(c.source.contains("could not be read"), "{}", c.source);
+                }
+            }
         }
     }
     let bad = CpuPowerModel::CodeCarbonLoad {

@@ -52,9 +52,9 @@ pub enum DataFormat {
 }
 
 /// Where the images come from, alike in `reproduce`, `train` and `eval`: `--data
-/// embedded-fashion-mnist` (the default) or `embedded-pneumoniamnist`, `--data DIR` with the files
-/// of `--data-format` (default fashion-mnist) in DIR, or `--data FILE.npz` (MedMNIST).
-/// `--data-path` is the same as `--data`.
+/// embedded-fashion-mnist` (the default), `embedded-pneumoniamnist` or `cifar10-subset`, `--data
+/// DIR` with the files of `--data-format` (default fashion-mnist) in DIR, or `--data FILE.npz`
+/// (MedMNIST). `--data-path PATH` is the same as `--data PATH` (paths only, not names).
 #[derive(Debug, Clone, Default, Args)]
 #[command(next_help_heading = "Data")]
 pub struct DataArgs {
@@ -66,7 +66,7 @@ pub struct DataArgs {
     /// Format of the files at --data [default: medmnist for a .npz file, else fashion-mnist].
     #[arg(long, value_enum, value_name = "FORMAT")]
     pub data_format: Option<DataFormat>,
-    /// The same as --data PATH.
+    /// The same as --data PATH (a path, not one of the names).
     #[arg(long, value_name = "PATH")]
     pub data_path: Option<PathBuf>,
 }
@@ -277,8 +277,9 @@ pub struct MeterArgs {
         allow_negative_numbers = true
     )]
     pub watts_per_core: Option<f64>,
-    /// Estimate CPU energy with CodeCarbon's CPU-load model instead: max(TDP x load, 10 % of
-    /// TDP) x wall time, with the CPU's thermal design power W.
+    /// Estimate CPU energy with CodeCarbon's CPU-load model instead, with the CPU's thermal
+    /// design power W: TDP x (0.1 + 0.9 load^3) for the machine's load, TDP x load for the
+    /// process's.
     #[arg(long, value_name = "W", allow_negative_numbers = true)]
     pub cpu_tdp: Option<f64>,
     /// Whose load the CPU-load model uses [default: process].

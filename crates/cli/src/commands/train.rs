@@ -248,6 +248,8 @@ pub struct TrainArgs {
 
 /// Runs the subcommand.
 pub fn run(args: &TrainArgs) -> Result<()> {
+    // Checked first, so a bad value is refused before a run directory is claimed.
+    let meter = Meter::new(args.meter.config()?)?;
     let config = args.training.config()?;
     let device = args.device.open()?;
     let source = args.data.source()?;
@@ -334,7 +336,6 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     if let Some(dir) = &args.out {
         trainer = trainer.with_run_dir(dir);
     }
-    let meter = Meter::new(args.meter.config()?)?;
     let (outcome, measured) = meter.measure(|| trainer.fit());
     let outcome = outcome.context("training failed")?;
     let resources = match &args.out {

@@ -7,14 +7,15 @@
 //!   design power divided by core count of current x86 CPUs (roughly 3-15 W per core, from
 //!   many-core server parts to desktop parts); set your CPU's TDP / cores with
 //!   [`MeterConfig::with_watts_per_core`](crate::MeterConfig::with_watts_per_core).
-//! * **CodeCarbon's CPU-load model**: the power of the whole CPU is
-//!   `P = max(TDP x load, 0.1 x TDP)` (CodeCarbon's `cpu_load` mode: a linear model with a floor
-//!   of 10 % of TDP), with `load` the busy share of the machine's logical CPUs, and
-//!   `energy = P x wall seconds`. The load is the process's share (its CPU time / (wall time x
-//!   logical CPUs), CodeCarbon's process tracking) or the whole machine's (from `/proc/stat`,
-//!   CodeCarbon's machine tracking). CodeCarbon samples the load every few seconds; this meter
-//!   uses the run's average load, which gives the same energy for the linear part and differs only
-//!   when the load crosses the 10 % floor during the run.
+//! * **CodeCarbon's CPU-load model** (its `cpu_load` mode, `_get_power_from_cpu_load`), in its two
+//!   tracking modes:
+//!   - machine: `P = TDP x (0.1 + 0.9 x load^3)` with `load` the busy share of all of the
+//!     machine's CPUs (`/proc/stat`), sampled every sampling interval of the meter and integrated
+//!     over the run (the cubic is not linear, so the average load would underestimate);
+//!   - process: `P = TDP x load` with `load` = the process's CPU time / (wall time x the
+//!     machine's logical CPUs), linear, so the run's average is exact.
+//!
+//!   Energy is the integral of `P` over the wall time.
 //!
 //! Neither model includes memory, disk or the rest of the machine.
 
@@ -27,9 +28,10 @@ pub const DEFAULT_WATTS_PER_CORE: f64 = 10.0;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum LoadScope {
-    /// This process's CPU time over the run.
+    /// This process's CPU time over the run: `P = TDP x load`.
     Process,
-    /// The whole machine's busy time over the run (`/proc/stat`; Linux only, else the process's).
+    /// The whole machine's busy time (`/proc/stat`, sampled; Linux only, else the process's):
+    /// `P = TDP x (0.1 + 0.9 x load^3)`.
     Machine,
 }
 
@@ -43,7 +45,8 @@ pub enum CpuPowerModel {
         /// Watts per busy core (finite, > 0).
         watts_per_core: f64,
     },
-    /// CodeCarbon's CPU-load model `P = max(TDP x load, 0.1 x TDP)`.
+    /// CodeCarbon's CPU-load model: `TDP x (0.1 + 0.9 x load^3)` for the machine's load,
+    /// `TDP x load` for the process's.
     CodeCarbonLoad {
         /// The CPU's thermal design power, watts (finite, > 0).
         tdp_watts: f64,
@@ -67,10 +70,22 @@ pub struct CpuUsage {
     pub cpu_seconds: f64,
     /// Wall seconds of the run.
     pub wall_seconds: f64,
-    /// Logical CPUs of the machine.
+    /// Logical CPUs of the machine (all of them, not only those this process may use).
     pub logical_cpus: usize,
-    /// The machine's busy share over the run, in [0, 1], where it could be read.
-    pub machine_load: Option<f64>,
+    /// The machine's load over the run, where `/proc/stat` could be read.
+    pub machine_load: Option<MachineLoad>,
+}
+
+/// The machine's CPU load over a run, from `/proc/stat`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct MachineLoad {
+    /// The average busy share, in [0, 1].
+    pub average: f64,
+    /// `integral of (0.1 + 0.9 x load^3) dt` over the run, seconds: the energy of the machine
+    /// mode divided by TDP.
+    pub cubic_factor_seconds: f64,
+    /// Number of samples behind it.
+    pub samples: usize,
 }
 
 impl CpuPowerModel {
@@ -96,27 +111,34 @@ impl CpuPowerModel {
             ),
             Self::CodeCarbonLoad { tdp_watts, scope } => {
                 let wall = usage.wall_seconds.max(0.0);
-                let process_load = if wall > 0.0 {
-                    (cpu / (wall * usage.logical_cpus.max(1) as f64)).min(1.0)
-                } else {
-                    0.0
+                let cpus = usage.logical_cpus.max(1);
+                let process = || {
+                    let load = if wall > 0.0 {
+                        (cpu / (wall * cpus as f64)).min(1.0)
+                    } else {
+                        0.0
+                    };
+                    (
+                        codecarbon_process_watts(tdp_watts, load) * wall,
+                        format!(
+                            "CodeCarbon CPU-load model, process mode: TDP {tdp_watts} W x load {load:.3} (CPU time {cpu:.3} s / ({wall:.3} s wall x {cpus} logical CPUs)) x wall time (memory not included)"
+                        ),
+                    )
                 };
-                let (load, whose) = match (scope, usage.machine_load) {
-                    (LoadScope::Machine, Some(l)) => (l.clamp(0.0, 1.0), "the machine's"),
-                    (LoadScope::Machine, None) => (
-                        process_load,
-                        "the process's (the machine's could not be read)",
+                match (scope, usage.machine_load) {
+                    (LoadScope::Process, _) => process(),
+                    (LoadScope::Machine, Some(m)) => (
+                        tdp_watts * m.cubic_factor_seconds,
+                        format!(
+                            "CodeCarbon CPU-load model, machine mode: TDP {tdp_watts} W x (0.1 + 0.9 x load^3) integrated over {} samples of the machine's load (/proc/stat, {cpus} logical CPUs, average {:.3}) (memory not included)",
+                            m.samples, m.average
+                        ),
                     ),
-                    (LoadScope::Process, _) => (process_load, "the process's"),
-                };
-                let watts = codecarbon_cpu_watts(tdp_watts, load);
-                (
-                    watts * wall,
-                    format!(
-                        "CodeCarbon CPU-load model: max(TDP {tdp_watts} W x load {load:.3}, 10 % of TDP) = {watts:.2} W x {wall:.3} s wall, load = {whose} busy share of {} logical CPUs (memory not included)",
-                        usage.logical_cpus
-                    ),
-                )
+                    (LoadScope::Machine, None) => {
+                        let (j, how) = process();
+                        (j, format!("{how}; the machine's load could not be read"))
+                    }
+                }
             }
         }
     }
@@ -147,15 +169,27 @@ impl CpuPowerModel {
     }
 }
 
-/// CodeCarbon's CPU power at `load` in [0, 1]: `max(TDP x load, 0.1 x TDP)`.
+/// CodeCarbon's CPU power in machine mode at the machine's `load` in [0, 1]:
+/// `TDP x (0.1 + 0.9 x load^3)`.
 ///
 /// ```
-/// use smallscale_pepr_score::codecarbon_cpu_watts;
-/// assert_eq!(codecarbon_cpu_watts(100.0, 0.5), 50.0);
-/// assert_eq!(codecarbon_cpu_watts(100.0, 0.02), 10.0); // the 10 % floor
+/// use smallscale_pepr_score::codecarbon_machine_watts;
+/// assert_eq!(codecarbon_machine_watts(100.0, 0.0), 10.0);
+/// assert_eq!(codecarbon_machine_watts(100.0, 1.0), 100.0);
+/// assert!((codecarbon_machine_watts(100.0, 0.5) - 21.25).abs() < 1e-12);
 /// ```
-pub fn codecarbon_cpu_watts(tdp_watts: f64, load: f64) -> f64 {
-    (tdp_watts * load).max(0.1 * tdp_watts)
+pub fn codecarbon_machine_watts(tdp_watts: f64, load: f64) -> f64 {
+    tdp_watts * (0.1 + 0.9 * load.clamp(0.0, 1.0).powi(3))
+}
+
+/// CodeCarbon's CPU power in process mode at the process's `load` in [0, 1]: `TDP x load`.
+///
+/// ```
+/// use smallscale_pepr_score::codecarbon_process_watts;
+/// assert_eq!(codecarbon_process_watts(100.0, 0.25), 25.0);
+/// ```
+pub fn codecarbon_process_watts(tdp_watts: f64, load: f64) -> f64 {
+    tdp_watts * load.clamp(0.0, 1.0)
 }
 
 /// Estimated CPU energy in joules for `cpu_seconds` at `watts_per_core`.
@@ -176,6 +210,65 @@ pub fn estimate_cpu_energy_joules(cpu_seconds: f64, watts_per_core: f64) -> f64 
 pub(crate) fn machine_cpu_jiffies() -> Option<(u64, u64)> {
     let text = std::fs::read_to_string("/proc/stat").ok()?;
     parse_proc_stat(&text)
+}
+
+/// The machine's logical CPUs: the `cpuN` lines of `/proc/stat` (all CPUs, not only those this
+/// process may run on), else what the standard library reports.
+pub(crate) fn machine_logical_cpus() -> usize {
+    std::fs::read_to_string("/proc/stat")
+        .ok()
+        .map(|text| {
+            text.lines()
+                .filter(|l| {
+                    l.strip_prefix("cpu")
+                        .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit()))
+                })
+                .count()
+        })
+        .filter(|&n| n > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
+}
+
+/// Integrates CodeCarbon's machine-mode load factor over a run from `/proc/stat` readings.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct MachineLoadAccumulator {
+    last: Option<((u64, u64), std::time::Instant)>,
+    busy: u64,
+    total: u64,
+    cubic_factor_seconds: f64,
+    samples: usize,
+}
+
+impl MachineLoadAccumulator {
+    /// Adds the step since the previous reading of `/proc/stat`.
+    pub(crate) fn sample(&mut self) {
+        if let Some(now) = machine_cpu_jiffies() {
+            self.add(now, std::time::Instant::now());
+        }
+    }
+
+    /// Adds the step from the previous reading to `now` (busy, total jiffies) taken `at`.
+    fn add(&mut self, now: (u64, u64), at: std::time::Instant) {
+        if let Some((prev, prev_at)) = self.last
+            && let Some(load) = load_between(prev, now)
+        {
+            self.busy += now.0 - prev.0;
+            self.total += now.1 - prev.1;
+            let dt = at.duration_since(prev_at).as_secs_f64();
+            self.cubic_factor_seconds += (0.1 + 0.9 * load.powi(3)) * dt;
+            self.samples += 1;
+        }
+        self.last = Some((now, at));
+    }
+
+    /// The load over the run, if at least one step was read.
+    pub(crate) fn finish(&self) -> Option<MachineLoad> {
+        (self.samples > 0 && self.total > 0).then(|| MachineLoad {
+            average: self.busy as f64 / self.total as f64,
+            cubic_factor_seconds: self.cubic_factor_seconds,
+            samples: self.samples,
+        })
+    }
 }
 
 /// `(busy, total)` from the `cpu` line of `/proc/stat`: idle and iowait are not busy.
@@ -232,18 +325,25 @@ mod tests {
         };
         // 4 CPUs fully busy for 10 s: 80 W x 10 s.
         assert_eq!(process.energy_joules(&usage(40.0, 10.0, None)).0, 800.0);
-        // 1 CPU of 4 busy: 25 % -> 20 W.
+        // 1 CPU of 4 busy: 25 % -> 20 W; no floor in process mode.
         assert_eq!(process.energy_joules(&usage(10.0, 10.0, None)).0, 200.0);
-        // Nearly idle: the floor, 8 W.
-        assert_eq!(process.energy_joules(&usage(0.1, 10.0, None)).0, 80.0);
+        assert_eq!(process.energy_joules(&usage(0.0, 10.0, None)).0, 0.0);
         let machine = CpuPowerModel::CodeCarbonLoad {
             tdp_watts: 80.0,
             scope: LoadScope::Machine,
         };
-        // The machine's load is used where it was read, the process's otherwise.
-        let (j, how) = machine.energy_joules(&usage(10.0, 10.0, Some(0.75)));
-        assert_eq!(j, 600.0);
-        assert!(how.contains("the machine's"), "{how}");
+        // Machine mode: TDP x the integrated cubic factor.
+        let load = MachineLoad {
+            average: 0.5,
+            cubic_factor_seconds: 2.125,
+            samples: 10,
+        };
+        let (j, how) = machine.energy_joules(&usage(10.0, 10.0, Some(load)));
+        assert_eq!(j, 80.0 * 2.125);
+        assert!(
+            how.contains("machine mode") && how.contains("10 samples"),
+            "{how}"
+        );
         let (j, how) = machine.energy_joules(&usage(10.0, 10.0, None));
         assert_eq!(j, 200.0);
         assert!(how.contains("could not be read"), "{how}");
@@ -255,5 +355,24 @@ mod tests {
             .check()
             .is_err()
         );
+    }
+
+    #[test]
+    fn the_machine_load_accumulator_integrates_the_cubic_factor() {
+        use std::time::{Duration, Instant};
+        let mut acc = MachineLoadAccumulator::default();
+        assert_eq!(acc.finish(), None);
+        let t0 = Instant::now();
+        acc.add((0, 0), t0);
+        // 2 s at full load, then 2 s idle.
+        acc.add((200, 200), t0 + Duration::from_secs(2));
+        acc.add((200, 400), t0 + Duration::from_secs(4));
+        let m = acc.finish().unwrap();
+        assert_eq!(m.samples, 2);
+        assert_eq!(m.average, 0.5);
+        // 2 s x 1.0 + 2 s x 0.1, more than 4 s x (0.1 + 0.9 x 0.5^3) from the average load.
+        assert!((m.cubic_factor_seconds - 2.2).abs() < 1e-9);
+        assert!(m.cubic_factor_seconds > 4.0 * (0.1 + 0.9 * 0.125));
+        assert!(machine_logical_cpus() >= 1);
     }
 }

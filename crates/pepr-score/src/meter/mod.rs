@@ -12,7 +12,8 @@
 //! 2. NVML GPU energy counters (cargo feature `nvml`), added to 1 or 3;
 //! 3. where no RAPL counter is readable, an estimate ([`CpuPowerModel`]): CPU
 //!    time x watts per core (the default), or CodeCarbon's CPU-load model
-//!    `max(TDP x load, 0.1 x TDP) x wall time`.
+//!    (machine: `TDP x (0.1 + 0.9 x load^3)` sampled over the run; process:
+//!    `TDP x load`).
 //!
 //! Energy is then multiplied by the PUE (default [`DEFAULT_PUE`] = 1.0; the
 //! paper used [`PAPER_PUE`] = 1.55) and CO2 = energy x carbon intensity
@@ -37,7 +38,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::errors::{Result, invalid_parameter};
 use carbon::{CarbonIntensity, DEFAULT_PUE};
-use estimate::{CpuPowerModel, CpuUsage, load_between, machine_cpu_jiffies};
+use estimate::{CpuPowerModel, CpuUsage, LoadScope, MachineLoadAccumulator, machine_logical_cpus};
 use process::{CpuTime, peak_memory_bytes, process_cpu_time, reset_peak_memory};
 use rapl::{DEFAULT_POWERCAP_ROOT, RaplReader, RaplSampler};
 
@@ -154,6 +155,7 @@ pub struct MeterConfig {
     use_rapl: bool,
     use_nvml: bool,
     sampling_interval: Duration,
+    #[serde(default)]
     cpu_power: CpuPowerModel,
     pue: f64,
     carbon_intensity: CarbonIntensity,
@@ -337,6 +339,15 @@ impl Meter {
             notes.push("RAPL disabled by configuration; CPU energy is estimated".to_string());
             None
         };
+        // The machine-mode load model needs the load sampled through the run (its power is
+        // cubic in the load); only when the estimate will be used.
+        let machine_load_sampler = match self.config.cpu_power {
+            CpuPowerModel::CodeCarbonLoad {
+                scope: LoadScope::Machine,
+                ..
+            } if rapl.is_none() => Some(LoadSampler::start(self.config.sampling_interval)),
+            _ => None,
+        };
         #[cfg(feature = "nvml")]
         let nvml = if self.config.use_nvml {
             match nvml::NvmlReader::init().and_then(|r| r.read_millijoules().map(|s| (r, s))) {
@@ -357,7 +368,7 @@ impl Meter {
             #[cfg(feature = "nvml")]
             nvml,
             cpu_start: process_cpu_time(),
-            machine_start: machine_cpu_jiffies(),
+            machine_load: machine_load_sampler,
             wall_start: Instant::now(),
         }
     }
@@ -374,13 +385,60 @@ pub struct RunningMeter {
     #[cfg(feature = "nvml")]
     nvml: Option<(nvml::NvmlReader, Vec<u64>)>,
     cpu_start: Option<CpuTime>,
-    machine_start: Option<(u64, u64)>,
+    machine_load: Option<LoadSampler>,
     wall_start: Instant,
+}
+
+/// Samples the machine's CPU load from `/proc/stat` on a background thread.
+#[derive(Debug)]
+struct LoadSampler {
+    stop: Option<std::sync::mpsc::Sender<()>>,
+    handle: Option<std::thread::JoinHandle<MachineLoadAccumulator>>,
+}
+
+impl LoadSampler {
+    fn start(interval: Duration) -> Self {
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let handle = std::thread::Builder::new()
+            .name("pepr-load-sampler".to_string())
+            .spawn(move || {
+                let mut acc = MachineLoadAccumulator::default();
+                acc.sample();
+                while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                    rx.recv_timeout(interval)
+                {
+                    acc.sample();
+                }
+                acc.sample();
+                acc
+            })
+            .ok();
+        Self {
+            stop: handle.as_ref().map(|_| tx),
+            handle,
+        }
+    }
+
+    fn finish(&mut self) -> Option<estimate::MachineLoad> {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        self.handle
+            .take()
+            .and_then(|h| h.join().ok())
+            .and_then(|acc| acc.finish())
+    }
+}
+
+impl Drop for LoadSampler {
+    fn drop(&mut self) {
+        let _ = self.finish();
+    }
 }
 
 impl RunningMeter {
     /// Stops metering and returns the measurement.
-    pub fn stop(self) -> Measurement {
+    pub fn stop(mut self) -> Measurement {
         let wall = self.wall_start.elapsed().as_secs_f64();
         let cpu_end = process_cpu_time();
         let mut notes = self.notes;
@@ -455,11 +513,8 @@ impl RunningMeter {
             let usage = CpuUsage {
                 cpu_seconds: cpu_s.unwrap_or(0.0),
                 wall_seconds: wall,
-                logical_cpus: std::thread::available_parallelism().map_or(1, usize::from),
-                machine_load: self
-                    .machine_start
-                    .zip(machine_cpu_jiffies())
-                    .and_then(|(a, b)| load_between(a, b)),
+                logical_cpus: machine_logical_cpus(),
+                machine_load: self.machine_load.as_mut().and_then(LoadSampler::finish),
             };
             let (joules, source) = config.cpu_power.energy_joules(&usage);
             components.push(EnergyComponent {
