@@ -135,7 +135,7 @@ impl DataArgs {
         };
         let path = std::fs::canonicalize(&path).with_context(|| {
             format!(
-                "{flag} {}: cannot be opened; pass `{EMBEDDED}`, `{EMBEDDED_PNEUMONIA}` or {what}",
+                "{flag} {}: cannot be opened; pass `{EMBEDDED}`, `{EMBEDDED_PNEUMONIA}`, `{CIFAR10_SUBSET}` or {what}",
                 path.display()
             )
         })?;
