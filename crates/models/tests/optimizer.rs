@@ -5,6 +5,11 @@ use candle_core::{Device, Tensor, Var};
 use candle_nn::Optimizer as _;
 use smallscale_models::{Optimizer, OptimizerConfig};
 
+/// The gradients of `sum(t^2)`.
+fn grads_of_sum_of_squares(t: &Tensor) -> candle_core::backprop::GradStore {
+    t.sqr().unwrap().sum_all().unwrap().backward().unwrap()
+}
+
 #[test]
 fn adam_matches_candles_adamw_without_weight_decay() {
     let init = [0.5f32, -1.5, 2.0, 0.1];
@@ -21,23 +26,9 @@ fn adam_matches_candles_adamw_without_weight_decay() {
     let mut theirs = candle_nn::AdamW::new(vec![b.clone()], params).unwrap();
     let target = Tensor::new(&[1.0f32, 1.0, -1.0, 0.0], &Device::Cpu).unwrap();
     for _ in 0..25 {
-        let ga = (a.as_tensor() - &target)
-            .unwrap()
-            .sqr()
-            .unwrap()
-            .sum_all()
-            .unwrap()
-            .backward()
-            .unwrap();
+        let ga = grads_of_sum_of_squares(&(a.as_tensor() - &target).unwrap());
         ours.step(&ga).unwrap();
-        let gb = (b.as_tensor() - &target)
-            .unwrap()
-            .sqr()
-            .unwrap()
-            .sum_all()
-            .unwrap()
-            .backward()
-            .unwrap();
+        let gb = grads_of_sum_of_squares(&(b.as_tensor() - &target).unwrap());
         theirs.step(&gb).unwrap();
     }
     let (va, vb) = (
@@ -63,14 +54,7 @@ fn sgd_with_momentum_and_weight_decay_follows_pytorchs_rule() {
     let mut manual = [1.0f64, -2.0];
     let mut buf = [0.0f64; 2];
     for step in 0..5 {
-        let g = w
-            .as_tensor()
-            .sqr()
-            .unwrap()
-            .sum_all()
-            .unwrap()
-            .backward()
-            .unwrap();
+        let g = grads_of_sum_of_squares(w.as_tensor());
         opt.step(&g).unwrap();
         for i in 0..2 {
             let gi = 2.0 * manual[i] + 0.01 * manual[i];
@@ -123,14 +107,7 @@ fn optimizer_state_keeps_no_autograd_graph() {
 fn optimizer_state_round_trips() {
     let w = Var::new(&[1.0f32, 2.0], &Device::Cpu).unwrap();
     let mut opt = Optimizer::new(OptimizerConfig::adam(0.1), vec![("w".into(), w.clone())]);
-    let g = w
-        .as_tensor()
-        .sqr()
-        .unwrap()
-        .sum_all()
-        .unwrap()
-        .backward()
-        .unwrap();
+    let g = grads_of_sum_of_squares(w.as_tensor());
     opt.step(&g).unwrap();
     let state = opt.state().unwrap();
     let mut other = Optimizer::new(OptimizerConfig::adam(0.1), vec![("w".into(), w.clone())]);

@@ -8,6 +8,17 @@ use smallscale_models::{
 };
 use smallscale_osc_reg::*;
 
+/// A batch's images as a `[B, C, H, W]` tensor on the CPU.
+fn images_of(b: &smallscale_datasets::ImageBatch) -> Tensor {
+    let s = b.shape;
+    Tensor::from_slice(
+        &b.images,
+        (b.len(), s.channels, s.height, s.width),
+        &Device::Cpu,
+    )
+    .unwrap()
+}
+
 /// Bit-widths from numbers.
 fn bits(numbers: &[u32]) -> Vec<smallscale_quant_core::BitWidth> {
     numbers
@@ -353,14 +364,7 @@ fn batch_norm_reestimation_averages_the_batch_statistics_at_each_bit_and_restore
     let w = state.apply("conv1.weight", conv1.as_tensor()).unwrap();
     let mut means: Vec<Vec<f64>> = Vec::new();
     for batch in batcher.epoch(0).take(3) {
-        let b = batch.unwrap();
-        let s = b.shape;
-        let x = Tensor::from_slice(
-            &b.images,
-            (b.len(), s.channels, s.height, s.width),
-            &Device::Cpu,
-        )
-        .unwrap();
+        let x = images_of(&batch.unwrap());
         let y = x.conv2d(&w, 1, 1, 1, 1).unwrap();
         let mean = y.mean((0, 2, 3)).unwrap().to_vec1::<f32>().unwrap();
         means.push(mean.iter().map(|&m| f64::from(m)).collect());
@@ -429,14 +433,7 @@ fn qat_collects_batch_norm_statistics_with_quantized_weights_and_reg_with_fp_wei
         let batcher = ImageBatcher::new(&d.train, BatchParams::new(64).unwrap().with_seed(9))
             .with_normalization(d.normalization.clone());
         for batch in batcher.epoch(0) {
-            let b = batch.unwrap();
-            let s = b.shape;
-            let x = Tensor::from_slice(
-                &b.images,
-                (b.len(), s.channels, s.height, s.width),
-                &Device::Cpu,
-            )
-            .unwrap();
+            let x = images_of(&batch.unwrap());
             m.forward_t(&x, true).unwrap();
         }
         m.buffers().snapshot()
