@@ -29,6 +29,11 @@ pub use smallscale_models as models;
 #[cfg(feature = "osc-reg")]
 pub use smallscale_osc_reg as osc_reg;
 
+/// The PePR paper's study: a model pool pretrained and from scratch on training-set fractions,
+/// every run metered, the table in the authors' layout, the findings checked.
+#[cfg(feature = "pepr-study")]
+pub use smallscale_pepr_study as pepr_study;
+
 /// The guides' examples (`docs/quantization.md`, `docs/datasets.md`, `docs/models.md`), compiled as
 /// doctests so they stay true.
 #[cfg(doctest)]

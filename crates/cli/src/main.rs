@@ -47,6 +47,9 @@ enum Command {
     Quantize(commands::quantize::QuantizeArgs),
     /// PePR (performance per resource unit) of a table of runs: scores, ranking, Pareto front, plot.
     Pepr(commands::pepr::PeprArgs),
+    /// The PePR paper's study: a model pool pretrained and from scratch on 100/10/1 % of a medical
+    /// image set (embedded PneumoniaMNIST), every run metered, scored and the findings checked.
+    Study(Box<commands::study::StudyArgs>),
     /// Fairness metrics and the minimal memorization that removes each bias (CSV rows or UCI Adult).
     Fairness(commands::fairness::FairnessArgs),
 }
@@ -62,6 +65,7 @@ fn main() -> ExitCode {
         Command::Eval(a) => a.output,
         Command::Quantize(a) => a.output,
         Command::Pepr(a) => a.output,
+        Command::Study(a) => a.output,
         Command::Fairness(a) => a.output,
     };
     if output.quiet {
@@ -70,6 +74,7 @@ fn main() -> ExitCode {
     // Only where a run directory keeps the finished epochs (train without --out keeps nothing).
     let resumable = match &cli.command {
         Command::Reproduce(_) => true,
+        Command::Study(a) => !a.print_pool,
         Command::Train(a) => a.out.is_some(),
         _ => false,
     };
@@ -82,6 +87,7 @@ fn main() -> ExitCode {
         Command::Eval(args) => commands::eval::run(&args),
         Command::Quantize(args) => commands::quantize::run(&args),
         Command::Pepr(args) => commands::pepr::run(&args),
+        Command::Study(args) => commands::study::run(&args),
         Command::Fairness(args) => commands::fairness::run(&args),
     };
     match result {

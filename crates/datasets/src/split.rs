@@ -149,15 +149,7 @@ pub fn stratified_sample_indices(
     per_class: usize,
     seed: u64,
 ) -> Result<Vec<usize>> {
-    let mut by_class = vec![Vec::new(); num_classes];
-    for (i, &label) in labels.iter().enumerate() {
-        let group = by_class.get_mut(label as usize).ok_or_else(|| {
-            invalid_data(format!(
-                "label {label} of example {i} is out of range 0..{num_classes}"
-            ))
-        })?;
-        group.push(i);
-    }
+    let by_class = indices_of_classes(labels, num_classes)?;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut chosen = Vec::with_capacity(num_classes * per_class);
     for (class, mut group) in by_class.into_iter().enumerate() {
@@ -172,6 +164,65 @@ pub fn stratified_sample_indices(
         }
         group.shuffle(&mut rng);
         chosen.extend_from_slice(&group[..per_class]);
+    }
+    chosen.sort_unstable();
+    Ok(chosen)
+}
+
+/// The indices of the examples of each class `0..num_classes` (empty for a class without any), in
+/// order; a label out of range is an error.
+fn indices_of_classes(labels: &[u32], num_classes: usize) -> Result<Vec<Vec<usize>>> {
+    let mut by_class = vec![Vec::new(); num_classes];
+    for (i, &label) in labels.iter().enumerate() {
+        let group = by_class.get_mut(label as usize).ok_or_else(|| {
+            invalid_data(format!(
+                "label {label} of example {i} is out of range 0..{num_classes}"
+            ))
+        })?;
+        group.push(i);
+    }
+    Ok(by_class)
+}
+
+/// A stratified, seeded sample of `fraction` of the examples: `round(fraction * n_c)` of each
+/// class `c` (at least one of every class that has examples), in index order. The same labels,
+/// fraction and seed always give the same sample.
+///
+/// # Errors
+///
+/// A fraction outside (0, 1], or a label out of range.
+///
+/// ```
+/// use smallscale_datasets::split::stratified_fraction_indices;
+/// let labels = [0, 0, 0, 0, 0, 0, 0, 0, 1, 1];
+/// let chosen = stratified_fraction_indices(&labels, 2, 0.5, 7)?;
+/// assert_eq!(chosen.len(), 5);
+/// assert_eq!(chosen.iter().filter(|&&i| labels[i] == 1).count(), 1);
+/// assert_eq!(stratified_fraction_indices(&labels, 2, 0.01, 7)?.len(), 2); // one per class
+/// # Ok::<(), smallscale_datasets::DatasetError>(())
+/// ```
+pub fn stratified_fraction_indices(
+    labels: &[u32],
+    num_classes: usize,
+    fraction: f64,
+    seed: u64,
+) -> Result<Vec<usize>> {
+    if !(fraction > 0.0 && fraction <= 1.0) {
+        return Err(invalid_parameter(
+            "fraction",
+            format!("the training fraction must lie in (0, 1] (e.g. 0.1 for 10 %), got {fraction}"),
+        ));
+    }
+    let by_class = indices_of_classes(labels, num_classes)?;
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut chosen = Vec::new();
+    for mut group in by_class {
+        if group.is_empty() {
+            continue;
+        }
+        let keep = ((fraction * group.len() as f64).round() as usize).clamp(1, group.len());
+        group.shuffle(&mut rng);
+        chosen.extend_from_slice(&group[..keep]);
     }
     chosen.sort_unstable();
     Ok(chosen)
@@ -193,5 +244,40 @@ impl ImageDataset {
             self.subset(&indices.train)?,
             self.subset(&indices.validation)?,
         ))
+    }
+}
+
+#[cfg(test)]
+mod fraction_tests {
+    use super::*;
+
+    #[test]
+    fn fractions_are_stratified_seeded_and_keep_every_class() {
+        let labels: Vec<u32> = (0..1000u32).map(|i| u32::from(i % 10 < 3)).collect();
+        for fraction in [1.0, 0.5, 0.1, 0.01, 0.001] {
+            let chosen = stratified_fraction_indices(&labels, 2, fraction, 3).unwrap();
+            assert!(chosen.windows(2).all(|w| w[0] < w[1]), "sorted, no repeats");
+            let ones = chosen.iter().filter(|&&i| labels[i] == 1).count();
+            let zeros = chosen.len() - ones;
+            let expect = |n: f64| ((fraction * n).round() as usize).clamp(1, n as usize);
+            assert_eq!((zeros, ones), (expect(700.0), expect(300.0)), "{fraction}");
+            assert_eq!(
+                chosen,
+                stratified_fraction_indices(&labels, 2, fraction, 3).unwrap()
+            );
+        }
+        let a = stratified_fraction_indices(&labels, 2, 0.1, 1).unwrap();
+        let b = stratified_fraction_indices(&labels, 2, 0.1, 2).unwrap();
+        assert_ne!(a, b, "another seed, another sample");
+        for bad in [0.0, -0.5, 1.5, f64::NAN] {
+            assert!(
+                stratified_fraction_indices(&labels, 2, bad, 0).is_err(),
+                "{bad}"
+            );
+        }
+        assert!(
+            stratified_fraction_indices(&[0, 5], 2, 0.5, 0).is_err(),
+            "label out of range"
+        );
     }
 }

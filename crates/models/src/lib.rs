@@ -20,6 +20,7 @@ mod quant_state;
 mod registry;
 mod resnet;
 mod small_cnn;
+mod spec;
 mod vit;
 
 pub use attention::MultiHeadSelfAttention;
@@ -43,4 +44,5 @@ pub use quant_state::{QuantHandle, QuantizationState};
 pub use registry::{ModelConfig, ModelInfo, available_models, build_model};
 pub use resnet::{ResNet, ResNetConfig};
 pub use small_cnn::{SmallCnn, SmallCnnConfig};
+pub use spec::{DEFAULT_ARCHITECTURE, ModelSpec};
 pub use vit::{Vit, VitConfig};

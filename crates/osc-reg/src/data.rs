@@ -2,6 +2,7 @@
 //! as candle tensors.
 
 use candle_core::{Device, Tensor};
+use smallscale_datasets::split::stratified_fraction_indices;
 use smallscale_datasets::{
     BatchParams, ChannelNormalization, ImageBatch, ImageBatcher, ImageDataset, SplitParams,
 };
@@ -87,6 +88,35 @@ impl ImageData {
             test: cut(&self.test, test)?,
             normalization: self.normalization.clone(),
         })
+    }
+
+    /// Keeps a stratified, seeded `fraction` of the training split
+    /// ([`stratified_fraction_indices`]) and refits the normalization on what is kept; validation
+    /// and test stay whole (as the PePR paper reduced only the training set: model selection
+    /// still sees the full validation split).
+    ///
+    /// # Errors
+    ///
+    /// A fraction outside (0, 1].
+    ///
+    /// ```
+    /// use smallscale_osc_reg::{SplitSpec, load_split_data};
+    /// use smallscale_datasets::DataSource;
+    /// let (data, _) = load_split_data(&DataSource::EmbeddedFashionMnist, &SplitSpec::default(), 0)?;
+    /// let small = data.with_train_fraction(0.1, 0)?;
+    /// assert_eq!(small.train.len(), 720);
+    /// assert_eq!(small.train.class_counts(), vec![72; 10]);
+    /// # Ok::<(), smallscale_osc_reg::OscRegError>(())
+    /// ```
+    pub fn with_train_fraction(self, fraction: f64, seed: u64) -> Result<Self> {
+        let keep = stratified_fraction_indices(
+            self.train.labels(),
+            self.train.num_classes(),
+            fraction,
+            seed,
+        )?;
+        let train = self.train.subset(&keep)?;
+        Self::from_splits(train, self.validation, self.test)
     }
 
     /// Number of classes.

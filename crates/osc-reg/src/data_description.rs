@@ -19,6 +19,9 @@ pub struct SplitSpec {
     pub limit_validation: Option<usize>,
     /// Use only the first N test examples.
     pub limit_test: Option<usize>,
+    /// Keep only this stratified, seeded fraction of the training split (in (0, 1]; applied
+    /// before the caps; the normalization is fitted on what is kept).
+    pub train_fraction: Option<f64>,
 }
 
 impl Default for SplitSpec {
@@ -28,6 +31,7 @@ impl Default for SplitSpec {
             limit_train: None,
             limit_validation: None,
             limit_test: None,
+            train_fraction: None,
         }
     }
 }
@@ -53,6 +57,9 @@ pub struct DataDescription {
     pub limit_validation: Option<usize>,
     /// Cap on the test examples.
     pub limit_test: Option<usize>,
+    /// The stratified fraction of the training split kept (seeded with `split_seed`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub train_fraction: Option<f64>,
     /// Image shape `[channels, height, width]`.
     pub shape: [usize; 3],
     /// Number of classes.
@@ -96,6 +103,7 @@ impl DataDescription {
             limit_train: self.limit_train,
             limit_validation: self.limit_validation,
             limit_test: self.limit_test,
+            train_fraction: self.train_fraction,
         }
     }
 }
@@ -154,6 +162,16 @@ pub fn load_split_data(
             ImageData::split(splits.train, splits.test, &params)?
         }
     };
+    let data = match split.train_fraction {
+        Some(f) if f < 1.0 => data.with_train_fraction(f, seed)?,
+        Some(1.0) => data,
+        Some(f) => {
+            return Err(invalid(format!(
+                "the training fraction must lie in (0, 1] (e.g. 0.1 for 10 %), got {f}"
+            )));
+        }
+        None => data,
+    };
     let data = data.truncated(
         split.limit_train.unwrap_or(usize::MAX),
         split.limit_validation.unwrap_or(usize::MAX),
@@ -179,6 +197,7 @@ pub fn load_split_data(
         limit_train: split.limit_train,
         limit_validation: split.limit_validation,
         limit_test: split.limit_test,
+        train_fraction: split.train_fraction.filter(|&f| f < 1.0),
         shape: [shape.channels, shape.height, shape.width],
         classes: data.num_classes(),
         train_examples: data.train.len(),

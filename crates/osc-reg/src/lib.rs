@@ -22,6 +22,7 @@ mod reproduce;
 mod run_dir;
 mod toy;
 mod trainer;
+mod training_run;
 
 pub use across_seeds::{
     ClaimTally, CrossBitRow, MeanSd, SeedsSummary, seeds_markdown_report, summarize_seeds,
@@ -59,3 +60,4 @@ pub use run_dir::{
 };
 pub use toy::{ToyCycle, ToyStep, UnivariateToyModel};
 pub use trainer::{EpochRecord, OscillationSummary, TrainOutcome, Trainer};
+pub use training_run::{TrainingRun, TrainingRunOutput, pretrained_checkpoint};

@@ -13,6 +13,7 @@ fn tiny_data(train: usize, validation: usize, test: usize) -> SplitSpec {
         limit_train: Some(train),
         limit_validation: Some(validation),
         limit_test: Some(test),
+        train_fraction: None,
     }
 }
 

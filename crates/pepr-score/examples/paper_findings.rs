@@ -6,7 +6,8 @@
 use std::collections::BTreeMap;
 
 use smallscale_pepr_score::{
-    Pool, Result, TableParams, kendall_tau_b, load_pools, spearman, welch_t_test,
+    FindingsColumns, Pool, Result, TableParams, kendall_tau_b, load_pools, paper_findings,
+    spearman, welch_t_test,
 };
 
 const FULL: [&str; 4] = ["derma_pt", "derma", "lidc", "pneumonia"];
@@ -204,6 +205,12 @@ fn main() -> Result<()> {
             mean(&column(f, "energy")?),
             mean(&column(r, "energy")?)
         );
+    }
+    println!("\n6. The verdicts (smallscale_pepr_score::paper_findings, alpha 0.05)");
+    let findings = paper_findings(&pools, &FindingsColumns::default())?;
+    for (number, v) in ["1", "2", "3a", "3b"].iter().zip(&findings.verdicts) {
+        println!("   {number}. {}: {}.", v.finding, v.verdict);
+        println!("      {}", v.statistic);
     }
     Ok(())
 }

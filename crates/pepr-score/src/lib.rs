@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod errors;
+pub mod findings;
 pub mod meter;
 pub mod normalize;
 pub mod params;
@@ -11,6 +12,11 @@ pub mod stats;
 pub mod table;
 
 pub use errors::{PeprError, Result};
+pub use findings::{
+    BestModels, DataFraction, ExperimentComparison, ExperimentLabel, FINDINGS_ALPHA, FindingCheck,
+    FindingVerdict, Findings, FindingsColumns, NON_INFERIORITY_MARGIN, SizeCorrelations,
+    WEAK_CORRELATION, paper_findings,
+};
 pub use meter::carbon::{
     COUNTRY_AVERAGES, CarbonIntensity, DEFAULT_PUE, PAPER_PUE, WORLD_AVERAGE_G_PER_KWH,
 };
@@ -37,7 +43,7 @@ pub use pareto::{pareto_front, pareto_front_multi};
 pub use pool::{ModelRun, NormalizationMethod, Pool, PoolScores, ResourceSummary, ScoredModel};
 pub use score::{PeprVariant, break_even_performance, iso_pepr_performance, pepr, pepr_weighted};
 pub use stats::{
-    Correlation, OneSampleTTest, WelchTTest, average_ranks, kendall_tau_b, one_sample_t_test,
-    spearman, welch_t_test,
+    Correlation, EXACT_PERMUTATION_MAX_N, OneSampleTTest, WelchTTest, average_ranks, kendall_tau_b,
+    one_sample_t_test, spearman, welch_t_test,
 };
 pub use table::{TableParams, TableValidParams, load_pools, load_pools_from_reader};

@@ -243,3 +243,71 @@ proptest! {
         }
     }
 }
+
+/// Every ordering of `0..n`, by insertion (independent of the library's Heap enumeration).
+fn all_orderings(n: usize) -> Vec<Vec<usize>> {
+    let mut out = vec![vec![]];
+    for k in 0..n {
+        out = out
+            .into_iter()
+            .flat_map(|p| {
+                (0..=p.len()).map(move |pos| {
+                    let mut q = p.clone();
+                    q.insert(pos, k);
+                    q
+                })
+            })
+            .collect();
+    }
+    out
+}
+
+#[test]
+fn small_samples_get_exact_permutation_p_values() {
+    // A perfect ranking of 3 is one of 6 orderings (and its mirror): p = 2/6, not 0.
+    let r = spearman(&[1.0, 2.0, 3.0], &[10.0, 20.0, 30.0]).unwrap();
+    assert!((r.p_value.unwrap() - 1.0 / 3.0).abs() < 1e-12);
+    let t = kendall_tau_b(&[1.0, 2.0, 3.0, 4.0], &[4.0, 3.0, 2.0, 1.0]).unwrap();
+    assert!((t.p_value.unwrap() - 2.0 / 24.0).abs() < 1e-12);
+    // Against brute force over every ordering, with ties.
+    let cases: [(&[f64], &[f64]); 3] = [
+        (
+            &[1.0, 2.0, 2.0, 3.0, 5.0, 4.0, 7.0],
+            &[2.0, 1.0, 3.0, 3.0, 4.0, 6.0, 5.0],
+        ),
+        (
+            &[0.3, 0.1, 0.4, 0.1, 0.5, 0.9],
+            &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+        ),
+        (
+            &[5.0, 3.0, 8.0, 1.0, 9.0, 2.0, 6.0, 4.0],
+            &[1.0, 1.0, 2.0, 2.0, 3.0, 3.0, 4.0, 4.0],
+        ),
+    ];
+    for (x, y) in cases {
+        let n = x.len();
+        let rho = brute_pearson(&brute_ranks(x), &brute_ranks(y));
+        let tau = brute_tau_b(x, y);
+        let (mut rho_extreme, mut tau_extreme, mut total) = (0, 0, 0);
+        for order in all_orderings(n) {
+            let yp: Vec<f64> = order.iter().map(|&i| y[i]).collect();
+            total += 1;
+            if brute_pearson(&brute_ranks(x), &brute_ranks(&yp)).abs() >= rho.abs() - 1e-9 {
+                rho_extreme += 1;
+            }
+            if brute_tau_b(x, &yp).abs() >= tau.abs() - 1e-9 {
+                tau_extreme += 1;
+            }
+        }
+        let s = spearman(x, y).unwrap();
+        let k = kendall_tau_b(x, y).unwrap();
+        assert!(
+            (s.p_value.unwrap() - rho_extreme as f64 / total as f64).abs() < 1e-12,
+            "{x:?}"
+        );
+        assert!(
+            (k.p_value.unwrap() - tau_extreme as f64 / total as f64).abs() < 1e-12,
+            "{x:?}"
+        );
+    }
+}

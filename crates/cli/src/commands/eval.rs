@@ -227,6 +227,8 @@ fn load_data(args: &EvalArgs, run: Option<&RunConfig>) -> Result<(ImageData, Dat
         limit_train: recorded.and_then(|d| d.limit_train),
         limit_validation: recorded.and_then(|d| d.limit_validation),
         limit_test: args.limit_test.or(recorded.and_then(|d| d.limit_test)),
+        // The normalization is fitted on the kept fraction: the run's own.
+        train_fraction: recorded.and_then(|d| d.train_fraction),
     };
     let seed = args.seed.or(recorded.map(|d| d.split_seed)).unwrap_or(0);
     load_split_data(&source, &split, seed)

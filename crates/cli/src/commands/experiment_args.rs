@@ -181,6 +181,10 @@ pub struct SplitArgs {
     /// Use only the first N test examples, for quick runs.
     #[arg(long, value_name = "N")]
     pub limit_test: Option<usize>,
+    /// Train on a stratified, seeded fraction of the training split, in (0, 1] (e.g. 0.1 for
+    /// 10 %); validation and test stay whole.
+    #[arg(long, value_name = "F")]
+    pub train_fraction: Option<f64>,
 }
 
 impl SplitArgs {
@@ -191,6 +195,7 @@ impl SplitArgs {
             limit_train: self.limit_train,
             limit_validation: self.limit_validation,
             limit_test: self.limit_test,
+            train_fraction: self.train_fraction,
         }
     }
 }

@@ -4,7 +4,7 @@
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use serde_json::Value;
-use smallscale_models::{ModelConfig, available_models};
+use smallscale_models::{ModelConfig, ModelSpec, available_models};
 
 use smallscale_osc_reg::DataDescription;
 
@@ -47,41 +47,21 @@ impl ModelArgs {
     /// with its input shape and classes set from the data, then the fields of `--model-config`,
     /// then `--width` and `--classes`. The result is validated and checked against the data.
     pub fn resolve(&self, data: &DataDescription) -> Result<ModelConfig> {
-        let user = match &self.model_config {
-            Some(text) => Some(parse_config_argument(text)?),
+        let config = match &self.model_config {
+            Some(text) => match parse_config_argument(text)? {
+                Value::Object(fields) => Some(fields),
+                _ => bail!("--model-config must be a JSON object such as '{{\"base_width\": 16}}'"),
+            },
             None => None,
         };
-        let tagged = user
-            .as_ref()
-            .and_then(|v| v.get("model"))
-            .and_then(Value::as_str)
-            .map(str::to_string);
-        let name = match (&self.model, tagged) {
-            (Some(a), Some(b)) if *a != b => bail!(
-                "--model {a} disagrees with \"model\": \"{b}\" in --model-config: give one of them"
-            ),
-            (Some(a), _) => a.clone(),
-            (None, Some(b)) => b,
-            (None, None) => "small-cnn".to_string(),
+        let spec = ModelSpec {
+            model: self.model.clone(),
+            config,
+            width: self.width,
+            classes: self.classes,
         };
-        let default = ModelConfig::default_for(&name)?;
-        let mut value = serde_json::to_value(default.fitted_to(data.shape, data.classes))?;
-        if let (Some(Value::Object(fields)), Value::Object(target)) = (user, &mut value) {
-            for (k, v) in fields {
-                target.insert(k, v);
-            }
-        }
-        let mut config: ModelConfig = serde_json::from_value(value)
-            .with_context(|| format!("--model-config is not a valid {name} configuration"))?;
-        if let Some(width) = self.width {
-            config = config.with_width(width).context("--width")?;
-        }
-        if let Some(classes) = self.classes {
-            config = config.with_classes(classes);
-        }
-        config.validate()?;
-        check_fits_data(&config, data)?;
-        Ok(config)
+        spec.resolve(data.shape, data.classes)
+            .context("--model / --model-config / --width / --classes")
     }
 }
 
@@ -121,6 +101,7 @@ mod tests {
             limit_train: None,
             limit_validation: None,
             limit_test: None,
+            train_fraction: None,
             shape,
             classes,
             train_examples: 1,
@@ -163,7 +144,7 @@ mod tests {
             ..ModelArgs::default()
         };
         let err = wrong.resolve(&data([1, 28, 28], 10)).unwrap_err();
-        assert!(err.to_string().contains("in_channels 1"), "{err}");
+        assert!(format!("{err:#}").contains("in_channels 1"), "{err:#}");
         let conflict = ModelArgs {
             model: Some("mlp".into()),
             model_config: Some(r#"{"model": "vit"}"#.into()),

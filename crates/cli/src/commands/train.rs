@@ -5,13 +5,11 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
-use smallscale_models::{
-    ModelContext, OptimizerConfig, QuantizationState, Schedule, build_model, load_pretrained,
-};
+use smallscale_models::{OptimizerConfig, QuantizationState, Schedule};
 use smallscale_osc_reg::{
-    BEST_FILE, CONFIG_FILE, EVAL_BATCH_SIZE, EpochRecord, Method, RESULT_FILE, RegularizerParams,
-    RunConfig, RunStatus, STATE_FILE, TestAccuracy, TrainParams, TrainResult, TrainValidParams,
-    Trainer, classification_metrics, cross_bit_evaluation, record_run_resources, write_json,
+    BEST_FILE, CONFIG_FILE, EpochRecord, Method, OscRegError, RESULT_FILE, RegularizerParams,
+    RunStatus, STATE_FILE, TrainParams, TrainResult, TrainValidParams, TrainingRun,
+    pretrained_checkpoint,
 };
 use smallscale_pepr_score::Meter;
 use smallscale_quant_core::BitWidth;
@@ -255,144 +253,78 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     let source = args.data.source()?;
     let (data, description) = load_split_data(&source, &args.split, args.training.seed)?;
     let model_config = args.model.resolve(&description)?;
-    let exclude = args.training.exclude.clone();
-    let selection = QuantizationState::off()
-        .excluding(&exclude)
+    QuantizationState::off()
+        .excluding(&args.training.exclude)
         .context("--exclude")?;
-    let report_bits = args.training.report_bits();
     let pretrained = match &args.pretrained {
-        Some(p) => {
-            let file = if p.is_dir() {
-                p.join(BEST_FILE)
-            } else {
-                p.clone()
-            };
-            Some(std::fs::canonicalize(&file).with_context(|| {
-                format!(
-                    "--pretrained {}: cannot be opened; pass a checkpoint or the run directory of the pretraining",
-                    p.display()
-                )
-            })?)
-        }
+        Some(p) => Some(pretrained_checkpoint(p).context("--pretrained")?),
         None => None,
     };
-    let run_config = RunConfig {
-        model: model_config.clone(),
-        train: config.params().clone(),
-        exclude,
-        data: description.clone(),
-        ptq_bits: report_bits,
-        device: args.device.label().to_string(),
-        pretrained: pretrained.clone(),
-    };
-    let previous = match &args.out {
-        Some(dir) => RunConfig::read(dir)?,
-        None => None,
-    };
-    if let Some(dir) = &args.out {
-        run_config.claim(dir).context("--out")?;
-    }
-
-    let ctx = ModelContext::new(device).with_seed(args.training.seed);
-    let model = build_model(&model_config, &ctx).context("cannot build the model")?;
-    if let Some(path) = &pretrained {
-        let head = model_config.head_prefix();
-        let report = load_pretrained(model.as_ref(), path, &head).with_context(|| {
-            format!(
-                "--pretrained {}: its body does not fit this model; pretrain the same --model with the same --width and input shape",
-                path.display()
-            )
-        })?;
-        if !args.output.json && args.output.chatty() {
-            eprintln!(
-                "initialized from {}: {} tensors; the head ({}) starts fresh",
-                path.display(),
-                report.loaded,
-                report.fresh.join(", ")
-            );
-        }
-    }
-    model.quant().set(selection);
-    if !args.output.json && args.output.chatty() {
-        eprintln!(
-            "{} ({} parameters), {} on {} ({} train / {} validation / {} test), {}",
-            model_config.architecture(),
-            model.num_parameters(),
-            config.params().method.label(),
-            source.describe(),
-            description.train_examples,
-            description.validation_examples,
-            description.test_examples,
-            args.device.label()
-        );
-    }
-
     let json = args.output.json;
+    let chatty = !json && args.output.chatty();
     let epochs = config.params().epochs;
     let target = config.params().method.target_bits();
-    let mut trainer = Trainer::new(model.as_ref(), &data, config.clone())
+    let method = config.params().method.label();
+    let (architecture, device_label) = (model_config.architecture(), args.device.label());
+    let pretrained_shown = pretrained.clone();
+    let sizes = (
+        description.train_examples,
+        description.validation_examples,
+        description.test_examples,
+    );
+    let mut run = TrainingRun::new(model_config.clone(), &data, description.clone(), config.clone())
+        .with_exclude(args.training.exclude.clone())
+        .with_report_bits(args.training.report_bits())
+        .with_device(device)
+        .with_pretrained(pretrained.clone())
+        .with_meter(&meter)
+        .with_environment(super::run_environment())
         .with_progress(!json && args.output.progress())
+        .on_start(move |model, loaded| {
+            if !chatty {
+                return;
+            }
+            if let (Some(report), Some(path)) = (loaded, &pretrained_shown) {
+                eprintln!(
+                    "initialized from {}: {} tensors; the head ({}) starts fresh",
+                    path.display(),
+                    report.loaded,
+                    report.fresh.join(", ")
+                );
+            }
+            eprintln!(
+                "{architecture} ({} parameters), {method} on {} ({} train / {} validation / {} test), {device_label}",
+                model.num_parameters(),
+                source.describe(),
+                sizes.0,
+                sizes.1,
+                sizes.2,
+            );
+        })
         .on_epoch(move |record| print_epoch(record, epochs, target, json));
     if let Some(dir) = &args.out {
-        trainer = trainer.with_run_dir(dir);
+        run = run.with_run_dir(dir);
     }
-    let (outcome, measured) = meter.measure(|| trainer.fit());
-    let outcome = outcome.context("training failed")?;
-    let resources = match &args.out {
-        Some(dir) => record_run_resources(dir, &outcome, measured)?,
-        None => measured,
-    };
-    if let Some(dir) = &args.out
-        && !outcome.already_finished
-    {
-        run_config.save(dir)?;
-    }
-    if let Some(previous) = previous
-        && outcome.already_finished
+    let output = run.run().map_err(|e| {
+        // Name the option whose file the error is about.
+        let flag = match &e {
+            OscRegError::File { path, .. } if pretrained.as_ref() == Some(path) => "--pretrained",
+            OscRegError::File { path, .. } if args.out.as_ref() == Some(path) => "--out",
+            _ => "the training run failed",
+        };
+        anyhow::Error::new(e).context(flag)
+    })?;
+    let result = output.result;
+    if let Some(previous) = output.previous
+        && result.outcome.already_finished
         && previous.train.epochs < config.params().epochs
         && args.output.chatty()
     {
         eprintln!(
             "note: early stopping ended this run after {} epochs, so --epochs {} does not continue it",
-            outcome.history.len(),
+            result.outcome.history.len(),
             config.params().epochs
         );
-    }
-
-    let bits: Vec<BitWidth> = report_bits.into_iter().collect();
-    let test = cross_bit_evaluation(
-        model.as_ref(),
-        &data.test,
-        &data.normalization,
-        &bits,
-        EVAL_BATCH_SIZE,
-    )
-    .context("cannot evaluate the selected model on the test set")?;
-    let fp_metrics = classification_metrics(
-        model.as_ref(),
-        &data.test,
-        &data.normalization,
-        QuantizationState::off().with_selector(model.quant().get().selector().clone()),
-        EVAL_BATCH_SIZE,
-    )
-    .context("cannot evaluate the selected model on the test set")?;
-    let result = TrainResult {
-        method: config.params().method.label(),
-        model: model_config.architecture().to_string(),
-        parameters: model.num_parameters(),
-        status: RunStatus::of(&outcome),
-        test: TestAccuracy {
-            fp: test.fp,
-            bits: report_bits,
-            quantized: report_bits.and_then(|b| test.at(b)),
-            fp_metrics: Some(fp_metrics),
-        },
-        outcome,
-        environment: Some(super::run_environment()),
-        resources: Some(resources),
-    };
-    if let Some(dir) = &args.out {
-        write_json(&dir.join(RESULT_FILE), &result)?;
     }
     if json {
         let mut value = serde_json::to_value(&result)?;
