@@ -366,9 +366,11 @@ fn decisive(
 /// let run = |name: &str, p: f64, size: f64, energy: f64| {
 ///     ModelRun::new(name, p).with_resource("num_param", size).with_resource("energy", energy)
 /// };
+/// // Eight models, ten times larger each, costing 1, 2, ... 8 units of energy, accuracies unrelated
+/// // to size.
 /// let pool = Pool::new("toy", (0..8).map(|i| {
-///     let size = 10f64.powi(i);
-///     run(&format!("m{i}"), [0.9, 0.8, 0.85, 0.82, 0.88, 0.81, 0.86, 0.84][i as usize], size, size)
+///     let p = [0.9, 0.8, 0.85, 0.82, 0.88, 0.81, 0.86, 0.84][i as usize];
+///     run(&format!("m{i}"), p, 10f64.powi(i), 1.0 + f64::from(i))
 /// }).collect())?;
 /// let findings = paper_findings(&[pool], &FindingsColumns::default())?;
 /// assert_eq!(findings.verdicts[0].verdict, FindingVerdict::Holds); // accuracy vs size: weak

@@ -241,7 +241,7 @@ pub fn markdown_report(
             .join(", "),
         p.fractions
             .iter()
-            .map(|f| format!("{} %", 100.0 * f))
+            .map(|f| format!("{} %", fraction_percent(*f)))
             .collect::<Vec<_>>()
             .join(", "),
         results.target.describe(),
@@ -520,4 +520,19 @@ pub(crate) fn pools_of(path: &Path) -> Result<Vec<smallscale_pepr_score::Pool>> 
         .with_group_by("dataset")
         .check()?;
     Ok(load_pools(path, &spec)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fractions_print_without_float_noise() {
+        assert_eq!(fraction_percent(0.07), "7");
+        assert_eq!(fraction_percent(0.01), "1");
+        assert_eq!(fraction_percent(1.0), "100");
+        assert_eq!(fraction_percent(0.125), "12.5");
+        assert_eq!(p_fmt(0.004), "4.0e-3");
+        assert_eq!(p_fmt(0.25), "0.25");
+    }
 }
