@@ -92,8 +92,8 @@ impl ImageData {
 
     /// Keeps a stratified, seeded `fraction` of the training split
     /// ([`stratified_fraction_indices`]) and refits the normalization on what is kept; validation
-    /// and test stay whole (as the PePR paper reduced only the training set: model selection
-    /// still sees the full validation split).
+    /// and test stay whole (the PePR paper's fractions are of the training set; model
+    /// selection still sees the whole validation split).
     ///
     /// # Errors
     ///
