@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use smallscale_pepr_score::{ExperimentLabel, Pool};
 
@@ -23,6 +24,19 @@ const COLORS: [RGBColor; 6] = [
     RGBColor(148, 103, 189),
     RGBColor(140, 86, 75),
 ];
+
+type Chart<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// The series legend every plot draws: boxed, on a translucent white background, at `position`.
+fn draw_legend<'a, 'b: 'a>(chart: &mut Chart<'a, 'b>, position: SeriesLabelPosition) -> Result<()> {
+    chart
+        .configure_series_labels()
+        .position(position)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()
+        .map_err(plot_err)
+}
 
 fn fraction_text(f: f64) -> String {
     format!("{} %", crate::report::fraction_percent(f))
@@ -49,7 +63,9 @@ pub fn accuracy_vs_parameters(path: &Path, results: &StudyResults, pools: &[Pool
         let acc: Vec<f64> = pool.performances().iter().map(|p| 100.0 * p).collect();
         let lo = acc.iter().copied().fold(f64::INFINITY, f64::min);
         let hi = acc.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        let y_range = (lo - 2.0).floor().max(0.0)..(hi + 2.0).ceil().min(100.0);
+        // Room below the lowest model for the legend (lower right), so it hides no point.
+        let span = (hi - lo).max(1.0);
+        let y_range = (lo - 0.5 * span - 2.0).floor().max(0.0)..(hi + 2.0).ceil().min(100.0);
         let mut chart = ChartBuilder::on(panel)
             .caption(pool.label(), ("sans-serif", 16))
             .margin(8)
@@ -110,13 +126,7 @@ pub fn accuracy_vs_parameters(path: &Path, results: &StudyResults, pools: &[Pool
                 )
             }))
             .map_err(plot_err)?;
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .draw()
-            .map_err(plot_err)?;
+        draw_legend(&mut chart, SeriesLabelPosition::LowerRight)?;
     }
     root.present().map_err(plot_err)?;
     Ok(())
@@ -189,13 +199,7 @@ pub fn pepr_per_model(path: &Path, results: &StudyResults, pools: &[Pool]) -> Re
                 .map_err(plot_err)?;
         }
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::LowerLeft)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()
-        .map_err(plot_err)?;
+    draw_legend(&mut chart, SeriesLabelPosition::LowerLeft)?;
     root.present().map_err(plot_err)?;
     Ok(())
 }
@@ -254,13 +258,7 @@ pub fn pretrained_vs_scratch(path: &Path, results: &StudyResults) -> Result<()> 
             .label(format!("{} of the training data", fraction_text(fraction)))
             .legend(move |(x, y)| Circle::new((x + 8, y), 5, color.filled()));
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::LowerRight)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()
-        .map_err(plot_err)?;
+    draw_legend(&mut chart, SeriesLabelPosition::LowerRight)?;
     root.present().map_err(plot_err)?;
     Ok(())
 }
