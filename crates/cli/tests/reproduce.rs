@@ -207,3 +207,93 @@ fn invalid_settings_fail_clearly() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn baselines_join_the_comparison_and_their_options_are_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("b");
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "reproduce",
+            "--quick",
+            "--model",
+            "mlp",
+            "--epochs",
+            "1",
+            "--bits",
+            "2",
+            "--eval-bits",
+            "2,4",
+            "--no-progress",
+        ];
+        args.extend_from_slice(extra);
+        bin().args(&args).arg("--out").arg(&out).output().unwrap()
+    };
+    let done = run(&[
+        "--baselines",
+        "qat-dampen,qat-freeze",
+        "--freeze-threshold",
+        "0.05",
+    ]);
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&done.stdout);
+    assert!(
+        stdout.contains("QAT-dampen ") && stdout.contains("QAT-freeze "),
+        "{stdout}"
+    );
+    let results: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("results.json")).unwrap()).unwrap();
+    let baselines = results["results"]["params"]["baselines"]
+        .as_array()
+        .unwrap();
+    assert_eq!(baselines[1]["freezing"]["threshold_start"], 0.05);
+    assert!(out.join("runs/qat-freeze-b2/best.safetensors").is_file());
+    for (extra, needle) in [
+        (&["--dampen-lambda", "1"][..], "--dampen-lambda"),
+        (
+            &["--baselines", "qat-dampen", "--freeze-momentum", "0.1"][..],
+            "--freeze-threshold",
+        ),
+        (&["--baselines", "qat-freeze,qat-freeze"][..], "twice"),
+    ] {
+        let failed = run(extra);
+        let stderr = String::from_utf8_lossy(&failed.stderr);
+        assert_eq!(failed.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains(needle), "{needle} in {stderr}");
+    }
+}
+
+#[test]
+fn the_paper_presets_train_on_the_cifar10_subset_with_augmentation() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("p");
+    let done = bin()
+        .args([
+            "reproduce", "--preset", "resnet18-cifar10", "--quick", "--epochs", "1", "--width", "4",
+            "--bits", "2", "--eval-bits", "2,8", "--no-progress", "--out",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(done.status.success(), "{}", String::from_utf8_lossy(&done.stderr));
+    let results: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("results.json")).unwrap()).unwrap();
+    let params = &results["results"]["params"];
+    assert_eq!(params["augment"], true);
+    assert_eq!(params["patience"], 2); // --quick's, over the preset's 10
+    assert_eq!(params["model"]["model"], "resnet18");
+    assert_eq!(params["model"]["base_width"], 4);
+    assert!(results["results"]["data"].as_str().unwrap().contains("CIFAR-10"), "{}", results["results"]["data"]);
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(report.contains("CIFAR augmentation"));
+    // A preset chooses the model: --model with it is refused.
+    let both = bin()
+        .args(["reproduce", "--preset", "vit-cifar10", "--model", "mlp"])
+        .output()
+        .unwrap();
+    assert_eq!(both.status.code(), Some(2));
+}

@@ -833,3 +833,141 @@ fn pretrained_fine_tunes_on_another_data_set_with_a_fresh_head() {
         &["--pretrained", "does not fit this model"],
     );
 }
+
+#[test]
+fn the_qat_baselines_train_record_their_settings_and_refuse_foreign_options() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = [
+        "train",
+        "--model",
+        "mlp",
+        "--bits",
+        "3",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "64",
+        "--limit-train",
+        "256",
+        "--limit-validation",
+        "64",
+        "--limit-test",
+        "64",
+        "--json",
+    ];
+    let dampen_dir = dir.path().join("dampen");
+    let mut args = base.to_vec();
+    args.extend([
+        "--method",
+        "qat-dampen",
+        "--dampen-lambda",
+        "0.3",
+        "--dampen-aggregation",
+        "kernel-mean",
+        "--out",
+    ]);
+    let lines = json_lines(&ok(&run(&args, &[&dampen_dir])));
+    assert!(lines[0]["dampening"].is_f64() && lines[0]["dampening_weight"].is_f64());
+    assert_eq!(lines[2]["method"], "qat-dampen-b3-l0.3");
+    let config = read_json(&dampen_dir.join("config.json"));
+    let dampening = &config["train"]["method"]["dampening"];
+    assert_eq!(dampening["aggregation"], "kernel-mean");
+    assert_eq!(dampening["lambda"], 0.3);
+    assert_eq!(dampening["warmup_fraction"], 0.25);
+
+    let freeze_dir = dir.path().join("freeze");
+    let mut args = base.to_vec();
+    args.extend([
+        "--method",
+        "qat-freeze",
+        "--freeze-threshold",
+        "0.05",
+        "--freeze-threshold-final",
+        "0.02",
+        "--baseline-warmup",
+        "0.5",
+        "--out",
+    ]);
+    let lines = json_lines(&ok(&run(&args, &[&freeze_dir])));
+    assert!(lines[0]["frozen_fraction"].is_f64());
+    assert_eq!(lines[0]["freezing_threshold"], 0.0); // still in the warm-up
+    let config = read_json(&freeze_dir.join("config.json"));
+    let freezing = &config["train"]["method"]["freezing"];
+    assert_eq!(
+        (
+            freezing["threshold_start"].as_f64(),
+            freezing["threshold_end"].as_f64()
+        ),
+        (Some(0.05), Some(0.02))
+    );
+    // The checkpoint evaluates like any other.
+    ok(&run(
+        &["eval", "--json", "--checkpoint"],
+        &[&freeze_dir.join("best.safetensors")],
+    ));
+
+    fails_with(
+        &run(
+            &[
+                "train",
+                "--method",
+                "qat",
+                "--bits",
+                "3",
+                "--dampen-lambda",
+                "1",
+            ],
+            &[],
+        ),
+        &["--dampen-lambda", "qat-dampen"],
+    );
+    fails_with(
+        &run(
+            &[
+                "train",
+                "--method",
+                "qat-dampen",
+                "--bits",
+                "3",
+                "--freeze-threshold",
+                "0.1",
+            ],
+            &[],
+        ),
+        &["--freeze-threshold", "qat-freeze"],
+    );
+    fails_with(
+        &run(
+            &[
+                "train",
+                "--method",
+                "qat-freeze",
+                "--bits",
+                "3",
+                "--freeze-threshold",
+                "1.5",
+            ],
+            &[],
+        ),
+        &["freezing threshold", "(0, 1)"],
+    );
+    fails_with(
+        &run(&["train", "--method", "qat-freeze"], &[]),
+        &["--method qat-freeze needs --bits"],
+    );
+    fails_with(
+        &run(
+            &[
+                "train",
+                "--method",
+                "qat-dampen",
+                "--bits",
+                "3",
+                "--baseline-warmup",
+                "1",
+            ],
+            &[],
+        ),
+        &["warm-up fraction"],
+    );
+}

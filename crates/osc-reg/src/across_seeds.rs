@@ -16,7 +16,7 @@ use crate::claim_statistics::{CLAIM_CONFIDENCE, ClaimDecision, decide_claims};
 use crate::environment::RunEnvironment;
 use crate::errors::{OscRegError, Result};
 use crate::report::{ClaimCheck, check_claims, json_bytes, write_output_files};
-use crate::reproduce::{ReproduceParams, ReproduceResults, RunResult};
+use crate::reproduce::{ReproduceParams, ReproduceResults, TrainedRow};
 
 /// Mean and sample standard deviation of one accuracy over seeds.
 ///
@@ -86,12 +86,17 @@ pub struct SeedsSummary {
     pub seeds: Vec<u64>,
     /// What data was used.
     pub data: String,
-    /// Rows `FP`, `PTQ`, `QAT`, `Reg` of the per-bit table, one cell per evaluation bit.
+    /// Rows `FP`, `PTQ`, `QAT`, `Reg` (and the baselines run) of the per-bit table, one cell per
+    /// evaluation bit.
     pub per_bit: BTreeMap<String, Vec<Option<MeanSd>>>,
     /// Cross-bit rows of the QAT models, one per target bit.
     pub cross_bit_qat: Vec<CrossBitRow>,
     /// Cross-bit rows of the Reg models, one per target bit.
     pub cross_bit_reg: Vec<CrossBitRow>,
+    /// Cross-bit rows of the QAT baselines that were run (`QAT-dampen`, `QAT-freeze`), one per
+    /// target bit.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub cross_bit_baselines: BTreeMap<String, Vec<CrossBitRow>>,
     /// The paper's claims checked on the mean accuracies.
     pub claims_on_means: Vec<ClaimCheck>,
     /// The same claims checked seed by seed.
@@ -225,25 +230,22 @@ pub fn summarize_seeds(results: &[ReproduceResults]) -> Result<SeedsSummary> {
             eval_bits.iter().map(|&b| stat(fp, Some(b))).collect(),
         );
     }
-    type Pick = for<'a> fn(&'a ReproduceResults, BitWidth) -> Option<&'a RunResult>;
-    let label_at = |pick: Pick, bits: BitWidth| pick(first, bits).map(|r| r.label.clone());
-    for (row, pick) in [
-        ("QAT", ReproduceResults::qat as Pick),
-        ("Reg", ReproduceResults::reg),
-    ] {
+    let label_at =
+        |row: TrainedRow, bits: BitWidth| first.trained(row, bits).map(|r| r.label.clone());
+    for row in first.trained_rows() {
         let cells = eval_bits
             .iter()
-            .map(|&b| label_at(pick, b).and_then(|l| stat(&l, Some(b))))
+            .map(|&b| label_at(row, b).and_then(|l| stat(&l, Some(b))))
             .collect();
-        per_bit.insert(row.to_string(), cells);
+        per_bit.insert(row.name().to_string(), cells);
     }
-    let cross_rows = |pick: Pick| -> Vec<CrossBitRow> {
+    let cross_rows = |row: TrainedRow| -> Vec<CrossBitRow> {
         first
             .params
             .target_bits
             .iter()
             .filter_map(|&t| {
-                let label = label_at(pick, t)?;
+                let label = label_at(row, t)?;
                 Some(CrossBitRow {
                     target: t,
                     at_bits: eval_bits.iter().map(|&b| stat(&label, Some(b))).collect(),
@@ -252,8 +254,14 @@ pub fn summarize_seeds(results: &[ReproduceResults]) -> Result<SeedsSummary> {
             })
             .collect()
     };
-    let cross_bit_qat = cross_rows(ReproduceResults::qat);
-    let cross_bit_reg = cross_rows(ReproduceResults::reg);
+    let cross_bit_qat = cross_rows(TrainedRow::Qat);
+    let cross_bit_reg = cross_rows(TrainedRow::Reg);
+    let cross_bit_baselines: BTreeMap<String, Vec<CrossBitRow>> = first
+        .trained_rows()
+        .into_iter()
+        .filter(|r| !matches!(r, TrainedRow::Qat | TrainedRow::Reg))
+        .map(|r| (r.name().to_string(), cross_rows(r)))
+        .collect();
 
     let claims_on_means = check_claims(&means);
     let per_seed: Vec<Vec<ClaimCheck>> = results.iter().map(check_claims).collect();
@@ -279,6 +287,7 @@ pub fn summarize_seeds(results: &[ReproduceResults]) -> Result<SeedsSummary> {
         per_bit,
         cross_bit_qat,
         cross_bit_reg,
+        cross_bit_baselines,
         claims_on_means,
         claims_per_seed,
         claims_decided: decide_claims(results),
@@ -373,8 +382,9 @@ pub fn seeds_markdown_report(summary: &SeedsSummary, environment: &RunEnvironmen
     let seeds: Vec<String> = summary.seeds.iter().map(|x| x.to_string()).collect();
     let _ = writeln!(
         s,
-        "Data: {}. Model: `{}`. Adam lr {}, batch {}, up to {} epochs, patience {}, lambda {}. Seeds {} \
-         (each draws the initial weights, the validation split and the batch order). Total time {:.1} s.\n",
+        "Data: {}. Model: `{}`. Adam lr {}, batch {}, up to {} epochs, patience {}, lambda {}{}. Seeds {} \
+         (each draws the initial weights, the batch order and, where the data has no released validation \
+         split, the validation split). Total time {:.1} s.\n",
         summary.data,
         serde_json::to_string(&p.model).unwrap_or_default(),
         p.lr,
@@ -382,6 +392,11 @@ pub fn seeds_markdown_report(summary: &SeedsSummary, environment: &RunEnvironmen
         p.epochs,
         p.patience,
         p.lambda,
+        if p.augment {
+            ", CIFAR augmentation (random crop with padding 4, horizontal flip)"
+        } else {
+            ""
+        },
         seeds.join(", "),
         summary.seconds
     );
@@ -394,16 +409,28 @@ pub fn seeds_markdown_report(summary: &SeedsSummary, environment: &RunEnvironmen
     let header: Vec<String> = p.eval_bits.iter().map(|b| format!("{b} bits")).collect();
     let _ = writeln!(s, "| method | {} |", header.join(" | "));
     let _ = writeln!(s, "| --- |{}", " ---: |".repeat(p.eval_bits.len()));
-    for row in ["FP", "PTQ", "QAT", "Reg"] {
+    let trained = summary.params.trained_rows();
+    let names = ["FP", "PTQ"]
+        .into_iter()
+        .chain(trained.iter().map(|r| r.name()));
+    for row in names {
         if let Some(values) = summary.per_bit.get(row) {
             let cells: Vec<String> = values.iter().map(|v| cell(*v)).collect();
             let _ = writeln!(s, "| {row} | {} |", cells.join(" | "));
         }
     }
-    for (name, rows) in [
+    let matrices = [
         ("QAT", &summary.cross_bit_qat),
         ("Reg", &summary.cross_bit_reg),
-    ] {
+    ]
+    .into_iter()
+    .chain(
+        summary
+            .cross_bit_baselines
+            .iter()
+            .map(|(name, rows)| (name.as_str(), rows)),
+    );
+    for (name, rows) in matrices {
         let _ = writeln!(s, "\n## Cross-bit accuracy, {name}\n");
         let _ = writeln!(s, "Rows: training target bit. Columns: evaluation bit.\n");
         let _ = writeln!(s, "| target | {} | FP |", header.join(" | "));

@@ -18,6 +18,10 @@ use crate::errors::{OscRegError, Result};
 use crate::run_dir::{BEST_FILE, METRICS_FILE, STATE_FILE, epoch_file, optimizer_file};
 use crate::trainer::EpochRecord;
 
+/// The prefix of the names under which a method keeps its state (weight freezing's tracker and
+/// frozen weights) in the optimizer's checkpoint.
+pub(crate) const METHOD_STATE_PREFIX: &str = "method/";
+
 /// On-disk progress of a run (`state.json`, written atomically after every epoch).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct RunState {
@@ -116,17 +120,21 @@ impl RunCheckpoints {
         }
     }
 
-    /// Loads the model and optimizer of the last committed epoch.
+    /// Loads the model and optimizer of the last committed epoch; returns the method's state saved
+    /// with the optimizer (the tensors named `method/...`; empty for methods without state).
     pub(crate) fn resume(
         &self,
         model: &dyn Model,
         optimizer: &mut Optimizer,
         epoch: usize,
-    ) -> Result<()> {
+    ) -> Result<BTreeMap<String, Tensor>> {
         model.load_checkpoint(&self.dir.join(epoch_file(epoch)))?;
-        let opt = read_safetensors(self.dir.join(optimizer_file(epoch)))?;
-        optimizer.load_state(&tensors_of(&opt))?;
-        Ok(())
+        let opt = tensors_of(&read_safetensors(self.dir.join(optimizer_file(epoch)))?);
+        optimizer.load_state(&opt)?;
+        Ok(opt
+            .into_iter()
+            .filter(|(name, _)| name.starts_with(METHOD_STATE_PREFIX))
+            .collect())
     }
 
     /// Loads the selected model.
@@ -134,11 +142,14 @@ impl RunCheckpoints {
         Ok(model.load_checkpoint(&self.dir.join(BEST_FILE))?)
     }
 
-    /// Writes one finished epoch, in the order described in the module documentation.
+    /// Writes one finished epoch, in the order described in the module documentation. The
+    /// method's state (`method_state`, names starting with `method/`) is saved in the optimizer's
+    /// file.
     pub(crate) fn commit_epoch(
         &self,
         model: &dyn Model,
         optimizer: &Optimizer,
+        method_state: BTreeMap<String, Tensor>,
         state: &RunState,
         epoch: usize,
         is_best: bool,
@@ -147,6 +158,10 @@ impl RunCheckpoints {
         model.save_checkpoint(&dir.join(epoch_file(epoch)))?;
         let mut opt = NamedTensors::default();
         for (name, t) in optimizer.state()? {
+            opt.tensors.insert(name, StoredTensor::Tensor(t));
+        }
+        for (name, t) in method_state {
+            debug_assert!(name.starts_with(METHOD_STATE_PREFIX));
             opt.tensors.insert(name, StoredTensor::Tensor(t));
         }
         write_safetensors(dir.join(optimizer_file(epoch)), &opt)?;

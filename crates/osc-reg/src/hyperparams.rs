@@ -1,14 +1,19 @@
-//! Training configurations (FP, QAT, Reg), unvalidated and validated.
+//! Training configurations (FP, QAT, Reg and the oscillation-reducing QAT baselines), unvalidated
+//! and validated.
 
 use serde::{Deserialize, Serialize};
 use smallscale_models::{OptimizerConfig, Schedule};
 use smallscale_quant_core::BitWidth;
 
+use crate::dampening::DampeningParams;
 use crate::errors::{OscRegError, Result};
+use crate::freezing::FreezingParams;
 use crate::regularizer::RegularizerParams;
 
-/// The training methods of the paper (spec §4). PTQ is not a training method: it evaluates an FP model
-/// with the quantizer switched on.
+/// The training methods of the paper (spec §4) and the QAT baselines of Nagel et al. 2022 that
+/// reduce oscillations. PTQ is not a training method: it evaluates an FP model with the quantizer
+/// switched on. Every QAT variant trains with fake-quantized weights and selects on the validation
+/// accuracy at its target bit, like QAT.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "method", rename_all = "kebab-case")]
 pub enum Method {
@@ -27,6 +32,17 @@ pub enum Method {
         /// Target bit-width and lambda.
         regularizer: RegularizerParams,
     },
+    /// QAT plus Nagel et al.'s oscillation dampening loss ([`crate::oscillation_dampening_loss`]),
+    /// weighted 0 for the warm-up, then cosine-annealed up to its final weight.
+    QatDampen {
+        /// Target bit-width, final weight, aggregation, warm-up.
+        dampening: DampeningParams,
+    },
+    /// QAT with Nagel et al.'s iterative weight freezing ([`crate::WeightFreezer`]).
+    QatFreeze {
+        /// Target bit-width, momentum, threshold schedule, warm-up.
+        freezing: FreezingParams,
+    },
 }
 
 impl Method {
@@ -36,10 +52,48 @@ impl Method {
             Self::Fp => None,
             Self::Qat { bits } => Some(*bits),
             Self::Reg { regularizer } => Some(regularizer.bits()),
+            Self::QatDampen { dampening } => Some(dampening.bits()),
+            Self::QatFreeze { freezing } => Some(freezing.bits()),
         }
     }
 
-    /// A short label: `fp`, `qat-b3`, `reg-b3-l1`.
+    /// Whether the training forward passes see fake-quantized weights (QAT and its variants).
+    pub fn trains_quantized(&self) -> bool {
+        matches!(
+            self,
+            Self::Qat { .. } | Self::QatDampen { .. } | Self::QatFreeze { .. }
+        )
+    }
+
+    /// The method's name as `--method` takes it: `fp`, `qat`, `reg`, `qat-dampen`, `qat-freeze`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Fp => "fp",
+            Self::Qat { .. } => "qat",
+            Self::Reg { .. } => "reg",
+            Self::QatDampen { .. } => "qat-dampen",
+            Self::QatFreeze { .. } => "qat-freeze",
+        }
+    }
+
+    /// The same method at target `bits` (FP is returned unchanged).
+    pub fn with_target_bits(self, bits: BitWidth) -> Self {
+        match self {
+            Self::Fp => Self::Fp,
+            Self::Qat { .. } => Self::Qat { bits },
+            Self::Reg { regularizer } => Self::Reg {
+                regularizer: regularizer.with_bits(bits),
+            },
+            Self::QatDampen { dampening } => Self::QatDampen {
+                dampening: dampening.with_bits(bits),
+            },
+            Self::QatFreeze { freezing } => Self::QatFreeze {
+                freezing: freezing.with_bits(bits),
+            },
+        }
+    }
+
+    /// A short label: `fp`, `qat-b3`, `reg-b3-l1`, `qat-dampen-b3-l0.1`, `qat-freeze-b3`.
     pub fn label(&self) -> String {
         match self {
             Self::Fp => "fp".into(),
@@ -49,6 +103,12 @@ impl Method {
                 regularizer.bits().get(),
                 regularizer.lambda()
             ),
+            Self::QatDampen { dampening } => format!(
+                "qat-dampen-b{}-l{}",
+                dampening.bits().get(),
+                dampening.lambda()
+            ),
+            Self::QatFreeze { freezing } => format!("qat-freeze-b{}", freezing.bits().get()),
         }
     }
 }
@@ -70,7 +130,7 @@ impl Method {
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainParams {
-    /// FP, QAT or Reg.
+    /// FP, QAT, Reg or a QAT baseline.
     pub method: Method,
     /// The optimizer.
     pub optimizer: OptimizerConfig,

@@ -199,4 +199,99 @@ impl OscillationTracker {
     pub fn reset(&mut self) {
         self.layers.clear();
     }
+
+    /// The settings.
+    pub fn params(&self) -> OscillationParams {
+        self.params
+    }
+
+    /// The oscillation frequency `f` of every weight of layer `name` (absent before its first update).
+    pub fn frequencies(&self, name: &str) -> Option<&[f32]> {
+        self.layers.get(name).map(|s| s.frequency.as_slice())
+    }
+
+    /// The whole per-weight state as named tensors under `prefix` (codes, last switch directions,
+    /// frequencies and counters of every layer), for a checkpoint from which a run resumes exactly.
+    pub(crate) fn state_tensors(
+        &self,
+        prefix: &str,
+    ) -> Result<BTreeMap<String, candle_core::Tensor>> {
+        use candle_core::{Device, Tensor};
+        let mut out = BTreeMap::new();
+        for (name, s) in &self.layers {
+            let key = |part: &str| format!("{prefix}{name}/{part}");
+            let n = s.codes.len();
+            let codes: Vec<i64> = s.codes.iter().map(|&c| i64::from(c)).collect();
+            let last: Vec<i64> = s.last_switch.iter().map(|&c| i64::from(c)).collect();
+            out.insert(key("codes"), Tensor::from_vec(codes, n, &Device::Cpu)?);
+            out.insert(key("last_switch"), Tensor::from_vec(last, n, &Device::Cpu)?);
+            out.insert(
+                key("frequency"),
+                Tensor::from_vec(s.frequency.clone(), n, &Device::Cpu)?,
+            );
+            out.insert(
+                key("counters"),
+                Tensor::new(&[s.steps as i64, s.last_switches as i64], &Device::Cpu)?,
+            );
+        }
+        Ok(out)
+    }
+
+    /// Restores the state [`OscillationTracker::state_tensors`] wrote under `prefix` (layers not in
+    /// `tensors` are forgotten).
+    pub(crate) fn load_state_tensors(
+        &mut self,
+        prefix: &str,
+        tensors: &BTreeMap<String, candle_core::Tensor>,
+    ) -> Result<()> {
+        self.layers.clear();
+        for (key, t) in tensors {
+            let Some(name) = key
+                .strip_prefix(prefix)
+                .and_then(|rest| rest.strip_suffix("/codes"))
+            else {
+                continue;
+            };
+            let get = |part: &str| {
+                tensors
+                    .get(&format!("{prefix}{name}/{part}"))
+                    .ok_or_else(|| OscRegError::InvalidParameter {
+                        parameter: "oscillation state",
+                        reason: format!(
+                            "the checkpoint lacks {prefix}{name}/{part}: delete the run directory to start over"
+                        ),
+                    })
+            };
+            let codes: Vec<i32> = t.to_vec1::<i64>()?.into_iter().map(|c| c as i32).collect();
+            let last_switch: Vec<i8> = get("last_switch")?
+                .to_vec1::<i64>()?
+                .into_iter()
+                .map(|c| c as i8)
+                .collect();
+            let frequency = get("frequency")?.to_vec1::<f32>()?;
+            let counters = get("counters")?.to_vec1::<i64>()?;
+            if last_switch.len() != codes.len()
+                || frequency.len() != codes.len()
+                || counters.len() != 2
+            {
+                return Err(OscRegError::InvalidParameter {
+                    parameter: "oscillation state",
+                    reason: format!(
+                        "the checkpoint's state of {name} has inconsistent sizes: delete the run directory to start over"
+                    ),
+                });
+            }
+            self.layers.insert(
+                name.to_string(),
+                LayerState {
+                    codes,
+                    last_switch,
+                    frequency,
+                    steps: counters[0].max(0) as u64,
+                    last_switches: counters[1].max(0) as usize,
+                },
+            );
+        }
+        Ok(())
+    }
 }

@@ -8,7 +8,7 @@ use plotters::prelude::*;
 use crate::across_seeds::{MeanSd, SeedsSummary};
 use crate::errors::{OscRegError, Result};
 use crate::report::pp;
-use crate::reproduce::ReproduceResults;
+use crate::reproduce::{ReproduceResults, TrainedRow};
 use smallscale_quant_core::BitWidth;
 
 pub(crate) fn plot_err(e: impl std::fmt::Display) -> OscRegError {
@@ -624,11 +624,11 @@ pub fn accuracy_plot(results: &ReproduceResults) -> Result<String> {
     draw_accuracy_plot("Test accuracy vs bit-width", &numbers, curves)
 }
 
-/// A heat map of the cross-bit matrix of QAT (`qat = true`) or Reg: rows target bits, columns
-/// evaluation bits and FP, cells colored and labelled with the accuracy, the target bit outlined,
-/// with a color bar.
-pub fn cross_bit_plot(results: &ReproduceResults, qat: bool) -> Result<String> {
-    let name = if qat { "QAT" } else { "Reg" };
+/// A heat map of the cross-bit matrix of one trained row (QAT, Reg or a baseline): rows target
+/// bits, columns evaluation bits and FP, cells colored and labelled with the accuracy, the target
+/// bit outlined, with a color bar.
+pub fn cross_bit_plot(results: &ReproduceResults, row: TrainedRow) -> Result<String> {
+    let name = row.name();
     let bits = &results.params.eval_bits;
     let mut columns: Vec<String> = bits.iter().map(|b| b.get().to_string()).collect();
     columns.push("FP".into());
@@ -637,7 +637,7 @@ pub fn cross_bit_plot(results: &ReproduceResults, qat: bool) -> Result<String> {
         .target_bits
         .iter()
         .map(|&t| {
-            let run = if qat { results.qat(t) } else { results.reg(t) };
+            let run = results.trained(row, t);
             let mut cells: Vec<Option<f64>> = bits
                 .iter()
                 .map(|&b| run.and_then(|r| r.test.at(b)).map(pp))
@@ -712,6 +712,132 @@ pub fn seeds_accuracy_plot(summary: &SeedsSummary) -> Result<String> {
         &bits.iter().map(|b| b.get()).collect::<Vec<_>>(),
         curves,
     )
+}
+
+/// The univariate toy model's weight over the training steps under QAT, the paper's regularizer
+/// (weight `reg_lambda`) and QAT with dampening (final weight `dampen_lambda`), with the two levels
+/// next to the optimum and the threshold between them: QAT oscillates around the threshold, Reg
+/// drives the weight to it and makes it oscillate there, dampening lets it settle on a level.
+///
+/// ```
+/// use smallscale_osc_reg::{UnivariateToyModel, toy_trajectories_plot};
+/// let svg = toy_trajectories_plot(&UnivariateToyModel::spec_example(), 40, 2.0, 0.5)?;
+/// assert!(svg.starts_with("<svg"));
+/// # Ok::<(), smallscale_osc_reg::OscRegError>(())
+/// ```
+pub fn toy_trajectories_plot(
+    toy: &crate::toy::UnivariateToyModel,
+    steps: usize,
+    reg_lambda: f64,
+    dampen_lambda: f64,
+) -> Result<String> {
+    toy.validate()?;
+    let curves = [
+        (
+            "QAT".to_string(),
+            toy.qat_trajectory(steps),
+            curve_color(0, true),
+        ),
+        (
+            format!("Reg, lambda = {reg_lambda}"),
+            toy.regularized_trajectory(steps, reg_lambda),
+            curve_color(0, false),
+        ),
+        (
+            format!("QAT + dampening, lambda_d = {dampen_lambda}"),
+            toy.dampened_trajectory(steps, dampen_lambda),
+            curve_color(1, true),
+        ),
+    ];
+    let optimum = toy.optimum();
+    let lower = (optimum / toy.delta).floor() * toy.delta;
+    let (upper, threshold) = (lower + toy.delta, lower + toy.delta / 2.0);
+    let (mut lo, mut hi) = (lower, upper);
+    for (_, t, _) in &curves {
+        for s in t {
+            lo = lo.min(s.w);
+            hi = hi.max(s.w);
+        }
+    }
+    let pad = 0.05 * (hi - lo).max(toy.delta);
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (900, 480)).into_drawing_area();
+        root.fill(&WHITE).map_err(plot_err)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(
+                "Toy model: the weight w under QAT, Reg and QAT with dampening",
+                ("sans-serif", 20),
+            )
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(55)
+            .build_cartesian_2d(0f64..steps as f64, (lo - pad)..(hi + pad))
+            .map_err(plot_err)?;
+        chart
+            .configure_mesh()
+            .x_desc("training step")
+            .y_desc("w")
+            .light_line_style(WHITE.mix(0.0))
+            .draw()
+            .map_err(plot_err)?;
+        let horizontal = |y: f64| vec![(0.0, y), (steps as f64, y)];
+        chart
+            .draw_series(LineSeries::new(horizontal(lower), BLACK.mix(0.35)))
+            .map_err(plot_err)?;
+        chart
+            .draw_series(LineSeries::new(horizontal(upper), BLACK.mix(0.35)))
+            .map_err(plot_err)?
+            .label(format!("the levels {lower} and {upper}"))
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], BLACK.mix(0.35)));
+        chart
+            .draw_series(DashedLineSeries::new(
+                horizontal(threshold),
+                6,
+                4,
+                BLACK.mix(0.6).stroke_width(1),
+            ))
+            .map_err(plot_err)?
+            .label("threshold between the levels")
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], BLACK.mix(0.6)));
+        chart
+            .draw_series(DashedLineSeries::new(
+                horizontal(optimum),
+                2,
+                3,
+                RGBColor(120, 120, 120).stroke_width(1),
+            ))
+            .map_err(plot_err)?
+            .label(format!("FP optimum w* = {optimum}"))
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], RGBColor(120, 120, 120)));
+        for (name, trajectory, color) in curves {
+            let points: Vec<(f64, f64)> = trajectory
+                .iter()
+                .enumerate()
+                .map(|(t, s)| (t as f64, s.w))
+                .collect();
+            chart
+                .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))
+                .map_err(plot_err)?
+                .label(name)
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+                });
+            chart
+                .draw_series(points.iter().map(|&p| Circle::new(p, 2, color.filled())))
+                .map_err(plot_err)?;
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::LowerRight)
+            .background_style(WHITE.mix(0.9))
+            .border_style(BLACK.mix(0.3))
+            .label_font(("sans-serif", 14))
+            .draw()
+            .map_err(plot_err)?;
+        root.present().map_err(plot_err)?;
+    }
+    Ok(svg)
 }
 
 #[cfg(test)]

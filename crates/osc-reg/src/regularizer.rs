@@ -36,6 +36,12 @@ impl RegularizerParams {
         Ok(Self { bits, lambda })
     }
 
+    /// The same settings at another target bit-width.
+    pub fn with_bits(mut self, bits: BitWidth) -> Self {
+        self.bits = bits;
+        self
+    }
+
     /// The target bit-width.
     pub fn bits(&self) -> BitWidth {
         self.bits

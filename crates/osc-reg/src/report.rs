@@ -151,7 +151,7 @@ pub fn markdown_report(results: &ReproduceResults, environment: &RunEnvironment)
     let _ = writeln!(
         s,
         "Data: {} (train {}, validation {}, test {}). Model: `{}`. Adam lr {}, batch {}, up to {} epochs, patience {}, \
-         lambda {}, seed {}. Total time {:.1} s. Accuracies are test-set percentages.\n",
+         lambda {}, seed {}{}. Total time {:.1} s. Accuracies are test-set percentages.\n",
         results.data,
         results.sizes[0],
         results.sizes[1],
@@ -163,36 +163,41 @@ pub fn markdown_report(results: &ReproduceResults, environment: &RunEnvironment)
         p.patience,
         p.lambda,
         p.seed,
+        if p.augment {
+            ", CIFAR augmentation (random crop with padding 4, horizontal flip)"
+        } else {
+            ""
+        },
         results.seconds
     );
     let _ = writeln!(s, "## Accuracy per bit-width\n");
     let _ = writeln!(
         s,
-        "FP: full precision. PTQ: the FP model quantized at b. QAT / Reg: the model trained for target b, quantized at b \
-         (– where b was not a target).\n"
+        "FP: full precision. PTQ: the FP model quantized at b. QAT / Reg (and the QAT baselines QAT-dampen, \
+         QAT-freeze where run): the model trained for target b, quantized at b (– where b was not a target).\n"
     );
     let header: Vec<String> = p.eval_bits.iter().map(|b| format!("{b} bits")).collect();
     let _ = writeln!(s, "| method | {} |", header.join(" | "));
     let _ = writeln!(s, "| --- |{}", " ---: |".repeat(p.eval_bits.len()));
     let table = per_bit_table(results);
-    for row in ["FP", "PTQ", "QAT", "Reg"] {
+    let rows = results.trained_rows();
+    let names = ["FP", "PTQ"]
+        .into_iter()
+        .chain(rows.iter().map(|r| r.name()));
+    for row in names {
         if let Some(values) = table.get(row) {
             let cells: Vec<String> = values.iter().map(|v| cell(*v)).collect();
             let _ = writeln!(s, "| {row} | {} |", cells.join(" | "));
         }
     }
-    for (name, pick) in [("QAT", 0usize), ("Reg", 1usize)] {
+    for &row in &rows {
+        let name = row.name();
         let _ = writeln!(s, "\n## Cross-bit accuracy, {name}\n");
         let _ = writeln!(s, "Rows: training target bit. Columns: evaluation bit.\n");
         let _ = writeln!(s, "| target | {} | FP |", header.join(" | "));
         let _ = writeln!(s, "| --- |{} ---: |", " ---: |".repeat(p.eval_bits.len()));
         for &t in &p.target_bits {
-            let run = if pick == 0 {
-                results.qat(t)
-            } else {
-                results.reg(t)
-            };
-            if let Some(r) = run {
+            if let Some(r) = results.trained(row, t) {
                 let cells: Vec<String> = p.eval_bits.iter().map(|&b| cell(r.test.at(b))).collect();
                 let _ = writeln!(
                     s,
@@ -358,17 +363,14 @@ fn reproduction_plots(results: &ReproduceResults) -> Result<Vec<(&'static str, V
     #[cfg(feature = "plots")]
     {
         use crate::plots::{accuracy_plot, cross_bit_plot};
-        Ok(vec![
-            ("accuracy_vs_bits.svg", accuracy_plot(results)?.into_bytes()),
-            (
-                "cross_bit_qat.svg",
-                cross_bit_plot(results, true)?.into_bytes(),
-            ),
-            (
-                "cross_bit_reg.svg",
-                cross_bit_plot(results, false)?.into_bytes(),
-            ),
-        ])
+        let mut plots = vec![("accuracy_vs_bits.svg", accuracy_plot(results)?.into_bytes())];
+        for row in results.trained_rows() {
+            plots.push((
+                row.cross_bit_plot_file(),
+                cross_bit_plot(results, row)?.into_bytes(),
+            ));
+        }
+        Ok(plots)
     }
     #[cfg(not(feature = "plots"))]
     {

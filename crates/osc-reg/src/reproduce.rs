@@ -54,6 +54,131 @@ pub struct ReproduceParams {
     pub lr: f64,
     /// Seed (initialization, split, shuffling); every run starts from the same initial weights.
     pub seed: u64,
+    /// The QAT baselines that reduce oscillations (`qat-dampen`, `qat-freeze`), trained at every
+    /// target bit beside QAT and Reg with these settings (the bit-width each holds is replaced by
+    /// the target bit). None by default.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub baselines: Vec<Method>,
+    /// CIFAR-style augmentation of the training batches (random crop with padding 4, horizontal
+    /// flip), as the paper trains on CIFAR-10. Off by default.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub augment: bool,
+}
+
+/// The paper's CIFAR-10 settings of one of its models (spec §4): target bits 2, 3, 4, cross-bit
+/// evaluation at 2..8, Adam at 1e-3, batch 128, up to 100 epochs with early stopping after 10 epochs
+/// without improvement of the monitored accuracy, CIFAR augmentation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PaperPreset {
+    /// ResNet-18 with the CIFAR stem; `base_width` 64 is the paper's (a GPU's) model, 16 the CPU
+    /// preset's.
+    Resnet18Cifar10,
+    /// The tiny ViT (patch 4, dim 192, depth 6, 3 heads); a smaller `embed_dim` for CPUs.
+    VitCifar10,
+}
+
+impl PaperPreset {
+    /// `resnet18-cifar10` or `vit-cifar10`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Resnet18Cifar10 => "resnet18-cifar10",
+            Self::VitCifar10 => "vit-cifar10",
+        }
+    }
+
+    /// The width a CPU can afford: ResNet-18 at base width 16 (1/16 of the full model's
+    /// multiply-adds), the ViT at dim 96 (half of the tiny ViT's). A GPU runs the full width.
+    pub fn cpu_width(self) -> usize {
+        match self {
+            Self::Resnet18Cifar10 => 16,
+            Self::VitCifar10 => 96,
+        }
+    }
+
+    /// The paper's width: ResNet-18 base width 64, the tiny ViT's dim 192.
+    pub fn paper_width(self) -> usize {
+        match self {
+            Self::Resnet18Cifar10 => 64,
+            Self::VitCifar10 => 192,
+        }
+    }
+
+    /// The settings at width `width` (ResNet `base_width`, ViT `embed_dim`; the paper's model is
+    /// 64 and 192).
+    ///
+    /// ```
+    /// use smallscale_osc_reg::PaperPreset;
+    /// let p = PaperPreset::Resnet18Cifar10.params(16)?;
+    /// assert_eq!((p.epochs, p.patience, p.batch_size, p.augment), (100, 10, 128, true));
+    /// assert!(p.clone().check().is_ok());
+    /// assert!(PaperPreset::VitCifar10.params(0).is_err());
+    /// # Ok::<(), smallscale_osc_reg::OscRegError>(())
+    /// ```
+    pub fn params(self, width: usize) -> Result<ReproduceParams> {
+        let model = match self {
+            Self::Resnet18Cifar10 => {
+                ModelConfig::ResNet(smallscale_models::ResNetConfig::cifar10())
+            }
+            Self::VitCifar10 => ModelConfig::Vit(smallscale_models::VitConfig::tiny_cifar10()),
+        }
+        .with_width(width)?;
+        Ok(ReproduceParams {
+            model,
+            epochs: 100,
+            patience: 10,
+            batch_size: 128,
+            augment: true,
+            ..ReproduceParams::default()
+        })
+    }
+}
+
+/// A row of the comparison that trains one model per target bit: QAT, Reg, or a QAT baseline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TrainedRow {
+    /// Quantization-aware training.
+    Qat,
+    /// The paper's regularizer, deployed by PTQ.
+    Reg,
+    /// QAT with oscillation dampening.
+    QatDampen,
+    /// QAT with iterative weight freezing.
+    QatFreeze,
+}
+
+impl TrainedRow {
+    /// The row's name in tables: `QAT`, `Reg`, `QAT-dampen`, `QAT-freeze`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Qat => "QAT",
+            Self::Reg => "Reg",
+            Self::QatDampen => "QAT-dampen",
+            Self::QatFreeze => "QAT-freeze",
+        }
+    }
+
+    /// The file name of the row's cross-bit heat map in a reproduction's output.
+    pub fn cross_bit_plot_file(self) -> &'static str {
+        match self {
+            Self::Qat => "cross_bit_qat.svg",
+            Self::Reg => "cross_bit_reg.svg",
+            Self::QatDampen => "cross_bit_qat_dampen.svg",
+            Self::QatFreeze => "cross_bit_qat_freeze.svg",
+        }
+    }
+
+    /// The row a method's runs belong to (none for FP).
+    pub fn of(method: &Method) -> Option<Self> {
+        match method {
+            Method::Fp => None,
+            Method::Qat { .. } => Some(Self::Qat),
+            Method::Reg { .. } => Some(Self::Reg),
+            Method::QatDampen { .. } => Some(Self::QatDampen),
+            Method::QatFreeze { .. } => Some(Self::QatFreeze),
+        }
+    }
 }
 
 impl Default for ReproduceParams {
@@ -74,6 +199,8 @@ impl Default for ReproduceParams {
             batch_size: 128,
             lr: 1e-3,
             seed: 0,
+            baselines: Vec::new(),
+            augment: false,
         }
     }
 }
@@ -120,6 +247,29 @@ impl ReproduceParams {
             });
         }
         RegularizerParams::new(self.target_bits[0].get(), self.lambda)?;
+        let mut rows = vec![TrainedRow::Qat, TrainedRow::Reg];
+        for baseline in &self.baselines {
+            match TrainedRow::of(baseline) {
+                Some(row @ (TrainedRow::QatDampen | TrainedRow::QatFreeze)) => {
+                    if rows.contains(&row) {
+                        return Err(OscRegError::InvalidParameter {
+                            parameter: "baselines",
+                            reason: format!("{} is listed twice: list it once", baseline.name()),
+                        });
+                    }
+                    rows.push(row);
+                }
+                _ => {
+                    return Err(OscRegError::InvalidParameter {
+                        parameter: "baselines",
+                        reason: format!(
+                            "{} is not a QAT baseline: FP, QAT and Reg always run; the baselines are qat-dampen and qat-freeze",
+                            baseline.name()
+                        ),
+                    });
+                }
+            }
+        }
         TrainParams::new(Method::Fp)
             .with_optimizer(OptimizerConfig::adam(self.lr))
             .with_epochs(self.epochs)
@@ -132,6 +282,32 @@ impl ReproduceParams {
         })
     }
 
+    /// The rows trained per target bit: QAT, Reg, then the baselines in their order.
+    pub fn trained_rows(&self) -> Vec<TrainedRow> {
+        let mut rows = vec![TrainedRow::Qat, TrainedRow::Reg];
+        rows.extend(self.baselines.iter().filter_map(TrainedRow::of));
+        rows
+    }
+
+    /// Every training run of the comparison: FP, then each trained row at every target bit.
+    pub fn methods(&self) -> Result<Vec<Method>> {
+        let mut methods = vec![Method::Fp];
+        for &b in &self.target_bits {
+            methods.push(Method::Qat { bits: b });
+        }
+        for &b in &self.target_bits {
+            methods.push(Method::Reg {
+                regularizer: RegularizerParams::new(b.get(), self.lambda)?,
+            });
+        }
+        for baseline in &self.baselines {
+            for &b in &self.target_bits {
+                methods.push(baseline.with_target_bits(b));
+            }
+        }
+        Ok(methods)
+    }
+
     fn train_params(&self, method: Method) -> TrainParams {
         TrainParams::new(method)
             .with_optimizer(OptimizerConfig::adam(self.lr))
@@ -139,6 +315,7 @@ impl ReproduceParams {
             .with_patience(self.patience)
             .with_batch_size(self.batch_size)
             .with_seed(self.seed)
+            .with_augment(self.augment)
     }
 }
 
@@ -316,16 +493,24 @@ impl ReproduceResults {
 
     /// The QAT run at target `bits`.
     pub fn qat(&self, bits: BitWidth) -> Option<&RunResult> {
-        self.runs
-            .iter()
-            .find(|r| matches!(r.method, Method::Qat { bits: b } if b == bits))
+        self.trained(TrainedRow::Qat, bits)
     }
 
     /// The Reg run at target `bits`.
     pub fn reg(&self, bits: BitWidth) -> Option<&RunResult> {
-        self.runs
-            .iter()
-            .find(|r| matches!(r.method, Method::Reg { regularizer } if regularizer.bits() == bits))
+        self.trained(TrainedRow::Reg, bits)
+    }
+
+    /// The run of `row` at target `bits`.
+    pub fn trained(&self, row: TrainedRow, bits: BitWidth) -> Option<&RunResult> {
+        self.runs.iter().find(|r| {
+            TrainedRow::of(&r.method) == Some(row) && r.method.target_bits() == Some(bits)
+        })
+    }
+
+    /// The rows trained per target bit (QAT, Reg and the baselines that were run).
+    pub fn trained_rows(&self) -> Vec<TrainedRow> {
+        self.params.trained_rows()
     }
 }
 
@@ -355,24 +540,13 @@ pub fn reproduce(
     )?;
     let data = &data;
     let meter = Meter::new(valid.meter().clone())?;
-    let mut methods = vec![Method::Fp];
-    for &b in &params.target_bits {
-        methods.push(Method::Qat { bits: b });
-    }
-    for &b in &params.target_bits {
-        methods.push(Method::Reg {
-            regularizer: RegularizerParams::new(b.get(), params.lambda)?,
-        });
-    }
+    let methods = params.methods()?;
+    let total_runs = methods.len();
     let mut runs = Vec::with_capacity(methods.len());
     let mut deployed_size = None;
     for (i, method) in methods.into_iter().enumerate() {
         let label = method.label();
-        log(&format!(
-            "[{}/{}] training {label}",
-            i + 1,
-            1 + 2 * params.target_bits.len()
-        ));
+        log(&format!("[{}/{}] training {label}", i + 1, total_runs));
         let model: Box<dyn Model> = build_model(
             &params.model,
             &ModelContext::new(device.clone()).with_seed(params.seed),
@@ -508,8 +682,9 @@ fn pepr_per_bit(results: &ReproduceResults) -> Result<Vec<PeprAtBit>> {
         if let Some(a) = fp.test.at(b) {
             entries.push(("PTQ".into(), a, size(Some(b)), fp));
         }
-        for (name, run) in [("QAT", results.qat(b)), ("Reg", results.reg(b))] {
-            if let Some(r) = run
+        for row in results.trained_rows() {
+            let name = row.name();
+            if let Some(r) = results.trained(row, b)
                 && let Some(a) = r.test.at(b)
             {
                 entries.push((name.into(), a, size(Some(b)), r));
@@ -556,8 +731,9 @@ fn pepr_per_bit(results: &ReproduceResults) -> Result<Vec<PeprAtBit>> {
     Ok(out)
 }
 
-/// The per-bit table (spec §4 A): rows FP / PTQ / QAT / Reg, one column per evaluation bit. QAT and Reg
-/// cells hold the model trained for that bit, evaluated at it (empty where no model was trained).
+/// The per-bit table (spec §4 A): rows FP / PTQ / QAT / Reg (and the baselines run), one column per
+/// evaluation bit. The cells of a trained row hold the model trained for that bit, evaluated at it
+/// (empty where no model was trained).
 pub fn per_bit_table(results: &ReproduceResults) -> BTreeMap<&'static str, Vec<Option<f64>>> {
     let bits = &results.params.eval_bits;
     let mut t = BTreeMap::new();
@@ -565,18 +741,14 @@ pub fn per_bit_table(results: &ReproduceResults) -> BTreeMap<&'static str, Vec<O
         t.insert("FP", bits.iter().map(|_| Some(fp.test.fp)).collect());
         t.insert("PTQ", bits.iter().map(|&b| fp.test.at(b)).collect());
     }
-    t.insert(
-        "QAT",
-        bits.iter()
-            .map(|&b| results.qat(b).and_then(|r| r.test.at(b)))
-            .collect(),
-    );
-    t.insert(
-        "Reg",
-        bits.iter()
-            .map(|&b| results.reg(b).and_then(|r| r.test.at(b)))
-            .collect(),
-    );
+    for row in results.trained_rows() {
+        t.insert(
+            row.name(),
+            bits.iter()
+                .map(|&b| results.trained(row, b).and_then(|r| r.test.at(b)))
+                .collect(),
+        );
+    }
     t
 }
 

@@ -120,6 +120,14 @@ impl UnivariateToyModel {
         self.fp_gradient(w) + lambda * (self.quantize(w) - w)
     }
 
+    /// The gradient of QAT with Nagel et al.'s dampening loss `lambda_d (q(w).detach() - w)^2`
+    /// (straight-through): the QAT gradient plus `2 lambda_d (w - q(w))`, which pulls the weight
+    /// towards its level and, once it outweighs the QAT term's push across the threshold, lets the
+    /// weight settle on one side instead of oscillating.
+    pub fn dampened_gradient(&self, w: f64, lambda_d: f64) -> f64 {
+        self.qat_gradient(w) + 2.0 * lambda_d * (w - self.quantize(w))
+    }
+
     /// `steps` QAT updates `w <- w - lr * qat_gradient(w)` from `w0`.
     pub fn qat_trajectory(&self, steps: usize) -> Vec<ToyStep> {
         self.trajectory(steps, |w| self.qat_gradient(w))
@@ -128,6 +136,11 @@ impl UnivariateToyModel {
     /// `steps` updates of the regularized objective from `w0`.
     pub fn regularized_trajectory(&self, steps: usize, lambda: f64) -> Vec<ToyStep> {
         self.trajectory(steps, |w| self.regularized_gradient(w, lambda))
+    }
+
+    /// `steps` updates of QAT with dampening weight `lambda_d` from `w0`.
+    pub fn dampened_trajectory(&self, steps: usize, lambda_d: f64) -> Vec<ToyStep> {
+        self.trajectory(steps, |w| self.dampened_gradient(w, lambda_d))
     }
 
     fn trajectory(&self, steps: usize, grad: impl Fn(f64) -> f64) -> Vec<ToyStep> {

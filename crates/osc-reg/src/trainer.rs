@@ -1,4 +1,4 @@
-//! The training loop for FP, QAT and Reg (spec §4): early stopping on the right accuracy, the best
+//! The training loop for FP, QAT, Reg and the QAT baselines (spec §4): early stopping on the right accuracy, the best
 //! checkpoint kept, one JSON record per epoch, and resumption after a crash.
 
 use std::collections::BTreeMap;
@@ -14,9 +14,11 @@ use smallscale_quant_core::{MaxAbsQuantizer, Quantizer};
 
 use crate::checkpointing::{RunCheckpoints, RunState, file_err};
 use crate::config_diff::{config_differences, listed};
+use crate::dampening::oscillation_dampening_loss;
 use crate::data::{ImageData, batch_tensors};
 use crate::errors::{OscRegError, Result};
 use crate::evaluate::{EVAL_BATCH_SIZE, accuracy, count_correct};
+use crate::freezing::WeightFreezer;
 use crate::hyperparams::{Method, TrainValidParams};
 use crate::oscillation::{LayerOscillation, OscillationParams, OscillationTracker};
 use crate::progress::EpochBar;
@@ -44,6 +46,18 @@ pub struct EpochRecord {
     pub train_cross_entropy: f64,
     /// Mean regularizer value `R_b(W)` (Reg only; without lambda; may be negative).
     pub regularizer: Option<f64>,
+    /// Mean dampening loss (QAT with dampening only; without its weight).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dampening: Option<f64>,
+    /// The dampening weight at the epoch's last step (QAT with dampening only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dampening_weight: Option<f64>,
+    /// The freezing threshold at the epoch's last step (QAT with freezing only; 0 during the warm-up).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub freezing_threshold: Option<f64>,
+    /// The share of the quantized weights frozen at the end of the epoch (QAT with freezing only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frozen_fraction: Option<f64>,
     /// Training accuracy (with the training forward pass: quantized for QAT).
     pub train_accuracy: f64,
     /// Validation accuracy with quantization off.
@@ -167,11 +181,12 @@ impl<'a> Trainer<'a> {
 
     fn training_state(&self) -> Result<QuantizationState> {
         let selector = self.model.quant().get().selector().clone();
-        Ok(match self.config.params().method {
-            Method::Qat { bits } => {
+        let method = self.config.params().method;
+        Ok(match method.target_bits() {
+            Some(bits) if method.trains_quantized() => {
                 QuantizationState::reference(bits.get())?.with_selector(selector)
             }
-            Method::Fp | Method::Reg { .. } => QuantizationState::off().with_selector(selector),
+            _ => QuantizationState::off().with_selector(selector),
         })
     }
 
@@ -205,6 +220,10 @@ impl<'a> Trainer<'a> {
         let mut optimizer = Optimizer::new(p.optimizer, params);
         let mut state = RunState::new(config_json.clone(), p.patience);
         let mut resumed_at_epoch = None;
+        let mut freezer = match p.method {
+            Method::QatFreeze { freezing } => Some(WeightFreezer::new(freezing)),
+            _ => None,
+        };
         let checkpoints = match &self.run_dir {
             Some(dir) => Some(RunCheckpoints::open(dir)?),
             None => None,
@@ -220,6 +239,21 @@ impl<'a> Trainer<'a> {
                         dir,
                         format!(
                             "holds a run with a different configuration (differs in: {}): choose another output directory, or delete this one to start over",
+                            listed(&differences, 8)
+                        ),
+                    ));
+                }
+                if raises_epochs
+                    && matches!(
+                        p.method,
+                        Method::QatDampen { .. } | Method::QatFreeze { .. }
+                    )
+                {
+                    return Err(file_err(
+                        dir,
+                        format!(
+                            "holds a {} run over fewer epochs: its warm-up and annealing are spread over the maximum number of epochs, so more epochs would change the schedule of the epochs already trained; choose another output directory (differs in: {})",
+                            p.method.name(),
                             listed(&differences, 8)
                         ),
                     ));
@@ -252,7 +286,11 @@ impl<'a> Trainer<'a> {
                 }
                 previous.config = config_json.clone();
                 if previous.epochs_done > 0 {
-                    files.resume(self.model, &mut optimizer, previous.epochs_done - 1)?;
+                    let method_state =
+                        files.resume(self.model, &mut optimizer, previous.epochs_done - 1)?;
+                    if let Some(freezer) = freezer.as_mut() {
+                        freezer.load_state_tensors(&method_state)?;
+                    }
                     resumed_at_epoch = Some(previous.epochs_done);
                 }
                 state = previous;
@@ -263,7 +301,15 @@ impl<'a> Trainer<'a> {
             Method::Reg { regularizer } => Some(OscillationRegularizer::new(regularizer)),
             _ => None,
         };
-        let tracking_bits = p.method.target_bits().filter(|_| p.track_oscillations);
+        let dampening = match p.method {
+            Method::QatDampen { dampening } => Some(dampening),
+            _ => None,
+        };
+        // Freezing tracks oscillations itself (its decisions depend on them).
+        let tracking_bits = p
+            .method
+            .target_bits()
+            .filter(|_| p.track_oscillations && freezer.is_none());
         let mut tracker = OscillationTracker::new(self.oscillation);
         let batch_params = BatchParams::new(p.batch_size)?.with_seed(p.seed);
         let mut batcher = ImageBatcher::new(&self.data.train, batch_params)
@@ -275,6 +321,8 @@ impl<'a> Trainer<'a> {
         let device = self.model.context().device().clone();
         let train_state = self.training_state()?;
         let target_state = self.target_state()?;
+        let steps_per_epoch = batcher.num_batches();
+        let total_steps = steps_per_epoch * p.epochs;
 
         for epoch in state.epochs_done..p.epochs {
             let epoch_start = Instant::now();
@@ -282,9 +330,11 @@ impl<'a> Trainer<'a> {
             optimizer.set_learning_rate(lr);
             self.model.quant().set(train_state.clone());
             let bar = self.progress_bar(batcher.num_batches() as u64, epoch, p.epochs);
-            let (mut ce_sum, mut reg_sum, mut correct, mut seen, mut steps) =
-                (0.0f64, 0.0f64, 0usize, 0usize, 0usize);
+            let (mut ce_sum, mut reg_sum, mut damp_sum, mut correct, mut seen, mut steps) =
+                (0.0f64, 0.0f64, 0.0f64, 0usize, 0usize, 0usize);
+            let (mut damp_weight, mut freeze_threshold) = (0.0f64, 0.0f64);
             for (step, batch) in batcher.epoch(epoch as u64).enumerate() {
+                let global_step = epoch * steps_per_epoch + step;
                 let batch = batch?;
                 let (x, y) = batch_tensors(&batch, &device)?;
                 let logits = self.model.forward_t(&x, true)?;
@@ -305,6 +355,22 @@ impl<'a> Trainer<'a> {
                     );
                     loss = (loss + (value * reg.params().lambda())?)?;
                 }
+                if let Some(d) = &dampening {
+                    let weights: Vec<Tensor> = self
+                        .model
+                        .quantized_weights()
+                        .into_iter()
+                        .map(|(_, w)| w)
+                        .collect();
+                    let value = oscillation_dampening_loss(&weights, d.bits(), d.aggregation())?;
+                    damp_sum += f64::from(
+                        value
+                            .to_dtype(candle_core::DType::F32)?
+                            .to_scalar::<f32>()?,
+                    );
+                    damp_weight = d.schedule().value(global_step, total_steps);
+                    loss = (loss + (value * damp_weight)?)?;
+                }
                 let ce_value = f64::from(ce.to_dtype(candle_core::DType::F32)?.to_scalar::<f32>()?);
                 let loss_value =
                     f64::from(loss.to_dtype(candle_core::DType::F32)?.to_scalar::<f32>()?);
@@ -317,6 +383,10 @@ impl<'a> Trainer<'a> {
                 }
                 let grads = loss.backward()?;
                 optimizer.step(&grads)?;
+                if let Some(freezer) = freezer.as_mut() {
+                    freezer.step(&self.model.quantized_vars(), global_step, total_steps)?;
+                    freeze_threshold = freezer.params().schedule().value(global_step, total_steps);
+                }
                 if let Some(bits) = tracking_bits {
                     let q = MaxAbsQuantizer::with_bits(bits);
                     for (name, var) in self.model.quantized_vars() {
@@ -354,12 +424,19 @@ impl<'a> Trainer<'a> {
             if best && checkpoints.is_none() {
                 best_in_memory = Some(snapshot(self.model)?);
             }
-            let oscillations = tracking_bits.map(|_| summarize(tracker.stats()));
+            let oscillations = match &freezer {
+                Some(f) => Some(summarize(f.tracker().stats())),
+                None => tracking_bits.map(|_| summarize(tracker.stats())),
+            };
             let record = EpochRecord {
                 epoch,
                 lr,
                 train_cross_entropy: ce_sum / steps.max(1) as f64,
                 regularizer: regularizer.as_ref().map(|_| reg_sum / steps.max(1) as f64),
+                dampening: dampening.map(|_| damp_sum / steps.max(1) as f64),
+                dampening_weight: dampening.map(|_| damp_weight),
+                freezing_threshold: freezer.as_ref().map(|_| freeze_threshold),
+                frozen_fraction: freezer.as_ref().map(WeightFreezer::frozen_fraction),
                 train_accuracy: correct as f64 / seen.max(1) as f64,
                 validation_accuracy_fp: val_fp,
                 validation_accuracy_quantized: val_q,
@@ -376,7 +453,11 @@ impl<'a> Trainer<'a> {
                 state.stopped_early = stop && epoch + 1 < p.epochs;
             }
             if let Some(files) = &checkpoints {
-                files.commit_epoch(self.model, &optimizer, &state, epoch, best)?;
+                let method_state = match &freezer {
+                    Some(f) => f.state_tensors()?,
+                    None => BTreeMap::new(),
+                };
+                files.commit_epoch(self.model, &optimizer, method_state, &state, epoch, best)?;
             }
             if let Some(f) = self.on_epoch.as_mut() {
                 f(&record);

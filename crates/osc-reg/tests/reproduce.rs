@@ -159,6 +159,106 @@ fn reproduce_writes_every_result_and_resumes_without_retraining() {
 }
 
 #[test]
+fn the_qat_baselines_run_at_every_target_bit_beside_qat_and_reg() {
+    let data = tiny_data(192, 96, 96);
+    let params = ReproduceParams {
+        model: ModelConfig::default_for("mlp").unwrap(),
+        target_bits: bits(&[2, 3]),
+        eval_bits: bits(&[2, 3, 8]),
+        epochs: 1,
+        patience: 1,
+        batch_size: 64,
+        baselines: vec![
+            Method::QatDampen {
+                dampening: DampeningParams::new(2, 0.2).unwrap(),
+            },
+            Method::QatFreeze {
+                freezing: FreezingParams::new(2).unwrap(),
+            },
+        ],
+        ..ReproduceParams::default()
+    }
+    .check()
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let results = reproduce(
+        &params,
+        &DataSource::EmbeddedFashionMnist,
+        &data,
+        &Device::Cpu,
+        dir.path(),
+        false,
+        |_| {},
+    )
+    .unwrap();
+    // FP, then QAT, Reg, QAT-dampen and QAT-freeze at 2 and 3 bits.
+    let labels: Vec<&str> = results.runs.iter().map(|r| r.label.as_str()).collect();
+    assert_eq!(
+        labels,
+        [
+            "fp",
+            "qat-b2",
+            "qat-b3",
+            "reg-b2-l1",
+            "reg-b3-l1",
+            "qat-dampen-b2-l0.2",
+            "qat-dampen-b3-l0.2",
+            "qat-freeze-b2",
+            "qat-freeze-b3"
+        ]
+    );
+    let dampen3 = results.trained(TrainedRow::QatDampen, bw(3)).unwrap();
+    assert!(
+        matches!(dampen3.method, Method::QatDampen { dampening } if dampening.bits() == bw(3) && dampening.lambda() == 0.2)
+    );
+    let table = per_bit_table(&results);
+    assert_eq!(
+        table["QAT-freeze"][1],
+        results
+            .trained(TrainedRow::QatFreeze, bw(3))
+            .unwrap()
+            .test
+            .at(bw(3))
+    );
+    assert_eq!(table["QAT-dampen"][2], None);
+    // Every row is in the PePR pools, the report and the plots.
+    assert!(
+        results
+            .pepr
+            .iter()
+            .all(|p| p.models.iter().any(|m| m.name == "QAT-freeze"))
+    );
+    write_report(&results, dir.path(), &RunEnvironment::detect("test", None)).unwrap();
+    let report = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
+    for heading in [
+        "Cross-bit accuracy, QAT-dampen",
+        "Cross-bit accuracy, QAT-freeze",
+    ] {
+        assert!(report.contains(heading), "{heading}");
+    }
+    assert!(report.contains("| QAT-dampen |"));
+    #[cfg(feature = "plots")]
+    for file in ["cross_bit_qat_dampen.svg", "cross_bit_qat_freeze.svg"] {
+        assert!(dir.path().join(file).is_file(), "{file}");
+    }
+    // Summaries over seeds carry the baselines' cross-bit matrices.
+    let summary = summarize_seeds(std::slice::from_ref(&results)).unwrap();
+    assert_eq!(summary.cross_bit_baselines["QAT-freeze"].len(), 2);
+    assert!(summary.per_bit.contains_key("QAT-dampen"));
+    // A baseline listed twice, or a method that is not a baseline, is refused.
+    let twice = ReproduceParams {
+        baselines: vec![results.params.baselines[0]; 2],
+        ..results.params.clone()
+    };
+    assert!(twice.check().is_err());
+    let not_one = ReproduceParams {
+        baselines: vec![Method::Fp],
+        ..results.params.clone()
+    };
+    assert!(not_one.check().is_err());
+}
+
+#[test]
 fn invalid_reproduce_settings_are_rejected() {
     let p = ReproduceParams::default();
     assert!(

@@ -54,3 +54,27 @@ fn invalid_toy_parameters_are_rejected() {
     };
     assert!(toy.validate().is_err());
 }
+
+#[test]
+fn dampening_stops_the_toy_oscillation_once_it_outweighs_the_qat_push() {
+    let toy = UnivariateToyModel::spec_example();
+    // Levels {0, 1}, w* = 0.75: just above the threshold 0.5 QAT pushes w down with 0.25; the
+    // dampening term 2 lambda_d (w - 1) pulls it up by about lambda_d. Above lambda_d = 0.25 the weight
+    // settles at the fixed point 1 - 0.125 / lambda_d on the level 1 (0.75 for lambda_d = 0.5).
+    let damped = toy.dampened_trajectory(400, 0.5);
+    assert!(UnivariateToyModel::find_cycle(&damped, 1e-9).is_none_or(|c| c.period == 1));
+    let tail = &damped[300..];
+    assert!(tail.iter().all(|s| s.q == 1.0));
+    assert!((tail[tail.len() - 1].w - 0.75).abs() < 1e-6);
+    // Too weak a dampening leaves the oscillation: q(w) still switches at the end.
+    let weak = toy.dampened_trajectory(400, 0.1);
+    assert!(weak[300..].windows(2).any(|p| p[0].q != p[1].q));
+    // Without dampening it is QAT, step by step.
+    assert_eq!(toy.dampened_trajectory(50, 0.0), toy.qat_trajectory(50));
+    // The paper's regularizer with lambda = 2 keeps the weight switching across the threshold.
+    let reg = toy.regularized_trajectory(400, 2.0);
+    assert!(reg[300..].windows(2).any(|p| p[0].q != p[1].q));
+    // The gradient is QAT's plus the dampening term, by hand at w = 0.6 (q = 1).
+    let g = toy.dampened_gradient(0.6, 0.5);
+    assert!((g - ((1.0 - 0.75) + 2.0 * 0.5 * (0.6 - 1.0))).abs() < 1e-15);
+}

@@ -1,5 +1,6 @@
 //! One module per subcommand, plus the helpers they share.
 
+pub mod baseline_args;
 pub mod bits_arg;
 pub mod eval;
 pub mod experiment_args;

@@ -6,13 +6,49 @@ use std::time::Instant;
 
 use super::experiment_args::{DataArgs, DeviceArgs};
 use anyhow::{Context, Result, bail};
-use clap::Args;
+use clap::{Args, ValueEnum};
 use smallscale_models::ModelConfig;
 use smallscale_osc_reg::{
-    ReproduceParams, SplitSpec, check_claims, per_bit_table, reproduce, summarize_seeds,
-    write_report, write_seeds_summary,
+    Method, PaperPreset, ReproduceParams, SplitSpec, check_claims, per_bit_table, reproduce,
+    summarize_seeds, write_report, write_seeds_summary,
 };
 use smallscale_quant_core::BitWidth;
+
+/// `--preset`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PresetArg {
+    /// ResNet-18 (CIFAR stem) on CIFAR-10.
+    Resnet18Cifar10,
+    /// The tiny ViT on CIFAR-10.
+    VitCifar10,
+}
+
+impl PresetArg {
+    fn preset(self) -> PaperPreset {
+        match self {
+            Self::Resnet18Cifar10 => PaperPreset::Resnet18Cifar10,
+            Self::VitCifar10 => PaperPreset::VitCifar10,
+        }
+    }
+}
+
+/// `--baselines`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BaselineArg {
+    /// QAT with Nagel et al.'s oscillation dampening.
+    QatDampen,
+    /// QAT with Nagel et al.'s iterative weight freezing.
+    QatFreeze,
+}
+
+impl BaselineArg {
+    fn name(self) -> &'static str {
+        match self {
+            Self::QatDampen => "qat-dampen",
+            Self::QatFreeze => "qat-freeze",
+        }
+    }
+}
 
 /// Arguments of `smallscale reproduce`.
 #[derive(Debug, Args)]
@@ -30,6 +66,17 @@ pub struct ReproduceArgs {
     /// A fast smoke run (about 5 seconds on 2 cores): 2 epochs on 2,000 training images.
     #[arg(long)]
     pub quick: bool,
+    /// The paper's CIFAR-10 setting of one of its models: resnet18-cifar10 or vit-cifar10. It sets
+    /// the model, CIFAR augmentation, up to 100 epochs with patience 10 and batch 128, and the data
+    /// cifar10-subset unless --data is given; the width is the CPU's (ResNet-18 base width 16, ViT
+    /// dim 96) on the CPU and the paper's (64, 192) with --device cuda, unless --width is given.
+    /// The other options override it.
+    #[arg(long, value_enum, value_name = "PRESET", conflicts_with = "model")]
+    pub preset: Option<PresetArg>,
+    /// CIFAR-style augmentation of the training batches: random crop with padding 4 and
+    /// horizontal flip (on with --preset).
+    #[arg(long)]
+    pub augment: bool,
     /// The data, as in `train` and `eval`.
     #[command(flatten)]
     pub data: DataArgs,
@@ -52,6 +99,12 @@ pub struct ReproduceArgs {
     /// The regularizer weight lambda of Reg [default: 1].
     #[arg(long)]
     pub lambda: Option<f64>,
+    /// QAT baselines that reduce oscillations, trained at every target bit beside QAT and Reg,
+    /// comma-separated: qat-dampen (oscillation dampening), qat-freeze (iterative weight freezing).
+    #[arg(long, value_enum, value_name = "B,...", value_delimiter = ',')]
+    pub baselines: Vec<BaselineArg>,
+    #[command(flatten)]
+    pub baseline_settings: super::baseline_args::BaselineArgs,
     /// Maximum epochs per run [default: 8; 2 with --quick].
     #[arg(long)]
     pub epochs: Option<usize>,
@@ -83,11 +136,25 @@ pub struct ReproduceArgs {
 /// Runs the subcommand.
 pub fn run(args: &ReproduceArgs) -> Result<()> {
     let started = Instant::now();
+    let preset = args.preset.map(PresetArg::preset);
+    let base = match preset {
+        Some(p) => {
+            let width = args.width.unwrap_or(if args.device.label() == "cuda" {
+                p.paper_width()
+            } else {
+                p.cpu_width()
+            });
+            p.params(width)
+                .with_context(|| format!("--preset {}", p.name()))?
+        }
+        None => ReproduceParams::default(),
+    };
     let mut params = ReproduceParams {
         target_bits: args.bits.clone(),
         eval_bits: args.eval_bits.clone(),
-        ..ReproduceParams::default()
+        ..base
     };
+    params.augment |= args.augment;
     if let Some(b) = args.bits.iter().find(|b| !args.eval_bits.contains(b)) {
         let mut with: Vec<BitWidth> = args.eval_bits.clone();
         with.push(*b);
@@ -107,7 +174,7 @@ pub fn run(args: &ReproduceArgs) -> Result<()> {
     if let Some(name) = &args.model {
         params.model = ModelConfig::default_for(name).with_context(|| format!("--model {name}"))?;
     }
-    if let Some(w) = args.width {
+    if let Some(w) = args.width.filter(|_| preset.is_none()) {
         params.model = params.model.with_width(w).context("--width")?;
     }
     if args.quick {
@@ -115,13 +182,45 @@ pub fn run(args: &ReproduceArgs) -> Result<()> {
         params.patience = 2;
     }
     params.lambda = args.lambda.unwrap_or(params.lambda);
+    let (dampen, freeze) = (
+        args.baselines.contains(&BaselineArg::QatDampen),
+        args.baselines.contains(&BaselineArg::QatFreeze),
+    );
+    args.baseline_settings
+        .check_used(dampen, freeze, "--baselines")?;
+    let first_bit = args
+        .bits
+        .first()
+        .copied()
+        .context("--bits: give at least one target bit")?;
+    for baseline in &args.baselines {
+        if args.baselines.iter().filter(|b| *b == baseline).count() > 1 {
+            bail!("--baselines lists {} twice: list it once", baseline.name());
+        }
+        params.baselines.push(match baseline {
+            BaselineArg::QatDampen => Method::QatDampen {
+                dampening: args.baseline_settings.dampening(first_bit)?,
+            },
+            BaselineArg::QatFreeze => Method::QatFreeze {
+                freezing: args.baseline_settings.freezing(first_bit)?,
+            },
+        });
+    }
     params.epochs = args.epochs.unwrap_or(params.epochs);
     params.patience = args.patience.unwrap_or(params.patience);
     params.batch_size = args.batch_size.unwrap_or(params.batch_size);
     params.lr = args.lr.unwrap_or(params.lr);
     params.seed = args.seed.unwrap_or(params.seed);
     params.clone().check().context("invalid settings")?;
-    let source = args.data.source()?;
+    let source = if preset.is_some() && !args.data.is_given() {
+        DataArgs {
+            data: Some("cifar10-subset".into()),
+            ..DataArgs::default()
+        }
+        .source()?
+    } else {
+        args.data.source()?
+    };
     let split = if args.quick {
         SplitSpec {
             limit_train: Some(2000),
@@ -295,14 +394,17 @@ fn print_cells(
     width: usize,
 ) {
     outln!("Test accuracy (%) per bit-width ({title}):");
-    out!("{:<6}", "");
+    let label = table.keys().map(|k| k.len() + 1).max().unwrap_or(0).max(6);
+    out!("{:<label$}", "");
     for b in bits {
         out!("{:>width$}", format!("{b} bits"));
     }
     outln!();
-    for row in ["FP", "PTQ", "QAT", "Reg"] {
+    let label = table.keys().map(|k| k.len() + 1).max().unwrap_or(0).max(6);
+    let rows = ["FP", "PTQ", "QAT", "Reg", "QAT-dampen", "QAT-freeze"];
+    for row in rows {
         if let Some(values) = table.get(row) {
-            out!("{row:<6}");
+            out!("{row:<label$}");
             for v in values {
                 out!("{:>width$}", v.as_deref().unwrap_or("–"));
             }

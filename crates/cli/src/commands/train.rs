@@ -26,6 +26,10 @@ pub enum MethodArg {
     Qat,
     /// The oscillation regularizer at --bits with weight --lambda.
     Reg,
+    /// QAT at --bits with Nagel et al.'s oscillation dampening (--dampen-lambda).
+    QatDampen,
+    /// QAT at --bits with Nagel et al.'s iterative weight freezing (--freeze-threshold).
+    QatFreeze,
 }
 
 /// `--optimizer`.
@@ -50,7 +54,8 @@ pub enum ScheduleArg {
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Training")]
 pub struct TrainingArgs {
-    /// fp, qat (quantization-aware training) or reg (the oscillation regularizer).
+    /// fp, qat (quantization-aware training), reg (the oscillation regularizer), or a QAT baseline
+    /// that reduces oscillations: qat-dampen, qat-freeze.
     #[arg(long, value_enum, default_value = "fp")]
     pub method: MethodArg,
     /// Target bit-width, 2..=16 (required for qat and reg; with fp, the PTQ bit reported on test).
@@ -101,9 +106,12 @@ pub struct TrainingArgs {
     /// Random crop (padding 4) and horizontal flip of the training images (CIFAR-style).
     #[arg(long)]
     pub augment: bool,
-    /// Do not track weight oscillations (qat and reg track them by default; costs a little time).
+    /// Do not track weight oscillations (qat and reg track them by default; costs a little time;
+    /// qat-freeze always tracks them).
     #[arg(long)]
     pub no_oscillations: bool,
+    #[command(flatten)]
+    pub baselines: super::baseline_args::BaselineArgs,
 }
 
 impl TrainingArgs {
@@ -115,6 +123,11 @@ impl TrainingArgs {
                  --method reg"
             );
         }
+        self.baselines.check_used(
+            self.method == MethodArg::QatDampen,
+            self.method == MethodArg::QatFreeze,
+            "--method",
+        )?;
         let bits = |name: &str| {
             self.bits.with_context(|| {
                 format!("--method {name} needs --bits B, the target bit-width (2 to 16, e.g. 4)")
@@ -126,6 +139,12 @@ impl TrainingArgs {
             MethodArg::Reg => Method::Reg {
                 regularizer: RegularizerParams::new(bits("reg")?.get(), self.lambda.unwrap_or(1.0))
                     .context("--bits/--lambda")?,
+            },
+            MethodArg::QatDampen => Method::QatDampen {
+                dampening: self.baselines.dampening(bits("qat-dampen")?)?,
+            },
+            MethodArg::QatFreeze => Method::QatFreeze {
+                freezing: self.baselines.freezing(bits("qat-freeze")?)?,
             },
         })
     }
