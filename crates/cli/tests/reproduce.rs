@@ -273,13 +273,29 @@ fn the_paper_presets_train_on_the_cifar10_subset_with_augmentation() {
     let out = dir.path().join("p");
     let done = bin()
         .args([
-            "reproduce", "--preset", "resnet18-cifar10", "--quick", "--epochs", "1", "--width", "4",
-            "--bits", "2", "--eval-bits", "2,8", "--no-progress", "--out",
+            "reproduce",
+            "--preset",
+            "resnet18-cifar10",
+            "--quick",
+            "--epochs",
+            "1",
+            "--width",
+            "4",
+            "--bits",
+            "2",
+            "--eval-bits",
+            "2,8",
+            "--no-progress",
+            "--out",
         ])
         .arg(&out)
         .output()
         .unwrap();
-    assert!(done.status.success(), "{}", String::from_utf8_lossy(&done.stderr));
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
     let results: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("results.json")).unwrap()).unwrap();
     let params = &results["results"]["params"];
@@ -287,12 +303,58 @@ fn the_paper_presets_train_on_the_cifar10_subset_with_augmentation() {
     assert_eq!(params["patience"], 2); // --quick's, over the preset's 10
     assert_eq!(params["model"]["model"], "resnet18");
     assert_eq!(params["model"]["base_width"], 4);
-    assert!(results["results"]["data"].as_str().unwrap().contains("CIFAR-10"), "{}", results["results"]["data"]);
+    assert!(
+        results["results"]["data"]
+            .as_str()
+            .unwrap()
+            .contains("CIFAR-10"),
+        "{}",
+        results["results"]["data"]
+    );
     let report = std::fs::read_to_string(out.join("report.md")).unwrap();
     assert!(report.contains("CIFAR augmentation"));
     // A preset chooses the model: --model with it is refused.
     let both = bin()
         .args(["reproduce", "--preset", "vit-cifar10", "--model", "mlp"])
+        .output()
+        .unwrap();
+    assert_eq!(both.status.code(), Some(2));
+}
+
+#[test]
+fn a_lambda_search_reports_its_choice() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("s");
+    let done = bin()
+        .args([
+            "reproduce",
+            "--quick",
+            "--model",
+            "mlp",
+            "--epochs",
+            "1",
+            "--bits",
+            "2",
+            "--eval-bits",
+            "2,4",
+            "--lambda-search",
+            "0.5,5",
+            "--no-progress",
+            "--out",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(report.contains("## Lambda search"), "{report}");
+    assert!(out.join("runs/reg-b2-l0.5").is_dir() && out.join("runs/reg-b2-l5").is_dir());
+    let both = bin()
+        .args(["reproduce", "--lambda", "1", "--lambda-search", "1,2"])
         .output()
         .unwrap();
     assert_eq!(both.status.code(), Some(2));

@@ -97,6 +97,10 @@ pub struct SeedsSummary {
     /// target bit.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub cross_bit_baselines: BTreeMap<String, Vec<CrossBitRow>>,
+    /// After a lambda search: per target bit, the lambda each seed chose on validation, in seed
+    /// order.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub lambda_choices: BTreeMap<String, Vec<f64>>,
     /// The paper's claims checked on the mean accuracies.
     pub claims_on_means: Vec<ClaimCheck>,
     /// The same claims checked seed by seed.
@@ -230,27 +234,77 @@ pub fn summarize_seeds(results: &[ReproduceResults]) -> Result<SeedsSummary> {
             eval_bits.iter().map(|&b| stat(fp, Some(b))).collect(),
         );
     }
-    let label_at =
-        |row: TrainedRow, bits: BitWidth| first.trained(row, bits).map(|r| r.label.clone());
+    // A trained row's accuracy over the seeds, each seed's own model of that row and target (after
+    // a lambda search, the Reg models the seeds chose may have different lambdas).
+    let row_stat = |row: TrainedRow, target: BitWidth, at: Option<BitWidth>| -> Option<MeanSd> {
+        let values: Option<Vec<f64>> = results
+            .iter()
+            .map(|r| {
+                let run = r.trained(row, target)?;
+                match at {
+                    None => Some(run.test.fp),
+                    Some(b) => run.test.at(b),
+                }
+            })
+            .collect();
+        MeanSd::of(&values?)
+    };
     for row in first.trained_rows() {
         let cells = eval_bits
             .iter()
-            .map(|&b| label_at(row, b).and_then(|l| stat(&l, Some(b))))
+            .map(|&b| row_stat(row, b, Some(b)))
             .collect();
         per_bit.insert(row.name().to_string(), cells);
+    }
+    // The mean results' trained rows too: each row's model at each target, averaged over the seeds'
+    // own choices (the claims on the means read these).
+    for row in first.trained_rows() {
+        for &t in &first.params.target_bits {
+            let Some(label) = means.trained(row, t).map(|r| r.label.clone()) else {
+                continue;
+            };
+            if let Some(run) = means.runs.iter_mut().find(|r| r.label == label) {
+                run.test.fp = row_stat(row, t, None).map_or(run.test.fp, |m| m.mean);
+                for (b, a) in &mut run.test.per_bit {
+                    *a = row_stat(row, t, Some(*b)).map_or(*a, |m| m.mean);
+                }
+            }
+        }
     }
     let cross_rows = |row: TrainedRow| -> Vec<CrossBitRow> {
         first
             .params
             .target_bits
             .iter()
-            .filter_map(|&t| {
-                let label = label_at(row, t)?;
-                Some(CrossBitRow {
-                    target: t,
-                    at_bits: eval_bits.iter().map(|&b| stat(&label, Some(b))).collect(),
-                    fp: stat(&label, None),
-                })
+            .filter(|&&t| first.trained(row, t).is_some())
+            .map(|&t| CrossBitRow {
+                target: t,
+                at_bits: eval_bits
+                    .iter()
+                    .map(|&b| row_stat(row, t, Some(b)))
+                    .collect(),
+                fp: row_stat(row, t, None),
+            })
+            .collect()
+    };
+    let lambda_choices: BTreeMap<String, Vec<f64>> = if first.params.lambda_search.is_empty() {
+        BTreeMap::new()
+    } else {
+        first
+            .params
+            .target_bits
+            .iter()
+            .map(|&t| {
+                let chosen = results
+                    .iter()
+                    .filter_map(|r| match r.reg(t).map(|run| run.method) {
+                        Some(crate::hyperparams::Method::Reg { regularizer }) => {
+                            Some(regularizer.lambda())
+                        }
+                        _ => None,
+                    })
+                    .collect();
+                (t.to_string(), chosen)
             })
             .collect()
     };
@@ -288,6 +342,7 @@ pub fn summarize_seeds(results: &[ReproduceResults]) -> Result<SeedsSummary> {
         cross_bit_qat,
         cross_bit_reg,
         cross_bit_baselines,
+        lambda_choices,
         claims_on_means,
         claims_per_seed,
         claims_decided: decide_claims(results),
@@ -391,7 +446,7 @@ pub fn seeds_markdown_report(summary: &SeedsSummary, environment: &RunEnvironmen
         p.batch_size,
         p.epochs,
         p.patience,
-        p.lambda,
+        crate::report::lambda_description(p),
         if p.augment {
             ", CIFAR augmentation (random crop with padding 4, horizontal flip)"
         } else {
@@ -444,6 +499,20 @@ pub fn seeds_markdown_report(summary: &SeedsSummary, environment: &RunEnvironmen
                 cells.join(" | "),
                 cell(r.fp)
             );
+        }
+    }
+    if !summary.lambda_choices.is_empty() {
+        let _ = writeln!(s, "\n## Lambda chosen on validation\n");
+        let _ = writeln!(
+            s,
+            "Each seed trained Reg at every lambda of the search and kept, per target bit, the run with the \
+             best validation accuracy after PTQ at that bit; the Reg rows above average each seed's own choice.\n"
+        );
+        let _ = writeln!(s, "| target bit | lambda chosen, per seed |");
+        let _ = writeln!(s, "| ---: | --- |");
+        for (bits, chosen) in &summary.lambda_choices {
+            let values: Vec<String> = chosen.iter().map(f64::to_string).collect();
+            let _ = writeln!(s, "| {bits} | {} |", values.join(", "));
         }
     }
     let _ = write!(s, "{}", decided_claims_markdown(&summary.claims_decided, n));

@@ -9,6 +9,7 @@ use smallscale_quant_core::BitWidth;
 
 use crate::environment::RunEnvironment;
 use crate::errors::{OscRegError, Result};
+use crate::hyperparams::Method;
 use crate::reproduce::{ReproduceResults, RunResult, per_bit_table};
 
 /// Two accuracies count as matching when they differ by at most this many percentage points.
@@ -140,6 +141,81 @@ fn cell(v: Option<f64>) -> String {
     v.map_or("–".to_string(), |a| format!("{:.2}", pp(a)))
 }
 
+/// `1`, or `chosen on validation among 0.1, 1, 10` after a lambda search.
+pub(crate) fn lambda_description(p: &crate::reproduce::ReproduceParams) -> String {
+    if p.lambda_search.is_empty() {
+        p.lambda.to_string()
+    } else {
+        let values: Vec<String> = p.lambda_search.iter().map(f64::to_string).collect();
+        format!("chosen on validation among {}", values.join(", "))
+    }
+}
+
+/// The lambda search of a reproduction in Markdown: per target bit the validation accuracy after
+/// PTQ of every lambda, the chosen one in bold, and the chosen model's test accuracy.
+pub(crate) fn lambda_search_section(results: &ReproduceResults) -> String {
+    let p = &results.params;
+    let mut s = String::new();
+    let _ = writeln!(s, "\n## Lambda search\n");
+    let _ = writeln!(
+        s,
+        "Reg was trained at every lambda for every target bit; the Reg row above is, per target bit, the \
+         run with the best validation accuracy after PTQ at that bit (in bold; ties to the smaller lambda). \
+         The test set played no part in the choice.\n"
+    );
+    let header: Vec<String> = p.target_bits.iter().map(|b| format!("b = {b}")).collect();
+    let _ = writeln!(s, "| lambda | {} |", header.join(" | "));
+    let _ = writeln!(s, "| ---: |{}", " ---: |".repeat(p.target_bits.len()));
+    let chosen: Vec<Option<f64>> = p
+        .target_bits
+        .iter()
+        .map(|&b| match results.reg(b).map(|r| r.method) {
+            Some(Method::Reg { regularizer }) => Some(regularizer.lambda()),
+            _ => None,
+        })
+        .collect();
+    for lambda in p.reg_lambdas() {
+        let cells: Vec<String> = p
+            .target_bits
+            .iter()
+            .zip(&chosen)
+            .map(|(&b, &c)| {
+                let value = results
+                    .reg_candidates(b)
+                    .into_iter()
+                    .find(|(l, _)| *l == lambda)
+                    .map(|(_, v)| v);
+                let text = cell(value);
+                if c == Some(lambda) {
+                    format!("**{text}**")
+                } else {
+                    text
+                }
+            })
+            .collect();
+        let _ = writeln!(s, "| {lambda} | {} |", cells.join(" | "));
+    }
+    let tests: Vec<String> = p
+        .target_bits
+        .iter()
+        .zip(&chosen)
+        .map(|(&b, c)| {
+            let test = results.reg(b).and_then(|r| r.test.at(b));
+            format!(
+                "b = {b}: lambda {} (test {} %)",
+                c.map_or("–".into(), |l| l.to_string()),
+                cell(test)
+            )
+        })
+        .collect();
+    let _ = writeln!(
+        s,
+        "\nValidation accuracy in %. Chosen: {}.",
+        tests.join("; ")
+    );
+    s
+}
+
 /// The Markdown report: settings, the per-bit table, the cross-bit matrices, the claims, resources and
 /// PePR.
 pub fn markdown_report(results: &ReproduceResults, environment: &RunEnvironment) -> String {
@@ -161,7 +237,7 @@ pub fn markdown_report(results: &ReproduceResults, environment: &RunEnvironment)
         p.batch_size,
         p.epochs,
         p.patience,
-        p.lambda,
+        lambda_description(p),
         p.seed,
         if p.augment {
             ", CIFAR augmentation (random crop with padding 4, horizontal flip)"
@@ -207,6 +283,9 @@ pub fn markdown_report(results: &ReproduceResults, environment: &RunEnvironment)
                 );
             }
         }
+    }
+    if !p.lambda_search.is_empty() {
+        s.push_str(&lambda_search_section(results));
     }
     let _ = writeln!(s, "\n## The paper's claims on these numbers\n");
     let _ = writeln!(

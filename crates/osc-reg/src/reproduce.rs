@@ -42,8 +42,14 @@ pub struct ReproduceParams {
     pub target_bits: Vec<BitWidth>,
     /// Bit-widths of the cross-bit evaluation.
     pub eval_bits: Vec<BitWidth>,
-    /// The regularizer weight of Reg.
+    /// The regularizer weight of Reg (unused when `lambda_search` is given).
     pub lambda: f64,
+    /// A lambda search: Reg is trained at each of these weights for every target bit, and the row
+    /// Reg is, per target bit, the run with the best validation accuracy after PTQ at that bit
+    /// (ties to the smaller lambda); the test set plays no part in the choice. Empty: Reg runs at
+    /// `lambda` only.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lambda_search: Vec<f64>,
     /// Maximum epochs per run.
     pub epochs: usize,
     /// Early-stopping patience.
@@ -199,6 +205,7 @@ impl Default for ReproduceParams {
             batch_size: 128,
             lr: 1e-3,
             seed: 0,
+            lambda_search: Vec::new(),
             baselines: Vec::new(),
             augment: false,
         }
@@ -247,6 +254,15 @@ impl ReproduceParams {
             });
         }
         RegularizerParams::new(self.target_bits[0].get(), self.lambda)?;
+        for (i, &l) in self.lambda_search.iter().enumerate() {
+            RegularizerParams::new(self.target_bits[0].get(), l)?;
+            if self.lambda_search[..i].contains(&l) {
+                return Err(OscRegError::InvalidParameter {
+                    parameter: "lambda search",
+                    reason: format!("lambda {l} is listed twice: list each value once"),
+                });
+            }
+        }
         let mut rows = vec![TrainedRow::Qat, TrainedRow::Reg];
         for baseline in &self.baselines {
             match TrainedRow::of(baseline) {
@@ -282,6 +298,15 @@ impl ReproduceParams {
         })
     }
 
+    /// The weights Reg is trained with: the lambda search's, or `lambda` alone.
+    pub fn reg_lambdas(&self) -> Vec<f64> {
+        if self.lambda_search.is_empty() {
+            vec![self.lambda]
+        } else {
+            self.lambda_search.clone()
+        }
+    }
+
     /// The rows trained per target bit: QAT, Reg, then the baselines in their order.
     pub fn trained_rows(&self) -> Vec<TrainedRow> {
         let mut rows = vec![TrainedRow::Qat, TrainedRow::Reg];
@@ -295,10 +320,12 @@ impl ReproduceParams {
         for &b in &self.target_bits {
             methods.push(Method::Qat { bits: b });
         }
-        for &b in &self.target_bits {
-            methods.push(Method::Reg {
-                regularizer: RegularizerParams::new(b.get(), self.lambda)?,
-            });
+        for &lambda in &self.reg_lambdas() {
+            for &b in &self.target_bits {
+                methods.push(Method::Reg {
+                    regularizer: RegularizerParams::new(b.get(), lambda)?,
+                });
+            }
         }
         for baseline in &self.baselines {
             for &b in &self.target_bits {
@@ -501,11 +528,40 @@ impl ReproduceResults {
         self.trained(TrainedRow::Reg, bits)
     }
 
-    /// The run of `row` at target `bits`.
+    /// The run of `row` at target `bits`. For Reg after a lambda search, the run chosen on
+    /// validation ([`ReproduceResults::reg_candidates`]).
     pub fn trained(&self, row: TrainedRow, bits: BitWidth) -> Option<&RunResult> {
-        self.runs.iter().find(|r| {
+        let mut candidates = self.runs.iter().filter(|r| {
             TrainedRow::of(&r.method) == Some(row) && r.method.target_bits() == Some(bits)
+        });
+        if row != TrainedRow::Reg {
+            return candidates.next();
+        }
+        // The best validation accuracy at the target bit; ties to the smaller lambda.
+        candidates.fold(None, |best: Option<&RunResult>, r| match best {
+            Some(b)
+                if (b.training.best_monitored, -reg_lambda(b))
+                    >= (r.training.best_monitored, -reg_lambda(r)) =>
+            {
+                Some(b)
+            }
+            _ => Some(r),
         })
+    }
+
+    /// The Reg runs at target `bits`, by lambda: the candidates of a lambda search, with their
+    /// validation accuracy after PTQ at `bits` (what the choice is made on).
+    pub fn reg_candidates(&self, bits: BitWidth) -> Vec<(f64, f64)> {
+        let mut out: Vec<(f64, f64)> = self
+            .runs
+            .iter()
+            .filter(
+                |r| matches!(r.method, Method::Reg { regularizer } if regularizer.bits() == bits),
+            )
+            .map(|r| (reg_lambda(r), r.training.best_monitored))
+            .collect();
+        out.sort_by(|a, b| a.0.total_cmp(&b.0));
+        out
     }
 
     /// The rows trained per target bit (QAT, Reg and the baselines that were run).
@@ -623,6 +679,14 @@ pub fn reproduce(
     results.pepr = pepr_per_bit(&results)?;
     results.seconds = started.elapsed().as_secs_f64();
     Ok(results)
+}
+
+/// The lambda of a Reg run (NaN for other methods).
+fn reg_lambda(run: &RunResult) -> f64 {
+    match run.method {
+        Method::Reg { regularizer } => regularizer.lambda(),
+        _ => f64::NAN,
+    }
 }
 
 /// The measurement noise of a run's training time: the spread of its epoch times, scaled to the whole

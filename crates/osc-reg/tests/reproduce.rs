@@ -259,6 +259,109 @@ fn the_qat_baselines_run_at_every_target_bit_beside_qat_and_reg() {
 }
 
 #[test]
+fn a_lambda_search_chooses_reg_on_validation_per_target_bit_and_per_seed() {
+    let data = tiny_data(192, 96, 96);
+    let params = ReproduceParams {
+        model: ModelConfig::default_for("mlp").unwrap(),
+        target_bits: bits(&[2, 3]),
+        eval_bits: bits(&[2, 3, 8]),
+        epochs: 1,
+        patience: 1,
+        batch_size: 64,
+        lambda_search: vec![0.5, 4.0],
+        ..ReproduceParams::default()
+    }
+    .check()
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let results = reproduce(
+        &params,
+        &DataSource::EmbeddedFashionMnist,
+        &data,
+        &Device::Cpu,
+        dir.path(),
+        false,
+        |_| {},
+    )
+    .unwrap();
+    let labels: Vec<&str> = results.runs.iter().map(|r| r.label.as_str()).collect();
+    assert_eq!(
+        labels,
+        [
+            "fp",
+            "qat-b2",
+            "qat-b3",
+            "reg-b2-l0.5",
+            "reg-b3-l0.5",
+            "reg-b2-l4",
+            "reg-b3-l4"
+        ]
+    );
+    // The choice, by hand: the larger validation accuracy at the target bit, ties to lambda 0.5.
+    for b in [bw(2), bw(3)] {
+        let candidates = results.reg_candidates(b);
+        assert_eq!(candidates.len(), 2);
+        let want = if candidates[1].1 > candidates[0].1 {
+            4.0
+        } else {
+            0.5
+        };
+        let chosen = results.reg(b).unwrap();
+        assert!(
+            matches!(chosen.method, Method::Reg { regularizer } if regularizer.lambda() == want)
+        );
+        assert_eq!(
+            per_bit_table(&results)["Reg"][if b == bw(2) { 0 } else { 1 }],
+            chosen.test.at(b)
+        );
+    }
+    let report = markdown_report(&results, &RunEnvironment::detect("test", None));
+    assert!(report.contains("## Lambda search"));
+    assert!(report.contains("chosen on validation among 0.5, 4"));
+
+    // A second "seed" whose validation accuracies make the other choice at 2 bits: the summary
+    // averages each seed's own choice and says which lambda each seed chose.
+    let mut other = results.clone();
+    other.params.seed = 1;
+    let first_choice = match results.reg(bw(2)).unwrap().method {
+        Method::Reg { regularizer } => regularizer.lambda(),
+        _ => unreachable!(),
+    };
+    let other_lambda = if first_choice == 0.5 { 4.0 } else { 0.5 };
+    for r in &mut other.runs {
+        if let Method::Reg { regularizer } = r.method
+            && regularizer.bits() == bw(2)
+        {
+            let is_other = regularizer.lambda() == other_lambda;
+            r.training.best_monitored = if is_other { 0.9 } else { 0.1 };
+            for (b, a) in &mut r.test.per_bit {
+                if *b == bw(2) {
+                    *a = if is_other { 0.8 } else { 0.05 };
+                }
+            }
+        }
+    }
+    assert!(
+        matches!(other.reg(bw(2)).unwrap().method, Method::Reg { regularizer } if regularizer.lambda() == other_lambda)
+    );
+    let summary = summarize_seeds(&[results.clone(), other.clone()]).unwrap();
+    assert_eq!(summary.lambda_choices["2"], [first_choice, other_lambda]);
+    let mean = (results.reg(bw(2)).unwrap().test.at(bw(2)).unwrap() + 0.8) / 2.0;
+    assert!((summary.per_bit["Reg"][0].unwrap().mean - mean).abs() < 1e-12);
+    assert!((summary.cross_bit_reg[0].at_bits[0].unwrap().mean - mean).abs() < 1e-12);
+    let md = seeds_markdown_report(&summary, &RunEnvironment::detect("test", None));
+    assert!(md.contains("## Lambda chosen on validation"));
+    // A lambda listed twice, or a negative one, is refused.
+    for search in [vec![1.0, 1.0], vec![-1.0]] {
+        let bad = ReproduceParams {
+            lambda_search: search,
+            ..results.params.clone()
+        };
+        assert!(bad.check().is_err());
+    }
+}
+
+#[test]
 fn invalid_reproduce_settings_are_rejected() {
     let p = ReproduceParams::default();
     assert!(

@@ -97,8 +97,13 @@ pub struct ReproduceArgs {
     #[arg(long, value_name = "B,...", value_delimiter = ',', default_value = "2,3,4,5,6,7,8", allow_negative_numbers = true, value_parser = super::bits_arg::parse_bits)]
     pub eval_bits: Vec<BitWidth>,
     /// The regularizer weight lambda of Reg [default: 1].
-    #[arg(long)]
+    #[arg(long, conflicts_with = "lambda_search")]
     pub lambda: Option<f64>,
+    /// Search lambda: train Reg at each of these weights for every target bit and keep, per bit,
+    /// the run with the best validation accuracy after PTQ at that bit (the test set plays no part),
+    /// e.g. 0.1,0.3,1,3,10,30.
+    #[arg(long, value_name = "L,...", value_delimiter = ',')]
+    pub lambda_search: Vec<f64>,
     /// QAT baselines that reduce oscillations, trained at every target bit beside QAT and Reg,
     /// comma-separated: qat-dampen (oscillation dampening), qat-freeze (iterative weight freezing).
     #[arg(long, value_enum, value_name = "B,...", value_delimiter = ',')]
@@ -182,6 +187,7 @@ pub fn run(args: &ReproduceArgs) -> Result<()> {
         params.patience = 2;
     }
     params.lambda = args.lambda.unwrap_or(params.lambda);
+    params.lambda_search = args.lambda_search.clone();
     let (dampen, freeze) = (
         args.baselines.contains(&BaselineArg::QatDampen),
         args.baselines.contains(&BaselineArg::QatFreeze),
