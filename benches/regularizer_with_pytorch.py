@@ -48,8 +48,8 @@ def weights(seed):
         "fc.weight": torch.randn(10, 64, generator=g) * 0.1,
     }
     # Two elements share the maximum magnitude (a tie for the scale's gradient), and values on the
-    # midpoints between levels of every bit-width tested (k + 1/2 in units of the scale for b = 2..4:
-    # max 7 so that s = 7 / K is exact for K in {1, 3, 7}).
+    # midpoints between levels: with max 7 the scale 7 / K is exact for K = 1 and 7 (2 and 4 bits), so
+    # 3.5, 0.5, 1.5, 2.5 are exact ties there; at 3 bits (7 / 3 is not exact) they are near ties.
     tensors["ties.weight"] = torch.tensor(
         [7.0, -7.0, 3.5, -3.5, 1.75, 0.5, 1.5, 2.5, -1.0, 0.0, 5.25, -6.125], dtype=torch.float32
     )

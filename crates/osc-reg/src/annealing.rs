@@ -7,9 +7,9 @@ use crate::errors::{OscRegError, Result};
 
 /// A warm-up followed by a cosine annealing, over the training steps of a run.
 ///
-/// With `T` training steps and `t0 = warmup_fraction * T`, the value at step `t` (0-based) is
+/// With `T` training steps (0 to `T - 1`) and `t0 = warmup_fraction * T`, the value at step `t` is
 /// `during_warmup` for `t < t0`, and `end + (start - end) * (1 + cos(pi * r)) / 2` with
-/// `r = (t - t0) / (T - t0)` after it: `start` at `t0`, `end` at `T`. The dampening weight ramps up
+/// `r = (t - t0) / (T - 1 - t0)` after it: `start` at `t0`, `end` at the last step `T - 1`. The dampening weight ramps up
 /// this way from 0 to its final value, and the freezing threshold falls from its start to its end
 /// value (with freezing off, threshold 0, during the warm-up).
 ///
@@ -19,8 +19,8 @@ use crate::errors::{OscRegError, Result};
 /// assert_eq!(ramp.value(0, 100), 0.0);
 /// assert_eq!(ramp.value(24, 100), 0.0);
 /// assert_eq!(ramp.value(25, 100), 0.0); // the annealing starts at its start value
-/// assert!((ramp.value(100, 100) - 0.1).abs() < 1e-15);
-/// assert!((ramp.value(62, 100) - 0.05).abs() < 0.003); // halfway
+/// assert!((ramp.value(99, 100) - 0.1).abs() < 1e-15); // and ends at the last step
+/// assert!((ramp.value(62, 100) - 0.05).abs() < 1e-15); // halfway
 /// # Ok::<(), smallscale_osc_reg::OscRegError>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -63,7 +63,7 @@ impl WarmupCosine {
         self.warmup_fraction
     }
 
-    /// The value at step `step` of `total_steps` (steps past the end give the end value).
+    /// The value at step `step` (0-based) of `total_steps` (steps past the last give the end value).
     pub fn value(&self, step: usize, total_steps: usize) -> f64 {
         let total = total_steps.max(1) as f64;
         let t = step as f64;
@@ -71,7 +71,12 @@ impl WarmupCosine {
         if t < t0 {
             return self.during_warmup;
         }
-        let r = ((t - t0) / (total - t0)).clamp(0.0, 1.0);
+        let span = total - 1.0 - t0;
+        let r = if span > 0.0 {
+            ((t - t0) / span).clamp(0.0, 1.0)
+        } else {
+            1.0
+        };
         self.end + (self.start - self.end) * (1.0 + (std::f64::consts::PI * r).cos()) / 2.0
     }
 }

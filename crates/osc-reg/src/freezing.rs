@@ -155,13 +155,16 @@ struct LayerFreeze {
 
 /// Iterative weight freezing over a training run.
 ///
-/// After every optimizer step, [`WeightFreezer::step`] computes each quantized layer's integer codes
-/// at the target bit (the reference max-abs quantizer), updates the oscillation tracker (spec §5,
-/// momentum `m`) and the EMA of the codes (`e_t = m x_t + (1 - m) e_{t-1}`, from the first step), and
-/// freezes every weight whose oscillation frequency exceeds the step's threshold: the weight is set to
-/// `round(e_t) * s_t` (the EMA's code at the current scale) and is written back to that value after
-/// every later step, so it receives no further updates. A threshold of 0 (the warm-up) freezes
-/// nothing.
+/// After every optimizer step, [`WeightFreezer::step`] first writes the weights frozen earlier back
+/// to their values (so that nothing the optimizer did to them counts), then computes each quantized
+/// layer's integer codes at the target bit (the reference max-abs quantizer), updates the
+/// oscillation tracker (spec §5, momentum `m`) and the EMA of the codes
+/// (`e_t = m x_t + (1 - m) e_{t-1}`, from the first step), and freezes every weight whose
+/// oscillation frequency exceeds the step's threshold: the weight is set to `round(e_t) * s_t` (the
+/// EMA's code at the current scale) and is written back to that value after every later step, so it
+/// receives no further updates. A threshold of 0 (the warm-up) freezes nothing. The frozen value is
+/// a float fixed at the scale of the step it froze, as the weight would be if it stopped moving;
+/// Nagel et al. fix its integer code under a learned scale instead.
 ///
 /// ```
 /// use candle_core::{Device, Var};
@@ -190,16 +193,26 @@ const TRACKER_PREFIX: &str = "method/freezing/tracker/";
 const FREEZE_PREFIX: &str = "method/freezing/layers/";
 
 impl WeightFreezer {
-    /// A freezer with nothing frozen.
+    /// A freezer with nothing frozen. Its tracker counts a weight as oscillating in its statistics
+    /// above the default threshold of the oscillation tracker (0.005), like the other methods'.
     pub fn new(params: FreezingParams) -> Self {
-        let tracking = OscillationParams::new(params.momentum(), params.threshold_end())
-            .expect("validated when the parameters were built");
+        let tracking =
+            OscillationParams::new(params.momentum(), OscillationParams::default().threshold())
+                .expect("validated when the parameters were built");
         Self {
             params,
             quantizer: MaxAbsQuantizer::with_bits(params.bits()),
             tracker: OscillationTracker::new(tracking),
             layers: BTreeMap::new(),
         }
+    }
+
+    /// Sets the threshold above which the tracker's statistics count a weight as oscillating (not
+    /// the freezing threshold; only what [`OscillationTracker::stats`] reports).
+    pub fn with_statistics_threshold(mut self, threshold: f64) -> Result<Self> {
+        let tracking = OscillationParams::new(self.params.momentum(), threshold)?;
+        self.tracker = OscillationTracker::new(tracking);
+        Ok(self)
     }
 
     /// The settings.
@@ -243,6 +256,11 @@ impl WeightFreezer {
         let threshold = self.params.schedule().value(step, total_steps) as f32;
         let m = self.params.momentum() as f32;
         for (name, var) in vars {
+            if let Some(layer) = self.layers.get(name)
+                && layer.frozen.iter().any(|&f| f)
+            {
+                write_frozen(var, layer)?;
+            }
             let quantized = self.quantizer.quantize(var.as_tensor())?;
             let codes = &quantized.codes;
             self.tracker.update(name, codes)?;
@@ -265,16 +283,18 @@ impl WeightFreezer {
             for (e, &c) in layer.ema_codes.iter_mut().zip(codes) {
                 *e = m * c as f32 + (1.0 - m) * *e;
             }
+            let mut newly_frozen = false;
             if threshold > 0.0 {
                 let frequencies = self.tracker.frequencies(name).unwrap_or(&[]);
                 for (i, &f) in frequencies.iter().enumerate() {
                     if f > threshold && !layer.frozen[i] {
                         layer.frozen[i] = true;
                         layer.values[i] = layer.ema_codes[i].round_ties_even() * scale;
+                        newly_frozen = true;
                     }
                 }
             }
-            if layer.frozen.iter().any(|&f| f) {
+            if newly_frozen {
                 write_frozen(var, layer)?;
             }
         }

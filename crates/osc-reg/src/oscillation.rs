@@ -221,8 +221,9 @@ impl OscillationTracker {
         for (name, s) in &self.layers {
             let key = |part: &str| format!("{prefix}{name}/{part}");
             let n = s.codes.len();
-            let codes: Vec<i64> = s.codes.iter().map(|&c| i64::from(c)).collect();
-            let last: Vec<i64> = s.last_switch.iter().map(|&c| i64::from(c)).collect();
+            // Codes lie in [-32767, 32767] and are exact in f32; switch directions -1, 0, 1 as 0, 1, 2.
+            let codes: Vec<f32> = s.codes.iter().map(|&c| c as f32).collect();
+            let last: Vec<u8> = s.last_switch.iter().map(|&c| (c + 1) as u8).collect();
             out.insert(key("codes"), Tensor::from_vec(codes, n, &Device::Cpu)?);
             out.insert(key("last_switch"), Tensor::from_vec(last, n, &Device::Cpu)?);
             out.insert(
@@ -262,11 +263,11 @@ impl OscillationTracker {
                         ),
                     })
             };
-            let codes: Vec<i32> = t.to_vec1::<i64>()?.into_iter().map(|c| c as i32).collect();
+            let codes: Vec<i32> = t.to_vec1::<f32>()?.into_iter().map(|c| c as i32).collect();
             let last_switch: Vec<i8> = get("last_switch")?
-                .to_vec1::<i64>()?
+                .to_vec1::<u8>()?
                 .into_iter()
-                .map(|c| c as i8)
+                .map(|c| c as i8 - 1)
                 .collect();
             let frequency = get("frequency")?.to_vec1::<f32>()?;
             let counters = get("counters")?.to_vec1::<i64>()?;

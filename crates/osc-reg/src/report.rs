@@ -351,15 +351,27 @@ pub fn markdown_report(results: &ReproduceResults, environment: &RunEnvironment)
         }
     }
     let _ = writeln!(s, "\n## PePR of the deployable models\n");
-    let _ = writeln!(
-        s,
-        "PePR = accuracy / (1 + R), R the resource min-max normalized over the four models deployable at each bit \
-         (FP at full precision; PTQ, QAT and Reg at that bit). PePR-S scores the size as deployed (weights at the \
-         bit-width plus one 32-bit scale per tensor, other parameters 32-bit): the cost that really differs \
-         between these models, so rank them by it. PePR-E and PePR-T score the training energy and time; \
-         PTQ costs what the FP training cost, and the four trainings cost nearly the same, so a note says \
-         when their differences are within measurement noise.\n"
-    );
+    if p.baselines.is_empty() {
+        let _ = writeln!(
+            s,
+            "PePR = accuracy / (1 + R), R the resource min-max normalized over the four models deployable at each bit \
+             (FP at full precision; PTQ, QAT and Reg at that bit). PePR-S scores the size as deployed (weights at the \
+             bit-width plus one 32-bit scale per tensor, other parameters 32-bit): the cost that really differs \
+             between these models, so rank them by it. PePR-E and PePR-T score the training energy and time; \
+             PTQ costs what the FP training cost, and the four trainings cost nearly the same, so a note says \
+             when their differences are within measurement noise.\n"
+        );
+    } else {
+        let _ = writeln!(
+            s,
+            "PePR = accuracy / (1 + R), R the resource min-max normalized over the models deployable at each bit \
+             (FP at full precision; PTQ, QAT, Reg and the QAT baselines at that bit): the baselines are in the pool, \
+             so every model's PePR depends on them. PePR-S scores the size as deployed (weights at the bit-width plus \
+             one 32-bit scale per tensor, other parameters 32-bit): the cost that really differs between these \
+             models, so rank them by it. PePR-E and PePR-T score the training energy and time; a note says when \
+             their differences are within measurement noise.\n"
+        );
+    }
     for at in &results.pepr {
         let _ = writeln!(s, "### {} bits\n", at.bits);
         let _ = writeln!(
@@ -390,9 +402,19 @@ pub fn markdown_report(results: &ReproduceResults, environment: &RunEnvironment)
         let _ = writeln!(s);
     }
     if cfg!(feature = "plots") {
+        let files: Vec<String> = std::iter::once("accuracy_vs_bits.svg")
+            .chain(
+                results
+                    .trained_rows()
+                    .iter()
+                    .map(|r| r.cross_bit_plot_file()),
+            )
+            .map(|f| format!("`{f}`"))
+            .collect();
         let _ = writeln!(
             s,
-            "Plots: `accuracy_vs_bits.svg`, `cross_bit_qat.svg`, `cross_bit_reg.svg`. Every number: `results.json`."
+            "Plots: {}. Every number: `results.json`.",
+            files.join(", ")
         );
     } else {
         let _ = writeln!(s, "Every number: `results.json`.");

