@@ -971,3 +971,49 @@ fn the_qat_baselines_train_record_their_settings_and_refuse_foreign_options() {
         &["warm-up fraction"],
     );
 }
+
+#[test]
+fn lsq_qat_trains_and_eval_uses_its_learned_steps_at_the_target_bit() {
+    let dir = tempfile::tempdir().unwrap();
+    let run_dir = dir.path().join("lsq");
+    let lines = json_lines(&ok(&run(
+        &[
+            "train",
+            "--model",
+            "mlp",
+            "--method",
+            "qat-lsq",
+            "--bits",
+            "3",
+            "--epochs",
+            "2",
+            "--batch-size",
+            "64",
+            "--limit-train",
+            "256",
+            "--limit-validation",
+            "64",
+            "--limit-test",
+            "128",
+            "--json",
+            "--out",
+        ],
+        &[&run_dir],
+    )));
+    assert!(lines[0]["lsq_steps"]["fc1.weight"].is_f64(), "{}", lines[0]);
+    let result = &lines[2];
+    assert_eq!(result["method"], "qat-lsq-b3");
+    let trained_at_3 = result["test"]["quantized"].as_f64().unwrap();
+    let eval: Value = serde_json::from_str(&ok(&run(
+        &["eval", "--json", "--bits", "3,8", "--checkpoint"],
+        &[&run_dir.join("best.safetensors")],
+    )))
+    .unwrap();
+    assert_eq!(eval["per_bit"][0]["bits"], 3);
+    assert_eq!(
+        eval["per_bit"][0]["accuracy"].as_f64().unwrap(),
+        trained_at_3
+    );
+    let notes = eval["notes"].to_string();
+    assert!(notes.contains("learned steps"), "{notes}");
+}

@@ -1,5 +1,6 @@
 //! The switchable weight-quantization state shared by every layer of a model.
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
 use candle_core::{DType, Tensor};
@@ -29,6 +30,9 @@ use crate::errors::{ModelError, Result};
 #[derive(Debug, Clone)]
 pub struct QuantizationState {
     quantizer: Option<Arc<dyn Quantizer>>,
+    /// Quantizers of single tensors by name (LSQ's learned steps), used instead of `quantizer` for
+    /// those tensors while a quantizer is set.
+    per_tensor: Arc<BTreeMap<String, Arc<dyn Quantizer>>>,
     selector: TensorSelector,
 }
 
@@ -50,6 +54,7 @@ impl QuantizationState {
     pub fn off() -> Self {
         Self {
             quantizer: None,
+            per_tensor: Arc::default(),
             selector: TensorSelector::reference_weights(),
         }
     }
@@ -76,8 +81,43 @@ impl QuantizationState {
     pub fn with_shared_quantizer(quantizer: Arc<dyn Quantizer>) -> Self {
         Self {
             quantizer: Some(quantizer),
+            per_tensor: Arc::default(),
             selector: TensorSelector::reference_weights(),
         }
+    }
+
+    /// Gives single tensors their own quantizer (for example an [`LsqQuantizer`] with its learned
+    /// step per weight tensor): a selected tensor named in `quantizers` is fake-quantized by its own,
+    /// the others by the state's quantizer. Only while a quantizer is set (not when off).
+    ///
+    /// [`LsqQuantizer`]: smallscale_quant_core::LsqQuantizer
+    ///
+    /// ```
+    /// use std::{collections::BTreeMap, sync::Arc};
+    /// use candle_core::{Device, Tensor};
+    /// use smallscale_models::QuantizationState;
+    /// use smallscale_quant_core::{BitWidth, LsqQuantizer, Quantizer};
+    /// let w = Tensor::new(&[0.9f32, 0.2, -0.4], &Device::Cpu)?;
+    /// let lsq: Arc<dyn Quantizer> = Arc::new(LsqQuantizer::with_step(&w, BitWidth::new(2)?, 0.5)?);
+    /// let state = QuantizationState::reference(2)?
+    ///     .with_tensor_quantizers(BTreeMap::from([("fc.weight".to_string(), lsq)]));
+    /// // Step 0.5, codes in [-2, 1]: 0.9 -> 0.5, 0.2 -> 0, -0.4 -> -0.5.
+    /// assert_eq!(state.apply("fc.weight", &w)?.to_vec1::<f32>()?, [0.5, 0.0, -0.5]);
+    /// // Other tensors keep the reference quantizer (ternary, s = 0.9).
+    /// assert_eq!(state.apply("conv.weight", &w)?.to_vec1::<f32>()?, [0.9, 0.0, -0.0]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_tensor_quantizers(
+        mut self,
+        quantizers: BTreeMap<String, Arc<dyn Quantizer>>,
+    ) -> Self {
+        self.per_tensor = Arc::new(quantizers);
+        self
+    }
+
+    /// The quantizers of single tensors ([`QuantizationState::with_tensor_quantizers`]).
+    pub fn tensor_quantizers(&self) -> &BTreeMap<String, Arc<dyn Quantizer>> {
+        &self.per_tensor
     }
 
     /// Replaces the selector (which named tensors are quantized).
@@ -130,6 +170,7 @@ impl QuantizationState {
     pub fn apply(&self, name: &str, weight: &Tensor) -> Result<Tensor> {
         match &self.quantizer {
             Some(q) if self.selector.selects(name, weight.dtype()) => {
+                let q = self.per_tensor.get(name).unwrap_or(q);
                 q.fake_quantize(weight).map_err(quant_err(name))
             }
             _ => Ok(weight.clone()),
@@ -185,12 +226,16 @@ impl QuantHandle {
 
     /// Switches quantization off (full precision); the selector is kept.
     pub fn set_off(&self) {
-        self.write().quantizer = None;
+        let mut state = self.write();
+        state.quantizer = None;
+        state.per_tensor = Arc::default();
     }
 
     /// Switches to fake quantization with `quantizer`; the selector is kept.
     pub fn set_quantizer(&self, quantizer: impl Quantizer + 'static) {
-        self.write().quantizer = Some(Arc::new(quantizer));
+        let mut state = self.write();
+        state.quantizer = Some(Arc::new(quantizer));
+        state.per_tensor = Arc::default();
     }
 
     /// Switches to the reference quantizer at `bits`; the selector is kept.
@@ -246,7 +291,9 @@ impl QuantHandle {
         let quantizer = {
             let state = self.read();
             match &state.quantizer {
-                Some(q) if state.selector.selects(name, weight.dtype()) => Some(q.clone()),
+                Some(q) if state.selector.selects(name, weight.dtype()) => {
+                    Some(state.per_tensor.get(name).unwrap_or(q).clone())
+                }
                 _ => None,
             }
         };

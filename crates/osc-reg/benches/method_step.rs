@@ -1,8 +1,8 @@
 //! The cost of one training step of each method relative to FP, on ResNet-18 with the CIFAR stem
 //! (10 classes, 3x32x32 inputs, batch 32, CPU): the step of `Trainer` for FP, QAT (with the
 //! oscillation tracker, on by default), Reg (`lambda * R_b`), QAT with oscillation dampening, and
-//! QAT with iterative weight freezing (tracker, code EMA and the write-back of frozen weights), all
-//! at 4 bits. Full width (64) and the CPU width 16.
+//! QAT with iterative weight freezing (tracker, code EMA and the write-back of frozen weights), and
+//! LSQ-QAT (a learned step per tensor, trained with the weights; tracker on), all at 4 bits. Full width (64) and the CPU width 16.
 //!
 //! `cargo bench -p smallscale-osc-reg --bench method_step`
 //!
@@ -17,7 +17,7 @@ use smallscale_models::{
     build_model,
 };
 use smallscale_osc_reg::{
-    DampeningAggregation, FreezingParams, OscillationParams, OscillationRegularizer,
+    DampeningAggregation, FreezingParams, LsqSteps, OscillationParams, OscillationRegularizer,
     OscillationTracker, RegularizerParams, WeightFreezer, oscillation_dampening_loss,
 };
 use smallscale_quant_core::{BitWidth, MaxAbsQuantizer, Quantizer};
@@ -32,6 +32,7 @@ enum Kind {
     Reg,
     QatDampen,
     QatFreeze,
+    QatLsq,
 }
 
 struct Step {
@@ -52,10 +53,22 @@ impl Step {
             quant.set_reference_bits(BITS).expect("bits");
         }
         let ctx = ModelContext::new(Device::Cpu)
-            .with_quant(quant)
+            .with_quant(quant.clone())
             .with_seed(0);
         let model = build_model(config, &ctx).expect("model builds");
-        let opt = Optimizer::new(OptimizerConfig::adam(1e-3), model.named_parameters());
+        let mut params = model.named_parameters();
+        if matches!(kind, Kind::QatLsq) {
+            // One learned step per weight tensor, trained with the weights.
+            let steps =
+                LsqSteps::init(model.as_ref(), BitWidth::new(BITS).expect("bits")).expect("steps");
+            params.extend(steps.named_steps());
+            quant.set(
+                steps
+                    .state(quant.get().selector().clone())
+                    .expect("LSQ state"),
+            );
+        }
+        let opt = Optimizer::new(OptimizerConfig::adam(1e-3), params);
         let x = Tensor::randn(0f32, 1.0, (BATCH, 3, 32, 32), &Device::Cpu).expect("input");
         let labels: Vec<u32> = (0..BATCH as u32).map(|i| i % 10).collect();
         let y = Tensor::from_vec(labels, BATCH, &Device::Cpu).expect("labels");
@@ -105,7 +118,7 @@ impl Step {
         let grads = loss.backward().expect("backward");
         self.opt.step(&grads).expect("step");
         match self.kind {
-            Kind::Qat | Kind::Reg | Kind::QatDampen => {
+            Kind::Qat | Kind::Reg | Kind::QatDampen | Kind::QatLsq => {
                 let q = MaxAbsQuantizer::with_bits(bits);
                 for (name, var) in self.model.quantized_vars() {
                     let codes = q.quantize(var.as_tensor()).expect("codes").codes;
@@ -141,6 +154,7 @@ fn method_step(c: &mut Criterion) {
             Kind::Reg,
             Kind::QatDampen,
             Kind::QatFreeze,
+            Kind::QatLsq,
         ] {
             let mut step = Step::new(&config, kind);
             let name = format!("w{width}/{kind:?}").to_lowercase();

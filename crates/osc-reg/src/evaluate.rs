@@ -117,6 +117,7 @@ pub struct CrossBitEvaluation<'a> {
     bits: Vec<BitWidth>,
     batch_size: usize,
     batch_norm: Option<BatchNormReestimation<'a>>,
+    learned: Option<&'a crate::lsq_training::LsqSteps>,
 }
 
 impl<'a> CrossBitEvaluation<'a> {
@@ -130,6 +131,25 @@ impl<'a> CrossBitEvaluation<'a> {
             bits,
             batch_size: EVAL_BATCH_SIZE,
             batch_norm: None,
+            learned: None,
+        }
+    }
+
+    /// Evaluates the bit-width of `steps` with these learned LSQ steps (the model as an LSQ run
+    /// deployed it) instead of the reference quantizer; the other bits stay reference PTQ.
+    pub fn with_learned_steps(mut self, steps: &'a crate::lsq_training::LsqSteps) -> Self {
+        self.learned = Some(steps);
+        self
+    }
+
+    fn state_at(
+        &self,
+        bits: BitWidth,
+        selector: &smallscale_quant_core::TensorSelector,
+    ) -> Result<QuantizationState> {
+        match self.learned {
+            Some(steps) if steps.bits() == bits => steps.state(selector.clone()),
+            _ => Ok(QuantizationState::reference(bits.get())?.with_selector(selector.clone())),
         }
     }
 
@@ -179,17 +199,13 @@ impl<'a> CrossBitEvaluation<'a> {
         let fp = at(QuantizationState::off().with_selector(selector.clone()))?;
         let mut per_bit = Vec::with_capacity(self.bits.len());
         for &b in &self.bits {
-            per_bit.push((
-                b,
-                at(QuantizationState::reference(b.get())?.with_selector(selector.clone()))?,
-            ));
+            per_bit.push((b, at(self.state_at(b, &selector)?)?));
         }
         let per_bit_bn_reestimated = match &self.batch_norm {
             Some(bn) if has_batch_norm(model) => {
                 let mut out = Vec::with_capacity(self.bits.len());
                 for &b in &self.bits {
-                    let state =
-                        QuantizationState::reference(b.get())?.with_selector(selector.clone());
+                    let state = self.state_at(b, &selector)?;
                     let saved = reestimate_batch_norm(
                         model,
                         bn.train,

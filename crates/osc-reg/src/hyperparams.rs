@@ -43,6 +43,15 @@ pub enum Method {
         /// Target bit-width, momentum, threshold schedule, warm-up.
         freezing: FreezingParams,
     },
+    /// QAT with learned step sizes (LSQ, Esser et al. 2020; [`crate::LsqSteps`]): every quantized
+    /// weight tensor gets its own trainable step, initialized from the weights at the start of
+    /// training (`2 mean|w| / sqrt(Qp)`, codes in `[-2^(b-1), 2^(b-1) - 1]`) and trained with them by
+    /// the same optimizer. Validation and the model as deployed at the target bit use the learned
+    /// steps; the other bits of a cross-bit evaluation use the reference max-abs PTQ.
+    QatLsq {
+        /// Target bit-width.
+        bits: BitWidth,
+    },
 }
 
 impl Method {
@@ -54,6 +63,7 @@ impl Method {
             Self::Reg { regularizer } => Some(regularizer.bits()),
             Self::QatDampen { dampening } => Some(dampening.bits()),
             Self::QatFreeze { freezing } => Some(freezing.bits()),
+            Self::QatLsq { bits } => Some(*bits),
         }
     }
 
@@ -61,11 +71,15 @@ impl Method {
     pub fn trains_quantized(&self) -> bool {
         matches!(
             self,
-            Self::Qat { .. } | Self::QatDampen { .. } | Self::QatFreeze { .. }
+            Self::Qat { .. }
+                | Self::QatDampen { .. }
+                | Self::QatFreeze { .. }
+                | Self::QatLsq { .. }
         )
     }
 
-    /// The method's name as `--method` takes it: `fp`, `qat`, `reg`, `qat-dampen`, `qat-freeze`.
+    /// The method's name as `--method` takes it: `fp`, `qat`, `reg`, `qat-dampen`, `qat-freeze`,
+    /// `qat-lsq`.
     pub fn name(&self) -> &'static str {
         match self {
             Self::Fp => "fp",
@@ -73,6 +87,7 @@ impl Method {
             Self::Reg { .. } => "reg",
             Self::QatDampen { .. } => "qat-dampen",
             Self::QatFreeze { .. } => "qat-freeze",
+            Self::QatLsq { .. } => "qat-lsq",
         }
     }
 
@@ -90,6 +105,7 @@ impl Method {
             Self::QatFreeze { freezing } => Self::QatFreeze {
                 freezing: freezing.with_bits(bits),
             },
+            Self::QatLsq { .. } => Self::QatLsq { bits },
         }
     }
 
@@ -109,6 +125,7 @@ impl Method {
                 dampening.lambda()
             ),
             Self::QatFreeze { freezing } => format!("qat-freeze-b{}", freezing.bits().get()),
+            Self::QatLsq { bits } => format!("qat-lsq-b{}", bits.get()),
         }
     }
 }

@@ -15,6 +15,7 @@ mod errors;
 mod evaluate;
 mod freezing;
 mod hyperparams;
+mod lsq_training;
 mod oscillation;
 #[cfg(feature = "plots")]
 mod plots;
@@ -53,6 +54,7 @@ pub use evaluate::{
 };
 pub use freezing::{FreezingParams, WeightFreezer};
 pub use hyperparams::{Method, TrainParams, TrainValidParams};
+pub use lsq_training::{LsqSteps, learned_steps};
 pub use oscillation::{LayerOscillation, OscillationParams, OscillationTracker};
 #[cfg(feature = "plots")]
 pub use plots::{accuracy_plot, cross_bit_plot, seeds_accuracy_plot, toy_trajectories_plot};

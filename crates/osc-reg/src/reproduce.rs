@@ -15,7 +15,7 @@ use smallscale_quant_core::BitWidth;
 
 use crate::data_description::{SplitSpec, load_split_data};
 use crate::errors::{OscRegError, Result};
-use crate::evaluate::{CrossBitAccuracy, EVAL_BATCH_SIZE, cross_bit_evaluation};
+use crate::evaluate::{CrossBitAccuracy, CrossBitEvaluation, EVAL_BATCH_SIZE};
 use crate::hyperparams::{Method, TrainParams};
 use crate::regularizer::RegularizerParams;
 use crate::run_dir::{RunConfig, record_run_resources};
@@ -152,6 +152,8 @@ pub enum TrainedRow {
     QatDampen,
     /// QAT with iterative weight freezing.
     QatFreeze,
+    /// QAT with learned step sizes (LSQ).
+    QatLsq,
 }
 
 impl TrainedRow {
@@ -162,6 +164,7 @@ impl TrainedRow {
             Self::Reg => "Reg",
             Self::QatDampen => "QAT-dampen",
             Self::QatFreeze => "QAT-freeze",
+            Self::QatLsq => "QAT-LSQ",
         }
     }
 
@@ -172,6 +175,7 @@ impl TrainedRow {
             Self::Reg => "cross_bit_reg.svg",
             Self::QatDampen => "cross_bit_qat_dampen.svg",
             Self::QatFreeze => "cross_bit_qat_freeze.svg",
+            Self::QatLsq => "cross_bit_qat_lsq.svg",
         }
     }
 
@@ -183,6 +187,7 @@ impl TrainedRow {
             Method::Reg { .. } => Some(Self::Reg),
             Method::QatDampen { .. } => Some(Self::QatDampen),
             Method::QatFreeze { .. } => Some(Self::QatFreeze),
+            Method::QatLsq { .. } => Some(Self::QatLsq),
         }
     }
 }
@@ -266,7 +271,9 @@ impl ReproduceParams {
         let mut rows = vec![TrainedRow::Qat, TrainedRow::Reg];
         for baseline in &self.baselines {
             match TrainedRow::of(baseline) {
-                Some(row @ (TrainedRow::QatDampen | TrainedRow::QatFreeze)) => {
+                Some(
+                    row @ (TrainedRow::QatDampen | TrainedRow::QatFreeze | TrainedRow::QatLsq),
+                ) => {
                     if rows.contains(&row) {
                         return Err(OscRegError::InvalidParameter {
                             parameter: "baselines",
@@ -279,7 +286,7 @@ impl ReproduceParams {
                     return Err(OscRegError::InvalidParameter {
                         parameter: "baselines",
                         reason: format!(
-                            "{} is not a QAT baseline: FP, QAT and Reg always run; the baselines are qat-dampen and qat-freeze",
+                            "{} is not a QAT baseline: FP, QAT and Reg always run; the baselines are qat-dampen, qat-freeze and qat-lsq",
                             baseline.name()
                         ),
                     });
@@ -638,13 +645,14 @@ pub fn reproduce(
             run_config.save(&run_dir)?;
         }
         let resources = record_run_resources(&run_dir, &training, measured)?;
-        let test = cross_bit_evaluation(
-            model.as_ref(),
-            &data.test,
-            &data.normalization,
-            &params.eval_bits,
-            EVAL_BATCH_SIZE,
-        )?;
+        // An LSQ run is deployed with its learned steps at its target bit.
+        let deployed = training.deployed_steps(model.as_ref())?;
+        let mut evaluation =
+            CrossBitEvaluation::new(&params.eval_bits).with_batch_size(EVAL_BATCH_SIZE);
+        if let Some(steps) = &deployed {
+            evaluation = evaluation.with_learned_steps(steps);
+        }
+        let test = evaluation.run(model.as_ref(), &data.test, &data.normalization)?;
         log(&format!(
             "      best epoch {} of {}, test accuracy FP {:.2}%{}, {:.1} s",
             training.best_epoch + 1,

@@ -20,6 +20,7 @@ use crate::errors::{OscRegError, Result};
 use crate::evaluate::{EVAL_BATCH_SIZE, accuracy, count_correct};
 use crate::freezing::WeightFreezer;
 use crate::hyperparams::{Method, TrainValidParams};
+use crate::lsq_training::LsqSteps;
 use crate::oscillation::{LayerOscillation, OscillationParams, OscillationTracker};
 use crate::progress::EpochBar;
 use crate::regularizer::OscillationRegularizer;
@@ -58,6 +59,10 @@ pub struct EpochRecord {
     /// The share of the quantized weights frozen at the end of the epoch (QAT with freezing only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub frozen_fraction: Option<f64>,
+    /// The learned step of every quantized tensor at the end of the epoch (QAT with LSQ only): the
+    /// selected epoch's are the model's as deployed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lsq_steps: Option<BTreeMap<String, f64>>,
     /// Training accuracy (with the training forward pass: quantized for QAT).
     pub train_accuracy: f64,
     /// Validation accuracy with quantization off.
@@ -94,6 +99,27 @@ pub struct TrainOutcome {
     pub already_finished: bool,
     /// Wall time of this call, seconds.
     pub seconds: f64,
+}
+
+impl TrainOutcome {
+    /// The learned steps of the selected epoch (QAT with LSQ only): the model's as deployed.
+    pub fn learned_steps(&self) -> Option<&BTreeMap<String, f64>> {
+        self.history
+            .iter()
+            .find(|r| r.epoch == self.best_epoch)
+            .and_then(|r| r.lsq_steps.as_ref())
+    }
+
+    /// The model's quantization as deployed at its target bit when that is not the reference
+    /// quantizer: the learned steps of an LSQ run, for the model's tensors.
+    pub fn deployed_steps(&self, model: &dyn Model) -> Result<Option<LsqSteps>> {
+        match (self.method, self.learned_steps()) {
+            (Method::QatLsq { bits }, Some(values)) => {
+                Ok(Some(LsqSteps::from_values(model, bits, values)?))
+            }
+            _ => Ok(None),
+        }
+    }
 }
 
 /// A function called with every epoch's record.
@@ -216,7 +242,15 @@ impl<'a> Trainer<'a> {
         } else {
             serde_json::json!({ "train": params_json, "run": self.identity.clone() })
         };
-        let params: Vec<(String, candle_core::Var)> = self.model.named_parameters();
+        let mut params: Vec<(String, candle_core::Var)> = self.model.named_parameters();
+        // LSQ: the steps start from the initial weights and train with them.
+        let lsq = match p.method {
+            Method::QatLsq { bits } => Some(LsqSteps::init(self.model, bits)?),
+            _ => None,
+        };
+        if let Some(l) = &lsq {
+            params.extend(l.named_steps());
+        }
         let mut optimizer = Optimizer::new(p.optimizer, params);
         let mut state = RunState::new(config_json.clone(), p.patience);
         let mut resumed_at_epoch = None;
@@ -296,6 +330,14 @@ impl<'a> Trainer<'a> {
                     if let Some(freezer) = freezer.as_mut() {
                         freezer.load_state_tensors(&method_state)?;
                     }
+                    if let Some(l) = &lsq {
+                        let saved = previous
+                            .history
+                            .last()
+                            .and_then(|r| r.lsq_steps.clone())
+                            .unwrap_or_default();
+                        l.set_values(&saved)?;
+                    }
                     resumed_at_epoch = Some(previous.epochs_done);
                 }
                 state = previous;
@@ -324,8 +366,13 @@ impl<'a> Trainer<'a> {
                 batcher.with_augmentation(AugmentParams::cifar().with_seed(p.seed ^ 0xa5a5_5a5a));
         }
         let device = self.model.context().device().clone();
-        let train_state = self.training_state()?;
-        let target_state = self.target_state()?;
+        let (train_state, target_state) = match &lsq {
+            Some(l) => {
+                let state = l.state(self.model.quant().get().selector().clone())?;
+                (state.clone(), Some(state))
+            }
+            None => (self.training_state()?, self.target_state()?),
+        };
         let steps_per_epoch = batcher.num_batches();
         let total_steps = steps_per_epoch * p.epochs;
 
@@ -442,6 +489,10 @@ impl<'a> Trainer<'a> {
                 dampening_weight: dampening.map(|_| damp_weight),
                 freezing_threshold: freezer.as_ref().map(|_| freeze_threshold),
                 frozen_fraction: freezer.as_ref().map(WeightFreezer::frozen_fraction),
+                lsq_steps: match &lsq {
+                    Some(l) => Some(l.values()?),
+                    None => None,
+                },
                 train_accuracy: correct as f64 / seen.max(1) as f64,
                 validation_accuracy_fp: val_fp,
                 validation_accuracy_quantized: val_q,

@@ -17,7 +17,7 @@ use crate::data::ImageData;
 use crate::data_description::DataDescription;
 use crate::environment::RunEnvironment;
 use crate::errors::{OscRegError, Result};
-use crate::evaluate::{EVAL_BATCH_SIZE, cross_bit_evaluation};
+use crate::evaluate::{CrossBitEvaluation, EVAL_BATCH_SIZE};
 use crate::hyperparams::TrainValidParams;
 use crate::run_dir::{
     BEST_FILE, RESULT_FILE, RunConfig, RunStatus, TestAccuracy, TrainResult, read_json_if_exists,
@@ -241,13 +241,13 @@ impl<'a> TrainingRun<'a> {
 
         let data = self.data;
         let bits: Vec<BitWidth> = self.report_bits.into_iter().collect();
-        let test = cross_bit_evaluation(
-            model.as_ref(),
-            &data.test,
-            &data.normalization,
-            &bits,
-            EVAL_BATCH_SIZE,
-        )?;
+        // An LSQ run is deployed with its learned steps at its target bit.
+        let deployed = outcome.deployed_steps(model.as_ref())?;
+        let mut evaluation = CrossBitEvaluation::new(&bits).with_batch_size(EVAL_BATCH_SIZE);
+        if let Some(steps) = &deployed {
+            evaluation = evaluation.with_learned_steps(steps);
+        }
+        let test = evaluation.run(model.as_ref(), &data.test, &data.normalization)?;
         let fp_metrics = classification_metrics(
             model.as_ref(),
             &data.test,

@@ -7,7 +7,7 @@ use proptest::prelude::*;
 use smallscale_datasets::{SplitParams, fashion_mnist_embedded};
 use smallscale_models::{Model, ModelConfig, ModelContext, build_model};
 use smallscale_osc_reg::*;
-use smallscale_quant_core::BitWidth;
+use smallscale_quant_core::{BitWidth, LsqQuantizer, Quantizer};
 
 /// Brute-force max-abs fake quantization: `s = max|w| / K`, round half to even.
 fn brute_quantize(w: &[f64], bits: u32) -> Vec<f64> {
@@ -476,4 +476,118 @@ fn more_epochs_for_a_finished_baseline_run_are_refused_because_its_schedule_woul
         .unwrap_err()
         .to_string();
     assert!(err.contains("qat-dampen warm-up and annealing"), "{err}");
+}
+
+#[test]
+fn lsq_qat_learns_a_step_per_tensor_and_is_evaluated_with_its_learned_steps() {
+    let d = data();
+    let dir = tempfile::tempdir().unwrap();
+    let bits = BitWidth::new(3).unwrap();
+    let method = Method::QatLsq { bits };
+    assert_eq!(method.label(), "qat-lsq-b3");
+    let config = || {
+        TrainParams::new(method)
+            .with_epochs(3)
+            .without_early_stopping()
+            .with_batch_size(64)
+            .with_seed(2)
+            .check()
+            .unwrap()
+    };
+    let model = mlp(4);
+    let initial = LsqSteps::init(model.as_ref(), bits)
+        .unwrap()
+        .values()
+        .unwrap();
+    let full = Trainer::new(model.as_ref(), &d, config())
+        .with_run_dir(dir.path().join("a"))
+        .fit()
+        .unwrap();
+    // One step per quantized tensor, moved by training from the paper's initial value.
+    let learned = full.learned_steps().unwrap().clone();
+    assert_eq!(learned.len(), model.quantized_vars().len());
+    assert_eq!(
+        learned.keys().collect::<Vec<_>>(),
+        initial.keys().collect::<Vec<_>>()
+    );
+    assert!(
+        learned.iter().any(|(k, v)| (v - initial[k]).abs() > 1e-6),
+        "{learned:?} vs {initial:?}"
+    );
+    // The monitored accuracy of the selected epoch is the validation accuracy with the learned
+    // steps, recomputed here on the selected model; the reference quantizer gives another number.
+    let steps = full.deployed_steps(model.as_ref()).unwrap().unwrap();
+    let selector = model.quant().get().selector().clone();
+    // Under the learned state each tensor is fake-quantized with its own step, not the max-abs scale.
+    let lsq_state = steps.state(selector.clone()).unwrap();
+    let (name, var) = &model.quantized_vars()[0];
+    let own = LsqQuantizer::with_step(var.as_tensor(), bits, learned[name]).unwrap();
+    let flat = |t: candle_core::Tensor| t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    assert_eq!(
+        flat(lsq_state.apply(name, var.as_tensor()).unwrap()),
+        flat(own.fake_quantize(var.as_tensor()).unwrap())
+    );
+    let reference_state = smallscale_models::QuantizationState::reference(3).unwrap();
+    assert_ne!(
+        flat(lsq_state.apply(name, var.as_tensor()).unwrap()),
+        flat(reference_state.apply(name, var.as_tensor()).unwrap())
+    );
+    let with_steps = accuracy(
+        model.as_ref(),
+        &d.validation,
+        &d.normalization,
+        steps.state(selector.clone()).unwrap(),
+        EVAL_BATCH_SIZE,
+    )
+    .unwrap();
+    assert_eq!(with_steps, full.best_monitored);
+    let cross = CrossBitEvaluation::new(&[bits, BitWidth::new(8).unwrap()])
+        .with_learned_steps(&steps)
+        .run(model.as_ref(), &d.test, &d.normalization)
+        .unwrap();
+    let reference = cross_bit_evaluation(
+        model.as_ref(),
+        &d.test,
+        &d.normalization,
+        &[bits, BitWidth::new(8).unwrap()],
+        128,
+    )
+    .unwrap();
+    assert_eq!(
+        cross.at(BitWidth::new(8).unwrap()),
+        reference.at(BitWidth::new(8).unwrap())
+    );
+    assert_eq!(cross.fp, reference.fp);
+    // The run directory gives the same steps back (what `smallscale eval` reads).
+    assert_eq!(
+        learned_steps(&dir.path().join("a")).unwrap().unwrap(),
+        learned
+    );
+
+    // A crashed run resumes with its steps and their Adam moments, and ends where the full one does.
+    let run_dir = dir.path().join("b");
+    let crashed = mlp(4);
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        Trainer::new(crashed.as_ref(), &d, config())
+            .with_run_dir(&run_dir)
+            .on_epoch(|r| {
+                if r.epoch == 1 {
+                    panic!("simulated crash");
+                }
+            })
+            .fit()
+    }));
+    assert!(result.is_err());
+    let resumed_model = mlp(99);
+    let resumed = Trainer::new(resumed_model.as_ref(), &d, config())
+        .with_run_dir(&run_dir)
+        .fit()
+        .unwrap();
+    assert_eq!(resumed.resumed_at_epoch, Some(2));
+    for (a, b) in resumed.history.iter().zip(&full.history) {
+        assert_eq!(
+            (a.train_cross_entropy, a.monitored, &a.lsq_steps),
+            (b.train_cross_entropy, b.monitored, &b.lsq_steps)
+        );
+    }
 }

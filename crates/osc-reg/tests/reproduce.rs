@@ -175,6 +175,7 @@ fn the_qat_baselines_run_at_every_target_bit_beside_qat_and_reg() {
             Method::QatFreeze {
                 freezing: FreezingParams::new(2).unwrap(),
             },
+            Method::QatLsq { bits: bw(2) },
         ],
         ..ReproduceParams::default()
     }
@@ -204,7 +205,9 @@ fn the_qat_baselines_run_at_every_target_bit_beside_qat_and_reg() {
             "qat-dampen-b2-l0.2",
             "qat-dampen-b3-l0.2",
             "qat-freeze-b2",
-            "qat-freeze-b3"
+            "qat-freeze-b3",
+            "qat-lsq-b2",
+            "qat-lsq-b3"
         ]
     );
     let dampen3 = results.trained(TrainedRow::QatDampen, bw(3)).unwrap();
@@ -230,9 +233,14 @@ fn the_qat_baselines_run_at_every_target_bit_beside_qat_and_reg() {
     );
     write_report(&results, dir.path(), &RunEnvironment::detect("test", None)).unwrap();
     let report = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
+    // The LSQ row is evaluated at its target with its learned steps.
+    let lsq3 = results.trained(TrainedRow::QatLsq, bw(3)).unwrap();
+    assert!(lsq3.training.learned_steps().is_some());
+    assert_eq!(table["QAT-LSQ"][1], lsq3.test.at(bw(3)));
     for heading in [
         "Cross-bit accuracy, QAT-dampen",
         "Cross-bit accuracy, QAT-freeze",
+        "Cross-bit accuracy, QAT-LSQ",
     ] {
         assert!(report.contains(heading), "{heading}");
     }

@@ -157,3 +157,88 @@ fn lsq_initializes_its_step_like_the_paper_and_rejects_bad_steps() {
         }
     ));
 }
+
+#[test]
+fn lsq_step_gradient_against_finite_differences() {
+    // L(s) = sum g_i q(w_i; s). Where w/s is clipped, q = -Qn s or Qp s and the finite difference
+    // of L is LSQ's gradient exactly. Inside the range the true derivative of the rounded value is
+    // round(w/s); LSQ's straight-through gradient is round(w/s) - w/s by design (Esser et al.'s
+    // "transition" term): the finite difference minus LSQ's gradient must be sum g_i w_i / s there.
+    let w = [0.31f64, -0.74, 1.9, -2.6, 0.05, 0.52, 1.13];
+    let g = [1.0f64, -0.5, 2.0, 0.25, 1.5, -1.0, 0.75];
+    let bits = BitWidth::new(3).unwrap(); // [-4, 3]
+    let s0 = 0.41f64;
+    let loss = |s: f64| -> f64 {
+        let x = Tensor::new(&w, &Device::Cpu).unwrap();
+        let lsq = LsqQuantizer::with_step(&x, bits, s).unwrap();
+        let y = lsq.fake_quantize(&x).unwrap().to_vec1::<f64>().unwrap();
+        y.iter().zip(&g).map(|(y, g)| y * g).sum()
+    };
+    for scaled in [false, true] {
+        let x = Var::new(&w, &Device::Cpu).unwrap();
+        let mut lsq = LsqQuantizer::with_step(x.as_tensor(), bits, s0).unwrap();
+        if !scaled {
+            lsq = lsq.without_grad_scale();
+        }
+        let gt = Tensor::new(&g, &Device::Cpu).unwrap();
+        let grads = (lsq.fake_quantize(x.as_tensor()).unwrap() * &gt)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
+        let ds = grads
+            .get(lsq.step().as_tensor())
+            .unwrap()
+            .to_scalar::<f64>()
+            .unwrap();
+        let scale = lsq.grad_scale().unwrap_or(1.0);
+        // A step small enough that no w/s crosses a rounding threshold or the clip.
+        let h = 1e-7;
+        let fd = (loss(s0 + h) - loss(s0 - h)) / (2.0 * h);
+        let transition: f64 = w
+            .iter()
+            .zip(&g)
+            .filter(|(w, _)| {
+                let z = *w / s0;
+                z > -4.0 && z < 3.0
+            })
+            .map(|(w, g)| g * w / s0)
+            .sum();
+        assert!(
+            (fd - ds / scale - transition).abs() < 1e-6,
+            "scaled {scaled}: finite difference {fd}, LSQ {}, transition {transition}",
+            ds / scale
+        );
+        // Only clipped weights: the finite difference is LSQ's gradient itself.
+        let clipped = [2.6f64, -3.0, 1.5];
+        let xc = Var::new(&clipped, &Device::Cpu).unwrap();
+        let lc = LsqQuantizer::with_step(xc.as_tensor(), bits, 0.3)
+            .unwrap()
+            .without_grad_scale();
+        let dsc = lc
+            .fake_quantize(xc.as_tensor())
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap()
+            .get(lc.step().as_tensor())
+            .unwrap()
+            .to_scalar::<f64>()
+            .unwrap();
+        let lossc = |s: f64| -> f64 {
+            let x = Tensor::new(&clipped, &Device::Cpu).unwrap();
+            let q = LsqQuantizer::with_step(&x, bits, s).unwrap();
+            q.fake_quantize(&x)
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .to_scalar::<f64>()
+                .unwrap()
+        };
+        let fdc = (lossc(0.3 + h) - lossc(0.3 - h)) / (2.0 * h);
+        assert!((fdc - dsc).abs() < 1e-6, "clipped: {fdc} vs {dsc}");
+        assert_eq!(dsc, 3.0 - 4.0 + 3.0); // Qp, -Qn, Qp
+    }
+}

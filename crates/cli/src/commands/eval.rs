@@ -10,7 +10,8 @@ use smallscale_models::{
     ModelConfig, ModelContext, QuantizationState, build_model, read_checkpoint_config,
 };
 use smallscale_osc_reg::{
-    CONFIG_FILE, CrossBitEvaluation, DataDescription, ImageData, RunConfig, has_batch_norm,
+    BEST_FILE, CONFIG_FILE, CrossBitEvaluation, DataDescription, ImageData, LsqSteps, Method,
+    RunConfig, has_batch_norm, learned_steps,
 };
 use smallscale_quant_core::BitWidth;
 
@@ -143,7 +144,11 @@ pub fn run(args: &EvalArgs) -> Result<()> {
             .excluding(&exclude)
             .context("--exclude")?,
     );
+    let deployed = lsq_steps_of_run(checkpoint, run.as_ref(), model.as_ref(), &mut notes)?;
     let mut evaluation = CrossBitEvaluation::new(&bits);
+    if let Some(steps) = &deployed {
+        evaluation = evaluation.with_learned_steps(steps);
+    }
     if let Some(batches) = args.bn_reestimate {
         if !has_batch_norm(model.as_ref()) {
             notes.push(format!(
@@ -182,6 +187,39 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         print_table(&report);
     }
     Ok(())
+}
+
+/// The learned steps of an LSQ run's selected model, when `checkpoint` is that run's
+/// `best.safetensors`; a note says how its target bit is evaluated.
+fn lsq_steps_of_run(
+    checkpoint: &Path,
+    run: Option<&RunConfig>,
+    model: &dyn smallscale_models::Model,
+    notes: &mut Vec<String>,
+) -> Result<Option<LsqSteps>> {
+    let Some(Method::QatLsq { bits }) = run.map(|r| r.train.method) else {
+        return Ok(None);
+    };
+    let dir = checkpoint.parent().unwrap_or(Path::new("."));
+    let is_best = checkpoint.file_name().is_some_and(|n| n == BEST_FILE);
+    let values = if is_best { learned_steps(dir)? } else { None };
+    match values {
+        Some(values) => {
+            notes.push(format!(
+                "the model was trained with LSQ at {bits} bits: at {bits} bits it is evaluated with its learned steps, at other bits by reference PTQ"
+            ));
+            Ok(Some(
+                LsqSteps::from_values(model, bits, &values)
+                    .context("the run's learned LSQ steps")?,
+            ))
+        }
+        None => {
+            notes.push(format!(
+                "the model was trained with LSQ at {bits} bits, but its learned steps are known only for the run's {BEST_FILE}: every bit is evaluated by reference PTQ"
+            ));
+            Ok(None)
+        }
+    }
 }
 
 /// Sorted, deduplicated and checked bit-widths.

@@ -36,16 +36,22 @@ impl PresetArg {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum BaselineArg {
     /// QAT with Nagel et al.'s oscillation dampening.
-    QatDampen,
+    #[value(name = "qat-dampen")]
+    Dampen,
     /// QAT with Nagel et al.'s iterative weight freezing.
-    QatFreeze,
+    #[value(name = "qat-freeze")]
+    Freeze,
+    /// QAT with learned step sizes (LSQ).
+    #[value(name = "qat-lsq")]
+    Lsq,
 }
 
 impl BaselineArg {
     fn name(self) -> &'static str {
         match self {
-            Self::QatDampen => "qat-dampen",
-            Self::QatFreeze => "qat-freeze",
+            Self::Dampen => "qat-dampen",
+            Self::Freeze => "qat-freeze",
+            Self::Lsq => "qat-lsq",
         }
     }
 }
@@ -104,8 +110,8 @@ pub struct ReproduceArgs {
     /// e.g. 0.1,0.3,1,3,10,30.
     #[arg(long, value_name = "L,...", value_delimiter = ',')]
     pub lambda_search: Vec<f64>,
-    /// QAT baselines that reduce oscillations, trained at every target bit beside QAT and Reg,
-    /// comma-separated: qat-dampen (oscillation dampening), qat-freeze (iterative weight freezing).
+    /// QAT baselines trained at every target bit beside QAT and Reg, comma-separated: qat-dampen
+    /// (oscillation dampening), qat-freeze (iterative weight freezing), qat-lsq (learned step sizes).
     #[arg(long, value_enum, value_name = "B,...", value_delimiter = ',')]
     pub baselines: Vec<BaselineArg>,
     #[command(flatten)]
@@ -189,8 +195,8 @@ pub fn run(args: &ReproduceArgs) -> Result<()> {
     params.lambda = args.lambda.unwrap_or(params.lambda);
     params.lambda_search = args.lambda_search.clone();
     let (dampen, freeze) = (
-        args.baselines.contains(&BaselineArg::QatDampen),
-        args.baselines.contains(&BaselineArg::QatFreeze),
+        args.baselines.contains(&BaselineArg::Dampen),
+        args.baselines.contains(&BaselineArg::Freeze),
     );
     args.baseline_settings
         .check_used(dampen, freeze, "--baselines")?;
@@ -204,12 +210,13 @@ pub fn run(args: &ReproduceArgs) -> Result<()> {
             bail!("--baselines lists {} twice: list it once", baseline.name());
         }
         params.baselines.push(match baseline {
-            BaselineArg::QatDampen => Method::QatDampen {
+            BaselineArg::Dampen => Method::QatDampen {
                 dampening: args.baseline_settings.dampening(first_bit)?,
             },
-            BaselineArg::QatFreeze => Method::QatFreeze {
+            BaselineArg::Freeze => Method::QatFreeze {
                 freezing: args.baseline_settings.freezing(first_bit)?,
             },
+            BaselineArg::Lsq => Method::QatLsq { bits: first_bit },
         });
     }
     params.epochs = args.epochs.unwrap_or(params.epochs);
@@ -407,7 +414,15 @@ fn print_cells(
     }
     outln!();
     let label = table.keys().map(|k| k.len() + 1).max().unwrap_or(0).max(6);
-    let rows = ["FP", "PTQ", "QAT", "Reg", "QAT-dampen", "QAT-freeze"];
+    let rows = [
+        "FP",
+        "PTQ",
+        "QAT",
+        "Reg",
+        "QAT-dampen",
+        "QAT-freeze",
+        "QAT-LSQ",
+    ];
     for row in rows {
         if let Some(values) = table.get(row) {
             out!("{row:<label$}");

@@ -30,6 +30,8 @@ pub enum MethodArg {
     QatDampen,
     /// QAT at --bits with Nagel et al.'s iterative weight freezing (--freeze-threshold).
     QatFreeze,
+    /// QAT at --bits with learned step sizes (LSQ, Esser et al. 2020), one step per weight tensor.
+    QatLsq,
 }
 
 /// `--optimizer`.
@@ -54,8 +56,8 @@ pub enum ScheduleArg {
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Training")]
 pub struct TrainingArgs {
-    /// fp, qat (quantization-aware training), reg (the oscillation regularizer), or a QAT baseline
-    /// that reduces oscillations: qat-dampen, qat-freeze.
+    /// fp, qat (quantization-aware training), reg (the oscillation regularizer), or a further QAT
+    /// baseline: qat-dampen, qat-freeze (which reduce oscillations), qat-lsq (learned step sizes).
     #[arg(long, value_enum, default_value = "fp")]
     pub method: MethodArg,
     /// Target bit-width, 2..=16 (required for qat and reg; with fp, the PTQ bit reported on test).
@@ -145,6 +147,9 @@ impl TrainingArgs {
             },
             MethodArg::QatFreeze => Method::QatFreeze {
                 freezing: self.baselines.freezing(bits("qat-freeze")?)?,
+            },
+            MethodArg::QatLsq => Method::QatLsq {
+                bits: bits("qat-lsq")?,
             },
         })
     }
