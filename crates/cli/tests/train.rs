@@ -277,7 +277,7 @@ fn qat_small_cnn_prints_a_human_summary_and_bn_reestimation_works() {
     ));
     assert!(stdout.contains("epoch   1/1"), "{stdout}");
     assert!(stdout.contains("test accuracy: FP"), "{stdout}");
-    assert!(stdout.contains("3-bit (PTQ)"), "{stdout}");
+    assert!(stdout.contains("3-bit (as trained)"), "{stdout}");
     let config = read_json(&run_dir.join("config.json"));
     assert_eq!(config["model"]["channels"], serde_json::json!([8, 16]));
     assert_eq!(config["exclude"], serde_json::json!(["fc.*"]));

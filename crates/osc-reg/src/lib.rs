@@ -54,7 +54,7 @@ pub use evaluate::{
 };
 pub use freezing::{FreezingParams, WeightFreezer};
 pub use hyperparams::{Method, TrainParams, TrainValidParams};
-pub use lsq_training::{LsqSteps, learned_steps};
+pub use lsq_training::{LSQ_STEP_FLOOR, LsqSteps, learned_steps};
 pub use oscillation::{LayerOscillation, OscillationParams, OscillationTracker};
 #[cfg(feature = "plots")]
 pub use plots::{accuracy_plot, cross_bit_plot, seeds_accuracy_plot, toy_trajectories_plot};

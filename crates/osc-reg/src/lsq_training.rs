@@ -18,10 +18,13 @@ const STEP_PREFIX: &str = "lsq_step/";
 
 /// The learned steps of a model's quantized weight tensors.
 ///
-/// [`LsqSteps::init`] gives each tensor the model's quantizer selects an [`LsqQuantizer`] with
-/// the paper's initial step `2 mean|w| / sqrt(Qp)` and gradient scale `1 / sqrt(n Qp)`;
-/// [`LsqSteps::state`] is the quantization state that fake-quantizes each of them with its own
-/// step.
+/// [`LsqSteps::init`] gives each convolution and linear weight the model's quantizer selects (every
+/// selected tensor of two or more dimensions) an [`LsqQuantizer`] with the paper's initial step
+/// `2 mean|w| / sqrt(Qp)` and gradient scale `1 / sqrt(n Qp)`; [`LsqSteps::state`] is the
+/// quantization state that fake-quantizes each of them with its own step. Norm gammas (one
+/// dimension) keep the reference max-abs quantizer, as Esser et al. quantize convolution and linear
+/// layers only: gammas initialized to one all tie, and at 2 bits LSQ's initial step would put
+/// every one of them on the midpoint `w / s = 0.5`, which rounds to zero.
 ///
 /// ```
 /// use candle_core::Device;
@@ -41,11 +44,23 @@ pub struct LsqSteps {
     quantizers: BTreeMap<String, LsqQuantizer>,
 }
 
+/// The lowest value a learned step takes while training.
+pub const LSQ_STEP_FLOOR: f64 = 1e-8;
+
+/// The tensors that get a learned step: the selected ones of two or more dimensions.
+fn learned_tensors(model: &dyn Model) -> Vec<(String, Var)> {
+    model
+        .quantized_vars()
+        .into_iter()
+        .filter(|(_, v)| v.rank() >= 2)
+        .collect()
+}
+
 impl LsqSteps {
     /// Steps initialized from the model's current weights, for every tensor its selector picks.
     pub fn init(model: &dyn Model, bits: BitWidth) -> Result<Self> {
         let mut quantizers = BTreeMap::new();
-        for (name, var) in model.quantized_vars() {
+        for (name, var) in learned_tensors(model) {
             let q = LsqQuantizer::init(var.as_tensor(), bits.get())
                 .map_err(|e| e.with_tensor_name(&name))?;
             quantizers.insert(name, q);
@@ -61,7 +76,7 @@ impl LsqSteps {
         values: &BTreeMap<String, f64>,
     ) -> Result<Self> {
         let mut quantizers = BTreeMap::new();
-        for (name, var) in model.quantized_vars() {
+        for (name, var) in learned_tensors(model) {
             let step = values.get(&name).copied().ok_or_else(|| OscRegError::InvalidParameter {
                 parameter: "LSQ steps",
                 reason: format!(
@@ -71,6 +86,28 @@ impl LsqSteps {
             quantizers.insert(name, LsqQuantizer::with_step(var.as_tensor(), bits, step)?);
         }
         Ok(Self { bits, quantizers })
+    }
+
+    /// The quantizer of tensor `name`, if it has a learned step.
+    pub fn quantizer(&self, name: &str) -> Option<&LsqQuantizer> {
+        self.quantizers.get(name)
+    }
+
+    /// Keeps every step at or above [`LSQ_STEP_FLOOR`] (Adam moves a step by about its learning
+    /// rate whatever its gradient, which can push a small step through zero; at the floor every
+    /// weight is clipped and the step's gradient pushes it up again). The trainer calls it after
+    /// every optimizer step.
+    pub fn keep_positive(&self) -> Result<()> {
+        for q in self.quantizers.values() {
+            let step = q.step();
+            let s = step.as_tensor().to_dtype(DType::F64)?.to_scalar::<f64>()?;
+            if s.is_nan() || s < LSQ_STEP_FLOOR {
+                let t = candle_core::Tensor::new(LSQ_STEP_FLOOR, step.device())?
+                    .to_dtype(step.dtype())?;
+                step.set(&t)?;
+            }
+        }
+        Ok(())
     }
 
     /// The target bit-width.

@@ -263,6 +263,15 @@ impl OscillationTracker {
                         ),
                     })
             };
+            if t.dtype() != candle_core::DType::F32 {
+                return Err(OscRegError::InvalidParameter {
+                    parameter: "oscillation state",
+                    reason: format!(
+                        "the checkpoint stores {prefix}{name}/codes as {:?}, written by an older version: delete the run directory to start over",
+                        t.dtype()
+                    ),
+                });
+            }
             let codes: Vec<i32> = t.to_vec1::<f32>()?.into_iter().map(|c| c as i32).collect();
             let last_switch: Vec<i8> = get("last_switch")?
                 .to_vec1::<u8>()?

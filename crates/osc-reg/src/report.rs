@@ -210,7 +210,8 @@ pub(crate) fn lambda_search_section(results: &ReproduceResults) -> String {
         .collect();
     let _ = writeln!(
         s,
-        "\nValidation accuracy in %. Chosen: {}.",
+        "\nValidation accuracy in %. Chosen: {}. The resources and PePR of Reg below are those of the chosen \
+         run alone, not of the whole search.",
         tests.join("; ")
     );
     s
@@ -247,11 +248,20 @@ pub fn markdown_report(results: &ReproduceResults, environment: &RunEnvironment)
         results.seconds
     );
     let _ = writeln!(s, "## Accuracy per bit-width\n");
-    let _ = writeln!(
-        s,
-        "FP: full precision. PTQ: the FP model quantized at b. QAT / Reg (and the QAT baselines QAT-dampen, \
-         QAT-freeze where run): the model trained for target b, quantized at b (– where b was not a target).\n"
-    );
+    if p.baselines.is_empty() {
+        let _ = writeln!(
+            s,
+            "FP: full precision. PTQ: the FP model quantized at b. QAT / Reg: the model trained for target b, quantized at b \
+             (– where b was not a target).\n"
+        );
+    } else {
+        let _ = writeln!(
+            s,
+            "FP: full precision. PTQ: the FP model quantized at b. QAT / Reg and the QAT baselines: the model trained for \
+             target b, evaluated at b as deployed (PTQ for Reg, the learned steps for QAT-LSQ; – where b was not a \
+             target).\n"
+        );
+    }
     let header: Vec<String> = p.eval_bits.iter().map(|b| format!("{b} bits")).collect();
     let _ = writeln!(s, "| method | {} |", header.join(" | "));
     let _ = writeln!(s, "| --- |{}", " ---: |".repeat(p.eval_bits.len()));

@@ -439,10 +439,18 @@ impl<'a> Trainer<'a> {
                     freezer.step(&self.model.quantized_vars(), global_step, total_steps)?;
                     freeze_threshold = freezer.params().schedule().value(global_step, total_steps);
                 }
+                if let Some(l) = &lsq {
+                    l.keep_positive()?;
+                }
                 if let Some(bits) = tracking_bits {
                     let q = MaxAbsQuantizer::with_bits(bits);
                     for (name, var) in self.model.quantized_vars() {
-                        tracker.update(&name, &q.quantize(var.as_tensor())?.codes)?;
+                        // LSQ's codes are those of its own steps.
+                        let codes = match lsq.as_ref().and_then(|l| l.quantizer(&name)) {
+                            Some(own) => own.quantize(var.as_tensor())?.codes,
+                            None => q.quantize(var.as_tensor())?.codes,
+                        };
+                        tracker.update(&name, &codes)?;
                     }
                 }
                 ce_sum += ce_value;

@@ -591,3 +591,40 @@ fn lsq_qat_learns_a_step_per_tensor_and_is_evaluated_with_its_learned_steps() {
         );
     }
 }
+
+#[test]
+fn lsq_learns_steps_for_convolutions_and_linear_layers_and_keeps_them_positive() {
+    // The small CNN has BatchNorm: its gammas (all one at the start) keep the reference quantizer,
+    // which maps them to one at 2 bits; LSQ's initial step 2 would have rounded every one to zero.
+    let model = build_model(
+        &ModelConfig::default_for("small-cnn").unwrap(),
+        &ModelContext::new(Device::Cpu).with_seed(0),
+    )
+    .unwrap();
+    let bits = BitWidth::new(2).unwrap();
+    let steps = LsqSteps::init(model.as_ref(), bits).unwrap();
+    let vars = model.quantized_vars();
+    let learned: Vec<&str> = vars
+        .iter()
+        .filter(|(_, v)| v.rank() >= 2)
+        .map(|(n, _)| n.as_str())
+        .collect();
+    let values = steps.values().unwrap();
+    assert_eq!(values.keys().map(String::as_str).collect::<Vec<_>>(), learned);
+    assert!(learned.len() < vars.len(), "the norm gammas have no learned step");
+    let state = steps.state(model.quant().get().selector().clone()).unwrap();
+    let (gamma_name, gamma) = vars.iter().find(|(_, v)| v.rank() == 1).unwrap();
+    let q = state
+        .apply(gamma_name, gamma.as_tensor())
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap();
+    assert!(q.iter().all(|&v| v == 1.0), "{gamma_name}: {q:?}");
+    // A step pushed through zero is put back on the floor.
+    let mut pushed = values.clone();
+    let first = learned[0].to_string();
+    pushed.insert(first.clone(), -0.5);
+    steps.set_values(&pushed).unwrap();
+    steps.keep_positive().unwrap();
+    assert_eq!(steps.values().unwrap()[&first], LSQ_STEP_FLOOR as f32 as f64);
+}

@@ -200,7 +200,10 @@ fn lsq_steps_of_run(
     let Some(Method::QatLsq { bits }) = run.map(|r| r.train.method) else {
         return Ok(None);
     };
-    let dir = checkpoint.parent().unwrap_or(Path::new("."));
+    let dir = match checkpoint.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
     let is_best = checkpoint.file_name().is_some_and(|n| n == BEST_FILE);
     let values = if is_best { learned_steps(dir)? } else { None };
     match values {

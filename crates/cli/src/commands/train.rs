@@ -108,8 +108,8 @@ pub struct TrainingArgs {
     /// Random crop (padding 4) and horizontal flip of the training images (CIFAR-style).
     #[arg(long)]
     pub augment: bool,
-    /// Do not track weight oscillations (qat and reg track them by default; costs a little time;
-    /// qat-freeze always tracks them).
+    /// Do not track weight oscillations (every method but fp tracks them by default; costs a
+    /// little time; qat-freeze always tracks them).
     #[arg(long)]
     pub no_oscillations: bool,
     #[command(flatten)]
@@ -429,7 +429,12 @@ fn print_summary(result: &TrainResult, out: Option<&std::path::Path>) {
     );
     let mut test = format!("test accuracy: FP {:.2}%", 100.0 * result.test.fp);
     if let (Some(b), Some(q)) = (result.test.bits, result.test.quantized) {
-        test.push_str(&format!(", {b}-bit (PTQ) {:.2}%", 100.0 * q));
+        let how = if result.outcome.method.trains_quantized() {
+            "as trained"
+        } else {
+            "PTQ"
+        };
+        test.push_str(&format!(", {b}-bit ({how}) {:.2}%", 100.0 * q));
     }
     if let Some(m) = &result.test.fp_metrics {
         test.push_str(&format!(
