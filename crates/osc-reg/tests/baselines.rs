@@ -610,8 +610,14 @@ fn lsq_learns_steps_for_convolutions_and_linear_layers_and_keeps_them_positive()
         .map(|(n, _)| n.as_str())
         .collect();
     let values = steps.values().unwrap();
-    assert_eq!(values.keys().map(String::as_str).collect::<Vec<_>>(), learned);
-    assert!(learned.len() < vars.len(), "the norm gammas have no learned step");
+    assert_eq!(
+        values.keys().map(String::as_str).collect::<Vec<_>>(),
+        learned
+    );
+    assert!(
+        learned.len() < vars.len(),
+        "the norm gammas have no learned step"
+    );
     let state = steps.state(model.quant().get().selector().clone()).unwrap();
     let (gamma_name, gamma) = vars.iter().find(|(_, v)| v.rank() == 1).unwrap();
     let q = state
@@ -626,5 +632,8 @@ fn lsq_learns_steps_for_convolutions_and_linear_layers_and_keeps_them_positive()
     pushed.insert(first.clone(), -0.5);
     steps.set_values(&pushed).unwrap();
     steps.keep_positive().unwrap();
-    assert_eq!(steps.values().unwrap()[&first], LSQ_STEP_FLOOR as f32 as f64);
+    assert_eq!(
+        steps.values().unwrap()[&first],
+        LSQ_STEP_FLOOR as f32 as f64
+    );
 }
