@@ -6,7 +6,7 @@
 //!
 //! `cargo bench -p smallscale-osc-reg --bench method_step`
 //!
-//! The bound: dampening and freezing at most 10 % over QAT.
+//! The goal: dampening and freezing at most 10 % over QAT (docs/performance.md has the numbers).
 
 use std::time::Duration;
 

@@ -79,7 +79,7 @@ impl TryFrom<DampeningFields> for DampeningParams {
     }
 }
 
-/// The warm-up share of the steps of both baselines, as in the issue and Nagel et al.'s scripts.
+/// The warm-up share of the steps of both baselines: a quarter, as in Nagel et al.'s schedules.
 pub const BASELINE_WARMUP_FRACTION: f64 = 0.25;
 
 impl DampeningParams {
