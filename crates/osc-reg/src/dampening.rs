@@ -2,12 +2,13 @@
 //! Training"): a QAT baseline that pulls every latent weight towards its quantized value, the
 //! opposite of the paper's regularizer.
 
-use candle_core::{DType, Tensor};
+use candle_core::Tensor;
 use serde::{Deserialize, Serialize};
 use smallscale_quant_core::{BitWidth, MaxAbsQuantizer, Quantizer};
 
 use crate::annealing::WarmupCosine;
 use crate::errors::{OscRegError, Result};
+use crate::regularizer::sum_over_layers;
 
 /// How the squared distances of one layer are aggregated into its term of the dampening loss.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -174,30 +175,12 @@ pub fn oscillation_dampening_loss(
     aggregation: DampeningAggregation,
 ) -> Result<Tensor> {
     let quantizer = MaxAbsQuantizer::with_bits(bits);
-    let mut total: Option<Tensor> = None;
-    for w in weights {
-        if w.elem_count() == 0 {
-            continue;
-        }
+    sum_over_layers(weights, |w| {
         let target = quantizer.fake_quantize(&w.detach())?.detach();
         let squared = (target - w)?.sqr()?;
-        let term = match aggregation {
+        Ok(match aggregation {
             DampeningAggregation::Mean => squared.mean_all()?,
             DampeningAggregation::KernelMean => squared.sum(0)?.mean_all()?,
-        };
-        total = Some(match total {
-            None => term,
-            Some(t) => (t + term)?,
-        });
-    }
-    match total {
-        Some(t) => Ok(t),
-        None => {
-            let device = weights
-                .first()
-                .map_or(candle_core::Device::Cpu, |w| w.device().clone());
-            Ok(Tensor::new(0f32, &device)?
-                .to_dtype(weights.first().map_or(DType::F32, Tensor::dtype))?)
-        }
-    }
+        })
+    })
 }

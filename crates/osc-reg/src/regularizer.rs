@@ -119,16 +119,27 @@ impl OscillationRegularizer {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn oscillation_regularizer(weights: &[Tensor], quantizer: &dyn Quantizer) -> Result<Tensor> {
+    sum_over_layers(weights, |w| {
+        let q = quantizer.fake_quantize(w)?;
+        Ok((q.sqr()? - w.sqr()?)?.mean_all()?)
+    })
+}
+
+/// `sum over the non-empty tensors of term(w)`, a scalar of the first weight's dtype (an f32 zero
+/// for no weights): the shape of the regularizer and of the dampening loss.
+pub(crate) fn sum_over_layers(
+    weights: &[Tensor],
+    term: impl Fn(&Tensor) -> Result<Tensor>,
+) -> Result<Tensor> {
     let mut total: Option<Tensor> = None;
     for w in weights {
         if w.elem_count() == 0 {
             continue;
         }
-        let q = quantizer.fake_quantize(w)?;
-        let term = (q.sqr()? - w.sqr()?)?.mean_all()?;
+        let t = term(w)?;
         total = Some(match total {
-            None => term,
-            Some(t) => (t + term)?,
+            None => t,
+            Some(sum) => (sum + t)?,
         });
     }
     match total {

@@ -392,13 +392,17 @@ impl<'a> Trainer<'a> {
                 let logits = self.model.forward_t(&x, true)?;
                 let ce = cross_entropy(&logits, &y)?;
                 let mut loss = ce.clone();
-                if let Some(reg) = &regularizer {
-                    let weights: Vec<Tensor> = self
-                        .model
+                // The weights the loss terms of Reg and dampening are computed on.
+                let weights: Vec<Tensor> = if regularizer.is_some() || dampening.is_some() {
+                    self.model
                         .quantized_weights()
                         .into_iter()
                         .map(|(_, w)| w)
-                        .collect();
+                        .collect()
+                } else {
+                    Vec::new()
+                };
+                if let Some(reg) = &regularizer {
                     let value = reg.value(&weights)?;
                     reg_sum += f64::from(
                         value
@@ -408,12 +412,6 @@ impl<'a> Trainer<'a> {
                     loss = (loss + (value * reg.params().lambda())?)?;
                 }
                 if let Some(d) = &dampening {
-                    let weights: Vec<Tensor> = self
-                        .model
-                        .quantized_weights()
-                        .into_iter()
-                        .map(|(_, w)| w)
-                        .collect();
                     let value = oscillation_dampening_loss(&weights, d.bits(), d.aggregation())?;
                     damp_sum += f64::from(
                         value
