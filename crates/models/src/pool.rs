@@ -1,23 +1,28 @@
 //! Max pooling with a correct gradient.
 
-use candle_core::Tensor;
+use candle_core::{D, Tensor};
 
-/// 2x2 max pooling with stride 2 over `[batch, channels, h, w]` (`h` and `w` even), written as two
-/// max reductions so that the gradient is exact.
+/// 2x2 max pooling with stride 2 over `[batch, channels, h, w]` (`h` and `w` even), with
+/// PyTorch's gradient: each window's gradient goes to one maximum, the first in row-major order
+/// (top left, top right, bottom left, bottom right).
 ///
-/// candle 0.11's `max_pool2d` backward multiplies the upstream gradient by the *fraction* of
-/// maxima in each window instead of dividing by their count, so with a unique maximum in a 2x2
-/// window the gradient reaching the input is a quarter of the true one (compounding over stacked
-/// pools). This function avoids that op. Ties (e.g. several zeros after a ReLU) each receive the
-/// full gradient, as with candle's `max` reduction.
+/// Two candle ops get this wrong: `max_pool2d`'s backward multiplies the upstream gradient by
+/// the *fraction* of maxima in a window instead of routing it (a quarter of the true gradient
+/// with a unique maximum), and the `max` reduction gives the full gradient to *every* tied
+/// maximum, so a window with two equal maxima passes twice the gradient. Ties are common (zeros
+/// after a ReLU, equal quantized weights). Here the window's maximum is selected by a detached
+/// one-hot mask of its first maximum, so exactly one input receives the gradient. The forward
+/// value is the maximum itself (a NaN in a window gives NaN, as PyTorch's).
 ///
 /// ```
 /// use candle_core::{Device, Tensor, Var};
-/// let x = Var::new(&[[[[1.0f32, 5.0], [2.0, 3.0]]]], &Device::Cpu)?;
+/// // One window with a unique maximum, one with two tied maxima (2 and 2).
+/// let x = Var::new(&[[[[1.0f32, 5.0, 2.0, 0.0], [2.0, 3.0, 2.0, 1.0]]]], &Device::Cpu)?;
 /// let y = smallscale_models::max_pool2x2(x.as_tensor())?;
-/// assert_eq!(y.flatten_all()?.to_vec1::<f32>()?, [5.0]);
+/// assert_eq!(y.flatten_all()?.to_vec1::<f32>()?, [5.0, 2.0]);
 /// let g = y.sum_all()?.backward()?;
-/// assert_eq!(g.get(&x).unwrap().flatten_all()?.to_vec1::<f32>()?, [0.0, 1.0, 0.0, 0.0]);
+/// let g = g.get(&x).unwrap().flatten_all()?.to_vec1::<f32>()?;
+/// assert_eq!(g, [0.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0]); // the tie: only the first 2
 /// # Ok::<(), candle_core::Error>(())
 /// ```
 pub fn max_pool2x2(x: &Tensor) -> candle_core::Result<Tensor> {
@@ -25,8 +30,29 @@ pub fn max_pool2x2(x: &Tensor) -> candle_core::Result<Tensor> {
     if !h.is_multiple_of(2) || !w.is_multiple_of(2) {
         candle_core::bail!("max_pool2x2 needs an even height and width, got {h}x{w}")
     }
-    x.reshape((n, c, h, w / 2, 2))?
-        .max(4)?
-        .reshape((n, c, h / 2, 2, w / 2))?
-        .max(3)
+    let (oh, ow) = (h / 2, w / 2);
+    // [n, c, oh, ow, 4]: each window's four values in row-major order.
+    let windows = x
+        .reshape((n, c, oh, 2, ow, 2))?
+        .permute((0, 1, 2, 4, 3, 5))?
+        .reshape((n, c, oh, ow, 4))?;
+    let max = windows.detach().max_keepdim(D::Minus1)?;
+    let is_max = windows.detach().broadcast_eq(&max)?.to_dtype(x.dtype())?;
+    // Keep only the first maximum of each window: a position counts if it is a maximum and no
+    // earlier position was.
+    let mut first = Vec::with_capacity(4);
+    let mut none_yet = Tensor::ones((n, c, oh, ow, 1), x.dtype(), x.device())?;
+    for k in 0..4 {
+        let here = is_max.narrow(D::Minus1, k, 1)?;
+        let chosen = (&here * &none_yet)?;
+        none_yet = (&none_yet - &chosen)?;
+        first.push(chosen);
+    }
+    let first = Tensor::cat(&first, D::Minus1)?;
+    let selected = (&windows * &first)?.sum(D::Minus1)?;
+    // The value is the maximum (also where the mask is empty: a NaN window), the gradient the
+    // selected input's.
+    let max = max.squeeze(D::Minus1)?;
+    let correction = (max - selected.detach())?;
+    selected + correction
 }
