@@ -1,6 +1,6 @@
 //! Max pooling with a correct gradient.
 
-use candle_core::{D, Tensor};
+use candle_core::{D, DType, Tensor};
 
 /// 2x2 max pooling with stride 2 over `[batch, channels, h, w]` (`h` and `w` even), with
 /// PyTorch's gradient: each window's gradient goes to one maximum, the first in row-major order
@@ -30,6 +30,15 @@ pub fn max_pool2x2(x: &Tensor) -> candle_core::Result<Tensor> {
     if !h.is_multiple_of(2) || !w.is_multiple_of(2) {
         candle_core::bail!("max_pool2x2 needs an even height and width, got {h}x{w}")
     }
+    let on_cpu = crate::kernels::cpu_kernels_enabled()
+        && x.device().is_cpu()
+        && matches!(x.dtype(), DType::F32 | DType::F64);
+    if on_cpu {
+        // One pass each way (crate::kernels): the same values and gradients as below.
+        return x.contiguous()?.apply_op1(crate::kernels::MaxPool2x2Op {
+            dims: (n, c, h, w),
+        });
+    }
     let (oh, ow) = (h / 2, w / 2);
     // [n, c, oh, ow, 4]: each window's four values in row-major order.
     let windows = x
@@ -48,11 +57,14 @@ pub fn max_pool2x2(x: &Tensor) -> candle_core::Result<Tensor> {
         none_yet = (&none_yet - &chosen)?;
         first.push(chosen);
     }
-    let first = Tensor::cat(&first, D::Minus1)?;
-    let selected = (&windows * &first)?.sum(D::Minus1)?;
-    // The value is the maximum (also where the mask is empty: a NaN window), the gradient the
-    // selected input's.
-    let max = max.squeeze(D::Minus1)?;
-    let correction = (max - selected.detach())?;
-    selected + correction
+    let first = Tensor::cat(&first, D::Minus1)?.to_dtype(DType::U8)?;
+    // Select (not multiply: an infinite value times 0 would be NaN) the first maximum; its
+    // gradient is the window's.
+    let selected = first
+        .where_cond(&windows, &windows.zeros_like()?)?
+        .sum(D::Minus1)?;
+    // A window with a NaN has no position equal to its maximum: its value is the maximum (NaN),
+    // with no gradient.
+    let has_max = first.max(D::Minus1)?;
+    has_max.where_cond(&selected, &max.squeeze(D::Minus1)?)
 }

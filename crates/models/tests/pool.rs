@@ -135,3 +135,60 @@ fn a_nan_in_a_window_is_not_hidden() {
     assert!(y[0].is_nan());
     assert!(y[1..].iter().all(|v| *v == 0.5));
 }
+
+/// The CPU kernel and the tensor-operation form (what other devices run) agree bit for bit, on
+/// tied, untied and non-finite windows, in `f32` and `f64`.
+#[test]
+fn the_cpu_kernel_and_the_tensor_operations_agree() {
+    use smallscale_models::kernels::set_cpu_kernels_enabled;
+    let mut rng = ChaCha8Rng::seed_from_u64(13);
+    let dev = Device::Cpu;
+    for case in 0..6 {
+        let (mut x, g) = inputs(&mut rng, case % 2 == 0);
+        if case >= 4 {
+            x[index(0, 0, 0, 0)] = f32::INFINITY;
+            x[index(1, 2, 3, 5)] = f32::NEG_INFINITY;
+            x[index(0, 1, 2, 2)] = f32::NAN;
+        }
+        for dtype in [candle_core::DType::F32, candle_core::DType::F64] {
+            let run = |kernels: bool| {
+                set_cpu_kernels_enabled(kernels);
+                let t = Tensor::from_slice(&x, SHAPE, &dev)
+                    .unwrap()
+                    .to_dtype(dtype)
+                    .unwrap();
+                let xv = Var::from_tensor(&t).unwrap();
+                let y = max_pool2x2(xv.as_tensor()).unwrap();
+                let gt = Tensor::from_slice(&g, y.shape(), &dev)
+                    .unwrap()
+                    .to_dtype(dtype)
+                    .unwrap();
+                let grads = (&y * &gt).unwrap().sum_all().unwrap().backward().unwrap();
+                let dx = grads.get(&xv).unwrap().to_dtype(candle_core::DType::F64).unwrap();
+                set_cpu_kernels_enabled(true);
+                let y: Vec<f64> = y
+                    .to_dtype(candle_core::DType::F64)
+                    .unwrap()
+                    .flatten_all()
+                    .unwrap()
+                    .to_vec1()
+                    .unwrap();
+                let dx: Vec<f64> = dx.flatten_all().unwrap().to_vec1().unwrap();
+                (y, dx)
+            };
+            let (y_kernel, dx_kernel) = run(true);
+            let (y_ops, dx_ops) = run(false);
+            let bits = |v: &[f64]| v.iter().map(|a| a.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&y_kernel), bits(&y_ops), "forward, case {case}, {dtype:?}");
+            if case < 4 {
+                assert_eq!(bits(&dx_kernel), bits(&dx_ops), "backward, case {case}, {dtype:?}");
+                let (y_ref, dx_ref) = brute_force(&x, &g);
+                let widen = |v: &[f32]| v.iter().map(|&a| f64::from(a)).collect::<Vec<_>>();
+                assert_eq!(bits(&y_kernel), bits(&widen(&y_ref)));
+                if dtype == candle_core::DType::F32 {
+                    assert_eq!(bits(&dx_kernel), bits(&widen(&dx_ref)));
+                }
+            }
+        }
+    }
+}

@@ -18,6 +18,7 @@
 //! | [`conv2d`]: patch matrices and `gemm` products for the forward pass and both gradients | candle's `conv2d` (gradients on one core) |
 //! | [`batch_norm`] with [`channel_stats`], optionally with a fused ReLU | batch norm as broadcast tensor operations |
 //! | [`add_relu`] | a residual addition and its ReLU |
+//! | [`crate::max_pool2x2`]'s CPU pass: the maximum and PyTorch's gradient rule in one pass each | a mask of each window's first maximum built from a dozen tensor operations |
 //! | [`linear`] | transpose, `matmul`, broadcast bias add |
 //! | [`layer_norm`], [`softmax_last_dim`], [`gelu_erf`] | their tensor-operation forms |
 //! | [`adam_update`], [`sgd_update`] | about ten tensor operations per parameter and step |
@@ -36,6 +37,7 @@ mod element;
 mod im2col;
 mod linear;
 mod matmul;
+mod max_pool;
 mod optimizer;
 mod residual;
 mod rows;
@@ -44,6 +46,7 @@ pub use allocator::retain_freed_memory;
 pub use batch_norm::{BatchNormMode, ChannelStats, batch_norm, channel_stats};
 pub use conv2d::conv2d;
 pub use linear::linear;
+pub(crate) use max_pool::MaxPool2x2Op;
 pub use optimizer::{AdamStep, SgdStep, adam_update, sgd_update};
 pub use residual::add_relu;
 pub use rows::{gelu_erf, layer_norm, softmax_last_dim};
