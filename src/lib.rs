@@ -34,6 +34,11 @@ pub use smallscale_osc_reg as osc_reg;
 #[cfg(feature = "pepr-study")]
 pub use smallscale_pepr_study as pepr_study;
 
+/// Grids of runs as a job list for SLURM or any batch system: stable job ids, locked idempotent
+/// jobs, the array script, a local worker pool and the status of every job.
+#[cfg(feature = "sweep")]
+pub use smallscale_sweep as sweep;
+
 /// The guides' examples (`docs/quantization.md`, `docs/datasets.md`, `docs/models.md`), compiled as
 /// doctests so they stay true.
 #[cfg(doctest)]

@@ -52,10 +52,23 @@ enum Command {
     Study(Box<commands::study::StudyArgs>),
     /// Fairness metrics and the minimal memorization that removes each bias (CSV rows or UCI Adult).
     Fairness(commands::fairness::FairnessArgs),
+    /// A grid of runs (of `reproduce` or `study`) as a job list for SLURM, any batch system or this
+    /// machine: plan it, run its jobs, see where they stand, merge their results.
+    Sweep(Box<commands::sweep::SweepArgs>),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::Sweep(args) = &cli.command
+        && let Some(threads) = commands::sweep::job_threads(args)
+    {
+        // A sweep's job computes with the thread count it was planned with, wherever it runs, so
+        // that its results are the same bit for bit; rayon and candle read this variable when
+        // they first start their threads.
+        // SAFETY: no other thread has started yet: this is the first thing `main` does after
+        // parsing the arguments, which starts none.
+        unsafe { std::env::set_var("RAYON_NUM_THREADS", threads.to_string()) };
+    }
     // Training reuses the same big buffers every step; keep freed pages instead of faulting in
     // fresh ones (see `smallscale_models::kernels::retain_freed_memory`).
     smallscale_models::kernels::retain_freed_memory();
@@ -67,6 +80,7 @@ fn main() -> ExitCode {
         Command::Pepr(a) => a.output,
         Command::Study(a) => a.output,
         Command::Fairness(a) => a.output,
+        Command::Sweep(a) => a.output(),
     };
     if output.quiet {
         stdout::set_quiet();
@@ -76,6 +90,7 @@ fn main() -> ExitCode {
         Command::Reproduce(_) => true,
         Command::Study(a) => !a.print_pool,
         Command::Train(a) => a.out.is_some(),
+        Command::Sweep(a) => matches!(a.command, commands::sweep::SweepCommand::Run(_)),
         _ => false,
     };
     if resumable {
@@ -89,6 +104,7 @@ fn main() -> ExitCode {
         Command::Pepr(args) => commands::pepr::run(&args),
         Command::Study(args) => commands::study::run(&args),
         Command::Fairness(args) => commands::fairness::run(&args),
+        Command::Sweep(args) => commands::sweep::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -35,9 +35,9 @@ pub fn max_pool2x2(x: &Tensor) -> candle_core::Result<Tensor> {
         && matches!(x.dtype(), DType::F32 | DType::F64);
     if on_cpu {
         // One pass each way (crate::kernels): the same values and gradients as below.
-        return x.contiguous()?.apply_op1(crate::kernels::MaxPool2x2Op {
-            dims: (n, c, h, w),
-        });
+        return x
+            .contiguous()?
+            .apply_op1(crate::kernels::MaxPool2x2Op { dims: (n, c, h, w) });
     }
     let (oh, ow) = (h / 2, w / 2);
     // [n, c, oh, ow, 4]: each window's four values in row-major order.

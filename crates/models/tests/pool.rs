@@ -164,7 +164,11 @@ fn the_cpu_kernel_and_the_tensor_operations_agree() {
                     .to_dtype(dtype)
                     .unwrap();
                 let grads = (&y * &gt).unwrap().sum_all().unwrap().backward().unwrap();
-                let dx = grads.get(&xv).unwrap().to_dtype(candle_core::DType::F64).unwrap();
+                let dx = grads
+                    .get(&xv)
+                    .unwrap()
+                    .to_dtype(candle_core::DType::F64)
+                    .unwrap();
                 set_cpu_kernels_enabled(true);
                 let y: Vec<f64> = y
                     .to_dtype(candle_core::DType::F64)
@@ -179,9 +183,17 @@ fn the_cpu_kernel_and_the_tensor_operations_agree() {
             let (y_kernel, dx_kernel) = run(true);
             let (y_ops, dx_ops) = run(false);
             let bits = |v: &[f64]| v.iter().map(|a| a.to_bits()).collect::<Vec<_>>();
-            assert_eq!(bits(&y_kernel), bits(&y_ops), "forward, case {case}, {dtype:?}");
+            assert_eq!(
+                bits(&y_kernel),
+                bits(&y_ops),
+                "forward, case {case}, {dtype:?}"
+            );
             if case < 4 {
-                assert_eq!(bits(&dx_kernel), bits(&dx_ops), "backward, case {case}, {dtype:?}");
+                assert_eq!(
+                    bits(&dx_kernel),
+                    bits(&dx_ops),
+                    "backward, case {case}, {dtype:?}"
+                );
                 let (y_ref, dx_ref) = brute_force(&x, &g);
                 let widen = |v: &[f32]| v.iter().map(|&a| f64::from(a)).collect::<Vec<_>>();
                 assert_eq!(bits(&y_kernel), bits(&widen(&y_ref)));

@@ -23,6 +23,7 @@ mod progress;
 mod regularizer;
 mod report;
 mod reproduce;
+mod reproduce_job;
 mod run_dir;
 mod toy;
 mod trainer;
@@ -62,11 +63,14 @@ pub use regularizer::{OscillationRegularizer, RegularizerParams, oscillation_reg
 pub use report::{ClaimCheck, MATCH_TOLERANCE_PP, check_claims, markdown_report, write_report};
 pub use reproduce::{
     DeployedSize, PaperPreset, PeprAtBit, PeprEntry, ReproduceParams, ReproduceResults,
-    ReproduceValidParams, RunResult, TrainedRow, per_bit_table, reproduce,
+    ReproduceValidParams, RunResult, RunSelection, TrainedRow, per_bit_table, reproduce,
+    reproduce_selected,
 };
+pub use reproduce_job::ReproduceJob;
 pub use run_dir::{
     BEST_FILE, CONFIG_FILE, METRICS_FILE, RESOURCES_FILE, RESULT_FILE, RunConfig, RunStatus,
-    STATE_FILE, TestAccuracy, TrainResult, read_json_if_exists, record_run_resources, write_json,
+    STATE_FILE, TestAccuracy, TrainResult, read_json_if_exists, record_run_resources, run_finished,
+    write_json,
 };
 pub use toy::{ToyCycle, ToyStep, UnivariateToyModel};
 pub use trainer::{EpochRecord, OscillationSummary, TrainOutcome, Trainer};

@@ -247,6 +247,16 @@ pub fn markdown_report(results: &ReproduceResults, environment: &RunEnvironment)
         },
         results.seconds
     );
+    if !results.missing.is_empty() {
+        let _ = writeln!(
+            s,
+            "**Partial results**: {} of the comparison's {} training runs had not finished when these results were \
+             merged, and are missing from every table: {}. Merge again when they have finished.\n",
+            results.missing.len(),
+            results.missing.len() + results.runs.len(),
+            results.missing.join(", ")
+        );
+    }
     let _ = writeln!(s, "## Accuracy per bit-width\n");
     if p.baselines.is_empty() {
         let _ = writeln!(

@@ -512,6 +512,10 @@ pub struct ReproduceResults {
     pub deployed_size: Option<DeployedSize>,
     /// Wall time of everything, seconds.
     pub seconds: f64,
+    /// The labels of the runs of the comparison that are not in `runs`: those a partial merge of a
+    /// sweep found unfinished (empty for a whole reproduction).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing: Vec<String>,
 }
 
 impl ReproduceResults {
@@ -590,6 +594,52 @@ pub fn reproduce(
     device: &Device,
     out_dir: &Path,
     progress: bool,
+    log: impl FnMut(&str),
+) -> Result<ReproduceResults> {
+    reproduce_selected(
+        params,
+        source,
+        split,
+        device,
+        out_dir,
+        &RunSelection::All,
+        progress,
+        log,
+    )
+}
+
+/// Which runs of a reproduction one call trains.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RunSelection {
+    /// Every run: trains those not finished (what [`reproduce`] does).
+    All,
+    /// Only the runs with these labels (`fp`, `qat-b3`, ...; one job of a sweep): the others are
+    /// neither trained nor read, and are listed in [`ReproduceResults::missing`].
+    Only(Vec<String>),
+    /// None: the runs that finished in the output directory are read and evaluated, the others
+    /// are listed in [`ReproduceResults::missing`] (merging a sweep, complete or not).
+    Finished,
+}
+
+/// [`reproduce`] restricted to the runs `selection` names: one job of a sweep trains one run
+/// ([`RunSelection::Only`]), and merging a sweep reads the finished runs without training any
+/// ([`RunSelection::Finished`]). A run's result is the same bit for bit whichever call trained it
+/// (given the seed and the thread count): each run starts from the same initial weights and
+/// its own run directory.
+///
+/// # Errors
+///
+/// As [`reproduce`].
+#[allow(clippy::too_many_arguments)]
+pub fn reproduce_selected(
+    params: &ReproduceValidParams,
+    source: &DataSource,
+    split: &SplitSpec,
+    device: &Device,
+    out_dir: &Path,
+    selection: &RunSelection,
+    progress: bool,
     mut log: impl FnMut(&str),
 ) -> Result<ReproduceResults> {
     let valid = params;
@@ -606,10 +656,30 @@ pub fn reproduce(
     let methods = params.methods()?;
     let total_runs = methods.len();
     let mut runs = Vec::with_capacity(methods.len());
+    let mut missing = Vec::new();
     let mut deployed_size = None;
     for (i, method) in methods.into_iter().enumerate() {
         let label = method.label();
-        log(&format!("[{}/{}] training {label}", i + 1, total_runs));
+        let run_dir = out_dir.join("runs").join(&label);
+        let selected = match selection {
+            RunSelection::All => true,
+            RunSelection::Only(labels) => labels.contains(&label),
+            RunSelection::Finished => crate::run_dir::run_finished(&run_dir)?,
+        };
+        if !selected {
+            missing.push(label);
+            continue;
+        }
+        log(&format!(
+            "[{}/{}] {} {label}",
+            i + 1,
+            total_runs,
+            if *selection == RunSelection::Finished {
+                "reading"
+            } else {
+                "training"
+            }
+        ));
         let model: Box<dyn Model> = build_model(
             &params.model,
             &ModelContext::new(device.clone()).with_seed(params.seed),
@@ -618,7 +688,6 @@ pub fn reproduce(
             deployed_size = Some(DeployedSize::of(model.as_ref())?);
         }
         let config = params.train_params(method).check()?;
-        let run_dir = out_dir.join("runs").join(&label);
         let run_config = RunConfig {
             model: params.model.clone(),
             train: config.params().clone(),
@@ -683,6 +752,7 @@ pub fn reproduce(
         pepr: Vec::new(),
         deployed_size,
         seconds: 0.0,
+        missing,
     };
     results.pepr = pepr_per_bit(&results)?;
     results.seconds = started.elapsed().as_secs_f64();

@@ -85,6 +85,20 @@ pub fn read_json_if_exists<T: DeserializeOwned>(path: &Path) -> Result<Option<T>
     }
 }
 
+/// Whether `dir` holds a run that finished (its `state.json` says so); `false` for a directory that
+/// does not exist, holds no run or an unfinished one.
+///
+/// # Errors
+///
+/// [`OscRegError::File`] when `state.json` exists but cannot be read or parsed.
+pub fn run_finished(dir: &Path) -> Result<bool> {
+    if !dir.join(STATE_FILE).exists() {
+        return Ok(false);
+    }
+    let state = crate::checkpointing::RunCheckpoints::open(dir)?.load_state()?;
+    Ok(state.is_some_and(|s| s.finished))
+}
+
 /// `config.json`: the model, training and data configuration of a run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunConfig {

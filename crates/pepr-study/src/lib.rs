@@ -9,6 +9,7 @@ mod pool_file;
 mod progress;
 mod report;
 mod study;
+mod study_job;
 pub mod table;
 
 pub use errors::{Result, StudyError};
@@ -21,6 +22,8 @@ pub use report::{
     ExperimentScores, REPORTED_SCORES, StudyAnalysis, analyze_study_csv, markdown_report,
 };
 pub use study::{
-    PretrainingRun, STUDY_FILE, StudyResults, StudyRun, pretrain_dir, run_dir, run_study,
+    PretrainingRun, STUDY_FILE, StudyResults, StudyRun, StudySelection, pretrain_dir, run_dir,
+    run_study, run_study_selected,
 };
+pub use study_job::StudyJob;
 pub use table::{AUTHORS_COLUMNS, STUDY_COLUMNS, study_csv, write_study_csv};

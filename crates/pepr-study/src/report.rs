@@ -260,6 +260,15 @@ pub fn markdown_report(
     );
     let _ = writeln!(out, "Machine: {}.", results.environment.summary());
     let _ = writeln!(out, "Command: `{}`.", results.environment.command);
+    if !results.missing.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n**Partial results**: {} runs of the grid had not finished when these results were merged, and are missing \
+             from every table and statistic: {}. Merge again when they have finished.",
+            results.missing.len(),
+            results.missing.join(", ")
+        );
+    }
     if let Some(r) = results.runs.first() {
         let e = &r.resources.energy;
         let label = match e.provenance {

@@ -110,6 +110,11 @@ pub struct StudyResults {
     pub environment: RunEnvironment,
     /// Wall-clock seconds of this call.
     pub seconds: f64,
+    /// The runs of the grid that are not in `pretraining` and `runs` (`pretrain/MODEL`,
+    /// `EXPERIMENT/MODEL`): those a partial merge of a sweep found unfinished (empty for a whole
+    /// study).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing: Vec<String>,
 }
 
 /// The run directory of a model's pretraining.
@@ -182,8 +187,66 @@ pub fn run_study(
     device: &Device,
     environment: RunEnvironment,
     progress: bool,
+    log: impl FnMut(&str),
+) -> Result<StudyResults> {
+    run_study_selected(
+        params,
+        out_dir,
+        device,
+        environment,
+        &StudySelection::All,
+        progress,
+        log,
+    )
+}
+
+/// Which runs of a study one call trains.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StudySelection {
+    /// Every model: trains what is not finished (what [`run_study`] does).
+    All,
+    /// Only these models of the pool, each its pretraining and every experiment (one job of a
+    /// sweep); the other models' runs are listed in [`StudyResults::missing`].
+    Models(Vec<String>),
+    /// None: the runs that finished in the study directory are read, the others are listed in
+    /// [`StudyResults::missing`] (merging a sweep, complete or not).
+    Finished,
+}
+
+/// [`run_study`] restricted to the runs `selection` names: one job of a sweep trains one model
+/// ([`StudySelection::Models`]), merging a sweep reads the finished runs without training any
+/// ([`StudySelection::Finished`]). A run's result does not depend on which call trained it (given
+/// the seed and the thread count).
+///
+/// # Errors
+///
+/// As [`run_study`], and [`StudyError::InvalidParameter`] for a model name that is not in the
+/// pool.
+pub fn run_study_selected(
+    params: &StudyValidParams,
+    out_dir: &Path,
+    device: &Device,
+    environment: RunEnvironment,
+    selection: &StudySelection,
+    progress: bool,
     mut log: impl FnMut(&str),
 ) -> Result<StudyResults> {
+    if let StudySelection::Models(names) = selection
+        && let Some(name) = names
+            .iter()
+            .find(|n| !params.params().pool.models.iter().any(|m| &m.name == *n))
+    {
+        return Err(StudyError::InvalidParameter {
+            parameter: "models",
+            reason: format!("{name:?} is not a model of the pool"),
+        });
+    }
+    let reading = *selection == StudySelection::Finished;
+    let wanted = |name: &str| match selection {
+        StudySelection::Models(names) => names.iter().any(|n| n == name),
+        _ => true,
+    };
     let started = std::time::Instant::now();
     let p = params.params();
     let meter = Meter::new(params.meter().clone())?;
@@ -233,16 +296,55 @@ pub fn run_study(
         .collect::<Result<_>>()?;
     claim(out_dir, params, device)?;
 
-    let total = p.pool.models.len() * (1 + experiments.len());
+    let selected = p.pool.models.iter().filter(|m| wanted(&m.name)).count();
+    let total = selected * (1 + experiments.len());
     let bar = GridBar::new(progress, total as u64);
     let mut pretraining = Vec::new();
     let mut runs = Vec::new();
+    let mut missing = Vec::new();
     let mut done = 0;
     for (model, (pretrain_config, target_config)) in p.pool.models.iter().zip(&configs) {
-        done += 1;
         let name = format!("pretrain/{}", model.name);
-        bar.start(&name);
         let dir = pretrain_dir(out_dir, &model.name);
+        let run_names = experiments
+            .iter()
+            .map(|e| format!("{}/{}", e.label, model.name));
+        if !wanted(&model.name) {
+            missing.push(name);
+            missing.extend(run_names);
+            continue;
+        }
+        done += 1;
+        bar.start(&name);
+        if reading && !finished(&dir, &name)? {
+            // Without the pretraining, only the runs from scratch can have finished.
+            missing.push(name);
+            bar.finish_one();
+            for experiment in &experiments {
+                done += 1;
+                let run_name = format!("{}/{}", experiment.label, model.name);
+                let dir = run_dir(out_dir, &experiment.label, &model.name);
+                if experiment.pretrained || !finished(&dir, &run_name)? {
+                    missing.push(run_name);
+                    bar.finish_one();
+                    continue;
+                }
+                bar.start(&run_name);
+                let (data, description) = &target[fraction_index(p, experiment)];
+                let run = train_one(
+                    params,
+                    model,
+                    target_config,
+                    experiment,
+                    (data, description),
+                    None,
+                    (&meter, device, &environment, out_dir),
+                )?;
+                runs.push(run);
+                bar.finish_one();
+            }
+            continue;
+        }
         let output = TrainingRun::new(
             pretrain_config.clone(),
             &pretrain_data,
@@ -279,13 +381,15 @@ pub fn run_study(
         let checkpoint = pretrained_checkpoint(&dir).map_err(run_error(name))?;
         for experiment in &experiments {
             done += 1;
-            bar.start(&format!("{}/{}", experiment.label, model.name));
-            let i = p
-                .fractions
-                .iter()
-                .position(|&f| f == experiment.fraction)
-                .unwrap_or(0);
-            let (data, description) = &target[i];
+            let run_name = format!("{}/{}", experiment.label, model.name);
+            let dir = run_dir(out_dir, &experiment.label, &model.name);
+            if reading && !finished(&dir, &run_name)? {
+                missing.push(run_name);
+                bar.finish_one();
+                continue;
+            }
+            bar.start(&run_name);
+            let (data, description) = &target[fraction_index(p, experiment)];
             let run = train_one(
                 params,
                 model,
@@ -324,7 +428,21 @@ pub fn run_study(
         runs,
         environment,
         seconds: started.elapsed().as_secs_f64(),
+        missing,
     })
+}
+
+/// Where `experiment`'s fraction stands in the study's list of fractions.
+fn fraction_index(p: &StudyParams, experiment: &Experiment) -> usize {
+    p.fractions
+        .iter()
+        .position(|&f| f == experiment.fraction)
+        .unwrap_or(0)
+}
+
+/// Whether the run directory `dir` holds a finished run (`name` names it in an error).
+fn finished(dir: &Path, name: &str) -> Result<bool> {
+    smallscale_osc_reg::run_finished(dir).map_err(run_error(name.to_string()))
 }
 
 /// A measurement is always there for a metered run; this stands in should that ever change.

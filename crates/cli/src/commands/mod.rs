@@ -13,6 +13,7 @@ pub mod pepr_plot;
 pub mod quantize;
 pub mod reproduce;
 pub mod study;
+pub mod sweep;
 pub mod train;
 
 /// This process's command line, version, build commit, thread count and machine, for results files.

@@ -1,17 +1,21 @@
 //! `smallscale reproduce`: the paper's FP / PTQ / QAT / Reg comparison on the embedded data.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use super::experiment_args::{DataArgs, DeviceArgs};
+use super::output_args::OutputArgs;
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
+use serde::{Deserialize, Serialize};
+use smallscale_datasets::DataSource;
 use smallscale_models::ModelConfig;
 use smallscale_osc_reg::{
-    Method, PaperPreset, ReproduceParams, SplitSpec, check_claims, per_bit_table, reproduce,
-    summarize_seeds, write_report, write_seeds_summary,
+    Method, PaperPreset, ReproduceParams, ReproduceResults, ReproduceValidParams, SplitSpec,
+    check_claims, per_bit_table, reproduce, summarize_seeds, write_report, write_seeds_summary,
 };
+use smallscale_pepr_score::MeterConfig;
 use smallscale_quant_core::BitWidth;
 
 /// `--preset`.
@@ -144,9 +148,89 @@ pub struct ReproduceArgs {
     pub meter: super::experiment_args::MeterArgs,
 }
 
+/// What the options of `reproduce` resolve to: the checked settings, the data, its split and the
+/// seeds (everything but where the outputs go).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResolvedReproduce {
+    /// The settings at the first seed.
+    pub params: ReproduceParams,
+    /// How every run is metered.
+    pub meter: MeterConfig,
+    /// The data.
+    pub source: DataSource,
+    /// Its split.
+    pub split: SplitSpec,
+    /// The seeds, in order.
+    pub seeds: Vec<u64>,
+    /// Whether this is a `--quick` smoke run.
+    pub quick: bool,
+    /// `cpu` or `cuda`.
+    pub device: String,
+}
+
+impl ResolvedReproduce {
+    /// The checked settings.
+    pub fn valid(&self) -> Result<ReproduceValidParams> {
+        Ok(self
+            .params
+            .clone()
+            .check()
+            .context("invalid settings")?
+            .with_meter(self.meter.clone()))
+    }
+}
+
+/// The output directory of `seed` when a reproduction runs `seeds` seeds: `out` for one seed,
+/// `out/seed-S` for several.
+pub fn seed_dir(out: &Path, seed: u64, seeds: usize) -> PathBuf {
+    if seeds == 1 {
+        out.to_path_buf()
+    } else {
+        out.join(format!("seed-{seed}"))
+    }
+}
+
 /// Runs the subcommand.
 pub fn run(args: &ReproduceArgs) -> Result<()> {
     let started = Instant::now();
+    let resolved = resolve(args)?;
+    let params = resolved.valid()?;
+    let seeds = &resolved.seeds;
+    check_output_layout(&args.out, seeds.len())?;
+    let device = args.device.open()?;
+    let environment = super::run_environment();
+    let progress = args.output.progress();
+    let chatty = args.output.chatty();
+    let n = seeds.len();
+    let mut all = Vec::with_capacity(n);
+    for (i, &seed) in seeds.iter().enumerate() {
+        let params = params.with_seed(seed);
+        if chatty && n > 1 {
+            eprintln!("== seed {seed} ({} of {n})", i + 1);
+        }
+        let out = seed_dir(&args.out, seed, n);
+        let results = reproduce(
+            &params,
+            &resolved.source,
+            &resolved.split,
+            &device,
+            &out,
+            progress,
+            |line| {
+                if chatty {
+                    eprintln!("{line}");
+                }
+            },
+        )?;
+        write_report(&results, &out, &environment)?;
+        all.push(results);
+    }
+    print_results(&args.out, &args.output, resolved.quick, &all, started)
+}
+
+/// Resolves the options into settings: the preset, the model, the bits, the baselines, the data
+/// and the seeds, every one checked.
+pub fn resolve(args: &ReproduceArgs) -> Result<ResolvedReproduce> {
     let preset = args.preset.map(PresetArg::preset);
     let base = match preset {
         Some(p) => {
@@ -246,45 +330,40 @@ pub fn run(args: &ReproduceArgs) -> Result<()> {
     };
     let (shape, classes) = source.shape_and_classes()?;
     params.model = params.model.fitted_to(shape, classes);
-    let params = params
+    params
+        .clone()
         .check()
-        .context("the model does not fit the data")?
-        .with_meter(args.meter.config()?);
+        .context("the model does not fit the data")?;
     let seeds: Vec<u64> = (0..args.seeds)
-        .map(|i| params.params().seed.checked_add(i))
+        .map(|i| params.seed.checked_add(i))
         .collect::<Option<_>>()
         .context("--seed + --seeds overflows a 64-bit seed: start from a smaller --seed")?;
-    check_output_layout(&args.out, seeds.len())?;
-    let device = args.device.open()?;
-    let environment = super::run_environment();
-    let progress = args.output.progress();
-    let chatty = args.output.chatty();
-    let n = seeds.len();
-    let mut all = Vec::with_capacity(n);
-    for (i, &seed) in seeds.iter().enumerate() {
-        let params = params.with_seed(seed);
-        let out = if n == 1 {
-            args.out.clone()
-        } else {
-            if chatty {
-                eprintln!("== seed {seed} ({} of {n})", i + 1);
-            }
-            args.out.join(format!("seed-{seed}"))
-        };
-        let results = reproduce(&params, &source, &split, &device, &out, progress, |line| {
-            if chatty {
-                eprintln!("{line}");
-            }
-        })?;
-        write_report(&results, &out, &environment)?;
-        all.push(results);
-    }
-    if let [results] = all.as_slice() {
-        if args.output.json {
+    Ok(ResolvedReproduce {
+        params,
+        meter: args.meter.config()?,
+        source,
+        split,
+        seeds,
+        quick: args.quick,
+        device: args.device.label().to_string(),
+    })
+}
+
+/// Prints the results of one seed (the per-bit table and the claims) or the summary over several
+/// (writing `summary.md` and `summary.json` into `out`).
+pub fn print_results(
+    out: &Path,
+    output: &OutputArgs,
+    quick: bool,
+    all: &[ReproduceResults],
+    started: Instant,
+) -> Result<()> {
+    if let [results] = all {
+        if output.json {
             let value = serde_json::json!({
                 "results": results,
                 "claims": check_claims(results),
-                "report": args.out.join("report.md"),
+                "report": out.join("report.md"),
             });
             outln!("{}", serde_json::to_string_pretty(&value)?);
             return Ok(());
@@ -299,7 +378,7 @@ pub fn run(args: &ReproduceArgs) -> Result<()> {
         }
         outln!(
             "One seed decides nothing{}: run --seeds N (N >= 3) for confidence intervals and tests.",
-            if args.quick {
+            if quick {
                 ", and --quick is a smoke run"
             } else {
                 ""
@@ -307,18 +386,18 @@ pub fn run(args: &ReproduceArgs) -> Result<()> {
         );
         outln!(
             "Report: {}, results: {}. Total time {:.1} s.",
-            args.out.join("report.md").display(),
-            args.out.join("results.json").display(),
+            out.join("report.md").display(),
+            out.join("results.json").display(),
             started.elapsed().as_secs_f64()
         );
         return Ok(());
     }
-    let summary = summarize_seeds(&all)?;
-    write_seeds_summary(&summary, &args.out, &environment)?;
-    if args.output.json {
+    let summary = summarize_seeds(all)?;
+    write_seeds_summary(&summary, out, &super::run_environment())?;
+    if output.json {
         let value = serde_json::json!({
             "summary": summary,
-            "report": args.out.join("summary.md"),
+            "report": out.join("summary.md"),
         });
         outln!("{}", serde_json::to_string_pretty(&value)?);
         return Ok(());
@@ -335,7 +414,7 @@ pub fn run(args: &ReproduceArgs) -> Result<()> {
         })
         .collect();
     print_cells(
-        &format!("{}, mean ± sd over {} seeds", summary.data, seeds.len()),
+        &format!("{}, mean ± sd over {} seeds", summary.data, all.len()),
         &summary.params.eval_bits,
         &table,
         14,
@@ -370,8 +449,8 @@ pub fn run(args: &ReproduceArgs) -> Result<()> {
     }
     outln!(
         "Summary: {}, per seed: {}. Total time {:.1} s.",
-        args.out.join("summary.md").display(),
-        args.out.join("seed-S/report.md").display(),
+        out.join("summary.md").display(),
+        out.join("seed-S/report.md").display(),
         started.elapsed().as_secs_f64()
     );
     Ok(())
@@ -436,7 +515,7 @@ fn print_cells(
 
 /// One output directory holds either one seed (`report.md`, `runs/`) or several (`summary.md`,
 /// `seed-S/`): mixing them would leave one layout's reports next to the other's.
-fn check_output_layout(out: &std::path::Path, seeds: usize) -> Result<()> {
+pub fn check_output_layout(out: &Path, seeds: usize) -> Result<()> {
     let single = out.join("results.json").exists() || out.join("runs").exists();
     let several = out.join("summary.json").exists();
     if seeds > 1 && single {
