@@ -27,6 +27,8 @@ if ! command -v slurmctld >/dev/null || ! command -v munged >/dev/null; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends slurm-wlm munge >/dev/null
+  # Where the packages started their system daemons, stop them: this test runs its own.
+  for service in slurmd slurmctld munge; do service "$service" stop >/dev/null 2>&1 || true; done
 fi
 
 WORK=$(mktemp -d /tmp/smallscale-slurm-test.XXXXXX)
@@ -40,6 +42,11 @@ cleanup() {
   local status=$?
   set +e
   scancel --quiet --full -u root >/dev/null 2>&1
+  # Let the cancelled tasks end before their daemons go.
+  for _ in $(seq 30); do
+    squeue -h 2>/dev/null | grep -q . || break
+    sleep 1
+  done
   for pid_file in "$RUN_DIR/slurmd.pid" "$RUN_DIR/slurmctld.pid" "$WORK/munge/munged.pid"; do
     [ -f "$pid_file" ] && kill "$(cat "$pid_file")" 2>/dev/null
   done
@@ -68,6 +75,7 @@ runuser -u munge -- munged --force --key-file="$WORK/munge/munge.key" --socket="
   --pid-file="$WORK/munge/munged.pid" --log-file="$WORK/munge/munged.log" --seed-file="$WORK/munge/seed"
 
 HOST=$(hostname -s)
+CTLD_PORT=$((20000 + ($$ % 5000) * 2)) # two runs on one host do not share ports
 CPUS=$(nproc)
 MEM_MB=$(( $(awk '/MemTotal/ {print $2}' /proc/meminfo) / 1024 * 9 / 10 ))
 cat > "$SLURM_CONF" <<EOF
@@ -91,8 +99,8 @@ ReturnToService=2
 KillWait=5
 SlurmctldPidFile=$RUN_DIR/slurmctld.pid
 SlurmdPidFile=$RUN_DIR/slurmd.pid
-SlurmctldPort=16817
-SlurmdPort=16818
+SlurmctldPort=$CTLD_PORT
+SlurmdPort=$((CTLD_PORT + 1))
 StateSaveLocation=$WORK/spool/ctld
 SlurmdSpoolDir=$WORK/spool/d
 SlurmctldLogFile=$WORK/slurmctld.log
@@ -111,8 +119,13 @@ done
 sinfo -h -o %T | grep -qx idle || { echo "slurm-test: the node did not come up" >&2; sinfo >&2; exit 1; }
 
 wait_for() { # JOBID TIMEOUT_S
+  local out
   for _ in $(seq "$2"); do
-    squeue -h -j "$1" 2>/dev/null | grep -q . || return 0
+    if out=$(squeue -h -j "$1" 2>&1); then
+      [ -z "$out" ] && return 0
+    elif grep -q "Invalid job id" <<<"$out"; then
+      return 0 # purged: it ended
+    fi # otherwise slurmctld did not answer this time: ask again
     sleep 1
   done
   echo "slurm-test: job $1 did not end within $2 s" >&2
@@ -121,7 +134,8 @@ wait_for() { # JOBID TIMEOUT_S
 }
 
 SWEEP=(reproduce --quick --epochs 2 --bits 3 --width 4 --seeds 2)
-PLAN=(--cpus-per-task 1 --mem 1G --time 10 --max-parallel 2 --quiet)
+# Two threads per job: the results must not depend on where a multi-threaded job ran.
+PLAN=(--cpus-per-task 2 --mem 1G --time 10 --max-parallel 2 --quiet)
 
 # 1. The sweep through SLURM, and the same sweep on this machine.
 log "1. planning and submitting a sweep of 6 jobs"

@@ -37,7 +37,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// The main job: the paper's FP / PTQ / QAT / Reg comparison with cross-bit tables, resources, PePR
-    /// and plots, on the embedded Fashion-MNIST subset (about a minute on 2 CPU cores).
+    /// and plots, on the embedded Fashion-MNIST subset (one to two minutes on 2 CPU cores).
     Reproduce(Box<commands::reproduce::ReproduceArgs>),
     /// Train one model (FP, QAT or the oscillation regularizer) with every knob; resumable.
     Train(Box<commands::train::TrainArgs>),

@@ -267,6 +267,20 @@ fn a_failed_job_is_reported_with_its_error_and_retried() {
     let json = ok_json(&["sweep", "status", s(&dir), "--json"]);
     assert_eq!(json["jobs"][0]["state"], "done");
     assert!(json["jobs"][0]["error_tail"].is_null());
+    // A merge reads the runs of done jobs only: a run directory that looks finished while its job
+    // has not recorded its end (it may still be writing) is missing, not read.
+    let id = json["jobs"][0]["job"]["id"].as_str().unwrap();
+    std::fs::remove_file(dir.join("jobs").join(id).join("done.json")).unwrap();
+    let (code, merged, stderr) = run(&["sweep", "merge", s(&dir)]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        merged.contains("PARTIAL") && merged.contains("tiny/fp"),
+        "{merged}"
+    );
+    assert!(
+        merged.contains("No complete run of the comparison"),
+        "{merged}"
+    );
     // A job that does not exist is named with the range there is.
     fails_with(
         &["sweep", "run", s(&dir), "--index", "3"],

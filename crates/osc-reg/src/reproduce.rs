@@ -193,7 +193,7 @@ impl TrainedRow {
 }
 
 impl Default for ReproduceParams {
-    /// The defaults of `smallscale reproduce`, sized to finish in about a minute on 2 CPU cores: the small CNN
+    /// The defaults of `smallscale reproduce`, sized to finish in one to two minutes on 2 CPU cores: the small CNN
     /// with blocks of 8 and 16 channels (BatchNorm, ReLU, max-pool), target bits {2, 3, 4}, evaluation at
     /// 2..=8, lambda 1, 8 epochs with patience 3, batch 128, Adam at 1e-3, seed 0.
     fn default() -> Self {
@@ -620,6 +620,10 @@ pub enum RunSelection {
     /// None: the runs that finished in the output directory are read and evaluated, the others
     /// are listed in [`ReproduceResults::missing`] (merging a sweep, complete or not).
     Finished,
+    /// None: of the runs with these labels, those that finished are read and evaluated; every
+    /// other run is listed in [`ReproduceResults::missing`]. A sweep's merge names the runs whose
+    /// jobs are done, so that a run still being written by its job is not read.
+    FinishedAmong(Vec<String>),
 }
 
 /// [`reproduce`] restricted to the runs `selection` names: one job of a sweep trains one run
@@ -665,6 +669,9 @@ pub fn reproduce_selected(
             RunSelection::All => true,
             RunSelection::Only(labels) => labels.contains(&label),
             RunSelection::Finished => crate::run_dir::run_finished(&run_dir)?,
+            RunSelection::FinishedAmong(labels) => {
+                labels.contains(&label) && crate::run_dir::run_finished(&run_dir)?
+            }
         };
         if !selected {
             missing.push(label);
@@ -674,7 +681,10 @@ pub fn reproduce_selected(
             "[{}/{}] {} {label}",
             i + 1,
             total_runs,
-            if *selection == RunSelection::Finished {
+            if matches!(
+                selection,
+                RunSelection::Finished | RunSelection::FinishedAmong(_)
+            ) {
                 "reading"
             } else {
                 "training"

@@ -212,6 +212,10 @@ pub enum StudySelection {
     /// None: the runs that finished in the study directory are read, the others are listed in
     /// [`StudyResults::missing`] (merging a sweep, complete or not).
     Finished,
+    /// None: of these models, the runs that finished are read; every other run is listed in
+    /// [`StudyResults::missing`]. A sweep's merge names the models whose jobs are done, so that a
+    /// run still being written by its job is not read.
+    FinishedOf(Vec<String>),
 }
 
 /// [`run_study`] restricted to the runs `selection` names: one job of a sweep trains one model
@@ -232,7 +236,7 @@ pub fn run_study_selected(
     progress: bool,
     mut log: impl FnMut(&str),
 ) -> Result<StudyResults> {
-    if let StudySelection::Models(names) = selection
+    if let StudySelection::Models(names) | StudySelection::FinishedOf(names) = selection
         && let Some(name) = names
             .iter()
             .find(|n| !params.params().pool.models.iter().any(|m| &m.name == *n))
@@ -242,9 +246,14 @@ pub fn run_study_selected(
             reason: format!("{name:?} is not a model of the pool"),
         });
     }
-    let reading = *selection == StudySelection::Finished;
+    let reading = matches!(
+        selection,
+        StudySelection::Finished | StudySelection::FinishedOf(_)
+    );
     let wanted = |name: &str| match selection {
-        StudySelection::Models(names) => names.iter().any(|n| n == name),
+        StudySelection::Models(names) | StudySelection::FinishedOf(names) => {
+            names.iter().any(|n| n == name)
+        }
         _ => true,
     };
     let started = std::time::Instant::now();
@@ -316,73 +325,63 @@ pub fn run_study_selected(
         }
         done += 1;
         bar.start(&name);
-        if reading && !finished(&dir, &name)? {
-            // Without the pretraining, only the runs from scratch can have finished.
+        // The pretraining's checkpoint and resources; none when merging and it has not finished
+        // (then only the runs from scratch can have finished).
+        let pretrained = if reading && !finished(&dir, &name)? {
             missing.push(name);
-            bar.finish_one();
-            for experiment in &experiments {
-                done += 1;
-                let run_name = format!("{}/{}", experiment.label, model.name);
-                let dir = run_dir(out_dir, &experiment.label, &model.name);
-                if experiment.pretrained || !finished(&dir, &run_name)? {
-                    missing.push(run_name);
-                    bar.finish_one();
-                    continue;
-                }
-                bar.start(&run_name);
-                let (data, description) = &target[fraction_index(p, experiment)];
-                let run = train_one(
-                    params,
-                    model,
-                    target_config,
-                    experiment,
-                    (data, description),
-                    None,
-                    (&meter, device, &environment, out_dir),
-                )?;
-                runs.push(run);
-                bar.finish_one();
-            }
-            continue;
-        }
-        let output = TrainingRun::new(
-            pretrain_config.clone(),
-            &pretrain_data,
-            pretrain_description.clone(),
-            params.pretrain().clone(),
-        )
-        .with_device(device.clone())
-        .with_run_dir(&dir)
-        .with_meter(&meter)
-        .with_environment(environment.clone())
-        .run()
-        .map_err(run_error(name.clone()))?;
-        let r = output.result;
-        let resources = r.resources.clone().unwrap_or_else(unreachable_measurement);
-        bar.suspend(|| {
-            log(&format!(
-                "[{done}/{total}] {name}: {} parameters, validation {:.2}%, test {:.2}%, {:.1} s",
-                r.parameters,
-                100.0 * r.outcome.best_monitored,
-                100.0 * r.test.fp,
-                resources.wall_time.value
+            None
+        } else {
+            let output = TrainingRun::new(
+                pretrain_config.clone(),
+                &pretrain_data,
+                pretrain_description.clone(),
+                params.pretrain().clone(),
+            )
+            .with_device(device.clone())
+            .with_run_dir(&dir)
+            .with_meter(&meter)
+            .with_environment(environment.clone())
+            .run()
+            .map_err(run_error(name.clone()))?;
+            let r = output.result;
+            let resources = r.resources.clone().unwrap_or_else(unreachable_measurement);
+            bar.suspend(|| {
+                log(&format!(
+                    "[{done}/{total}] {name}: {} parameters, validation {:.2}%, test {:.2}%, {:.1} s",
+                    r.parameters,
+                    100.0 * r.outcome.best_monitored,
+                    100.0 * r.test.fp,
+                    resources.wall_time.value
+                ))
+            });
+            pretraining.push(PretrainingRun {
+                model: model.name.clone(),
+                parameters: r.parameters,
+                validation_accuracy: r.outcome.best_monitored,
+                test_accuracy: r.test.fp,
+                epochs: r.outcome.history.len(),
+                resources: resources.clone(),
+                status: r.status,
+            });
+            Some((
+                pretrained_checkpoint(&dir).map_err(run_error(name))?,
+                resources,
             ))
-        });
-        pretraining.push(PretrainingRun {
-            model: model.name.clone(),
-            parameters: r.parameters,
-            validation_accuracy: r.outcome.best_monitored,
-            test_accuracy: r.test.fp,
-            epochs: r.outcome.history.len(),
-            resources: resources.clone(),
-            status: r.status,
-        });
+        };
         bar.finish_one();
-        let checkpoint = pretrained_checkpoint(&dir).map_err(run_error(name))?;
         for experiment in &experiments {
             done += 1;
             let run_name = format!("{}/{}", experiment.label, model.name);
             let dir = run_dir(out_dir, &experiment.label, &model.name);
+            let body = match (&pretrained, experiment.pretrained) {
+                (Some((checkpoint, resources)), true) => Some((checkpoint, resources)),
+                (None, true) => {
+                    missing.push(run_name);
+                    bar.finish_one();
+                    continue;
+                }
+                (_, false) => None,
+            };
             if reading && !finished(&dir, &run_name)? {
                 missing.push(run_name);
                 bar.finish_one();
@@ -396,11 +395,11 @@ pub fn run_study_selected(
                 target_config,
                 experiment,
                 (data, description),
-                experiment.pretrained.then(|| checkpoint.clone()),
+                body.map(|(checkpoint, _)| checkpoint.clone()),
                 (&meter, device, &environment, out_dir),
             )?;
             let run = StudyRun {
-                pretraining: experiment.pretrained.then(|| resources.clone()),
+                pretraining: body.map(|(_, resources)| resources.clone()),
                 ..run
             };
             bar.suspend(|| {

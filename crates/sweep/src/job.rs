@@ -174,8 +174,9 @@ pub fn read_jobs(dir: &Path) -> Result<Vec<Job>> {
             file_error(
                 &path,
                 format!(
-                    "line {} is not a job ({e}); plan the sweep again with `smallscale sweep plan`",
-                    n + 1
+                    "line {} is not a job ({e}); delete {} and plan the sweep again (finished jobs keep their results)",
+                    n + 1,
+                    JOBS_FILE
                 ),
             )
         })?;
@@ -183,16 +184,22 @@ pub fn read_jobs(dir: &Path) -> Result<Vec<Job>> {
             return Err(file_error(
                 &path,
                 format!(
-                    "line {}: job {} has id {}, which is not the hash of its contents (the line was edited); plan the sweep again",
+                    "line {}: job {} has id {}, which is not the hash of its contents (the line was edited); delete {} and plan the sweep again (finished jobs keep their results)",
                     n + 1,
                     job.index,
-                    job.id
+                    job.id,
+                    JOBS_FILE
                 ),
             ));
         }
         jobs.push(job);
     }
-    check_jobs(&jobs).map_err(|e| file_error(&path, e.to_string()))?;
+    check_jobs(&jobs).map_err(|e| {
+        file_error(
+            &path,
+            format!("{e}; delete {JOBS_FILE} and plan the sweep again"),
+        )
+    })?;
     Ok(jobs)
 }
 

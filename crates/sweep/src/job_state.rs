@@ -204,7 +204,9 @@ impl JobFiles {
             return Ok(false);
         }
         let file = self.open_lock()?;
-        match file.try_lock() {
+        // A shared lock: probes do not block each other, only a holder of the job's (exclusive)
+        // lock blocks them.
+        match file.try_lock_shared() {
             Ok(()) => Ok(false),
             Err(TryLockError::WouldBlock) => Ok(true),
             Err(TryLockError::Error(e)) => Err(file_error(
@@ -286,11 +288,12 @@ impl JobFiles {
     ///
     /// As [`JobFiles::done`] and [`JobFiles::is_locked`].
     pub fn state(&self) -> Result<JobState> {
-        if self.done()?.is_some() {
-            return Ok(JobState::Done);
-        }
+        // The lock first: a job that finishes between the two looks is then done, not pending.
         if self.is_locked()? {
             return Ok(JobState::Running);
+        }
+        if self.done()?.is_some() {
+            return Ok(JobState::Done);
         }
         if self.dir.join(ERROR_FILE).exists() {
             return Ok(JobState::Failed);

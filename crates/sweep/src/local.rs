@@ -169,6 +169,14 @@ fn run_one(
             format!("cannot start the process of job {} ({e})", job.index),
         )
     })?;
+    let files = JobFiles::of(sweep_dir, job);
+    if !status.success() && files.error_tail(1).is_none() && files.done()?.is_none() {
+        // Killed (out of memory, a signal) before the job could record its error.
+        files.mark_failed(&format!(
+            "the job's process ended with {status} before it recorded an error (killed?); its output is in {}",
+            path.display()
+        ))?;
+    }
     let _ = tx.send(Ok(LocalEvent::Ended {
         index: job.index,
         label: job.label.clone(),

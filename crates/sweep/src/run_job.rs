@@ -42,7 +42,17 @@ pub fn run_job<E: std::fmt::Display>(
     if let Some(value) = files.done()? {
         return Ok(JobRun::AlreadyDone(value));
     }
-    let _lock = match files.try_lock()? {
+    // A status probe holds the lock for an instant: try a few times before saying that another
+    // process runs the job.
+    let mut lock = files.try_lock()?;
+    for _ in 0..10 {
+        if lock.is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        lock = files.try_lock()?;
+    }
+    let _lock = match lock {
         Some(lock) => lock,
         None => {
             let holder = files
@@ -65,7 +75,8 @@ pub fn run_job<E: std::fmt::Display>(
             files.mark_done(&value)?;
             return Ok(JobRun::Finished(value));
         }
-        Ok(Err(e)) => e.to_string(),
+        // `{:#}`: an error with causes (anyhow's) prints all of them.
+        Ok(Err(e)) => format!("{e:#}"),
         Err(panic) => {
             let what = panic
                 .downcast_ref::<String>()

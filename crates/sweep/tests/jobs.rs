@@ -246,6 +246,13 @@ fn the_local_pool_runs_what_is_not_done_and_reports_failures() {
     );
     let status = sweep_status(dir.path(), 1).unwrap();
     assert_eq!(status.count(JobState::Done), 4);
+    // The process ended without recording an error (as when it is killed): the pool records it.
+    assert_eq!(status.jobs[3].state, JobState::Failed);
+    let tail = status.jobs[3].error_tail.clone().unwrap();
+    assert!(
+        tail.contains("exit status: 3") && tail.contains("local-3.out"),
+        "{tail}"
+    );
     assert!(run_local(dir.path(), &jobs, 0, |_| Command::new("true"), |_| {}).is_err());
 }
 

@@ -64,7 +64,7 @@ impl BaselineArg {
 #[derive(Debug, Args)]
 #[command(
     after_help = "Examples:\n  smallscale reproduce                       # embedded Fashion-MNIST subset, small CNN, bits 2, 3, 4\n  \
-    smallscale reproduce --quick               # about 5 seconds: 2 epochs on a slice of the data\n  \
+    smallscale reproduce --quick               # seconds: 2 epochs on a slice of the data\n  \
     smallscale reproduce --seeds 3 --out seeds   # three seeds: mean ± sd, claims on the means\n  \
     smallscale reproduce --data /usr/share/datasets/fashion-mnist --epochs 30 --out full\n\n\
     Rerunning the same command with the same --out resumes: finished runs are loaded, an interrupted one continues."
@@ -73,7 +73,7 @@ pub struct ReproduceArgs {
     /// Output directory: results.json, report.md, plots, and one run directory per training run.
     #[arg(long, value_name = "DIR", default_value = "reproduce-out")]
     pub out: PathBuf,
-    /// A fast smoke run (about 5 seconds on 2 cores): 2 epochs on 2,000 training images.
+    /// A fast smoke run (a few seconds on 2 cores): 2 epochs on 2,000 training images.
     #[arg(long)]
     pub quick: bool,
     /// The paper's CIFAR-10 setting of one of its models: resnet18-cifar10 or vit-cifar10. It sets

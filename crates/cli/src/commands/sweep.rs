@@ -221,6 +221,11 @@ pub struct MergeArgs {
     /// The sweep directory.
     #[arg(value_name = "DIR")]
     pub dir: PathBuf,
+    /// Where the finished models are evaluated again [default: the plan's device]. `cpu` merges a
+    /// GPU sweep on a machine without one; its accuracies are then the CPU's, which may differ
+    /// from the GPU's in the last digits.
+    #[arg(long, value_enum, value_name = "DEVICE")]
+    pub device: Option<DeviceKind>,
     #[command(flatten)]
     pub output: OutputArgs,
 }
@@ -236,9 +241,11 @@ pub fn run(args: &SweepArgs) -> Result<()> {
     }
 }
 
-/// For `sweep run --index I`: the number of threads job I computes with, so that `main` can set
-/// `RAYON_NUM_THREADS` before any thread starts (the matrix kernels and candle read it). `None`
-/// for every other command, or when the job cannot be read (the command then says why).
+/// For `sweep run --index I`: the number of threads job I computes with; for `sweep merge`, the
+/// plan's (a merge evaluates every model again, with the threads its job had). `main` sets
+/// `RAYON_NUM_THREADS` to it before any thread starts (the matrix kernels and candle read it).
+/// `None` for every other command, or when the job list cannot be read (the command then says
+/// why).
 pub fn job_threads(args: &SweepArgs) -> Option<usize> {
     match &args.command {
         SweepCommand::Run(RunArgs {
@@ -246,6 +253,9 @@ pub fn job_threads(args: &SweepArgs) -> Option<usize> {
             index: Some(i),
             ..
         }) => read_job(dir, *i).ok().map(|j| j.threads),
+        SweepCommand::Merge(MergeArgs { dir, .. }) => {
+            read_jobs(dir).ok()?.first().map(|j| j.threads)
+        }
         _ => None,
     }
 }
@@ -362,6 +372,13 @@ fn plan(args: &PlanArgs) -> Result<()> {
         smallscale,
     };
     let existed = write_plan(&args.dir, &plan, &jobs, &sbatch)?;
+    if jobs.len() > 1000 && args.output.chatty() {
+        eprintln!(
+            "warning: {} jobs: SLURM's default MaxArraySize (1001) allows indices 0 to 1000 only; ask `scontrol show config | grep MaxArraySize`, and submit in ranges if needed (sbatch --array=0-999 sweep.sbatch, then --array=1000-{})",
+            jobs.len(),
+            jobs.len() - 1
+        );
+    }
     if args.output.json {
         outln!(
             "{}",
@@ -481,11 +498,12 @@ fn plan_study(
     })?)
 }
 
-fn open_device(label: &str) -> Result<candle_core::Device> {
-    let device = match label {
-        "cpu" => DeviceKind::Cpu,
-        "cuda" => DeviceKind::Cuda,
-        other => bail!("the plan names the device {other:?}: plan the sweep again"),
+fn open_device(label: &str, instead: Option<DeviceKind>) -> Result<candle_core::Device> {
+    let device = match (instead, label) {
+        (Some(d), _) => d,
+        (None, "cpu") => DeviceKind::Cpu,
+        (None, "cuda") => DeviceKind::Cuda,
+        (None, other) => bail!("the plan names the device {other:?}: plan the sweep again"),
     };
     DeviceArgs { device }.open()
 }
@@ -542,7 +560,7 @@ fn run_payload(dir: &Path, job: &Job, progress: bool, chatty: bool) -> Result<se
         REPRODUCE_RUN => {
             let payload: ReproduceRunJob = serde_json::from_value(job.config.clone())
                 .context("the job is not a reproduce run: plan the sweep again")?;
-            let device = open_device(&payload.device)?;
+            let device = open_device(&payload.device, None)?;
             let out = dir.join(&job.part).join(&payload.seed_dir);
             let r = payload.run.run(&device, &out, progress, log)?;
             let at_target = r.method.target_bits().and_then(|b| r.test.at(b));
@@ -559,7 +577,7 @@ fn run_payload(dir: &Path, job: &Job, progress: bool, chatty: bool) -> Result<se
         STUDY_MODEL => {
             let payload: StudyModelJob = serde_json::from_value(job.config.clone())
                 .context("the job is not a study model: plan the sweep again")?;
-            let device = open_device(&payload.device)?;
+            let device = open_device(&payload.device, None)?;
             let out = dir.join(&job.part);
             let results =
                 payload
@@ -591,8 +609,10 @@ fn run_all_here(args: &RunArgs) -> Result<()> {
     let started = Instant::now();
     let progress = args.output.progress();
     let chatty = args.output.chatty();
+    let done_before = sweep_status(&args.dir, 0)?.count(JobState::Done) as u64;
     let bar = progress.then(|| {
         let bar = indicatif::ProgressBar::new(jobs.len() as u64);
+        bar.set_position(done_before);
         bar.set_style(
             indicatif::ProgressStyle::with_template(
                 "{elapsed_precise} [{bar:30}] {pos}/{len} jobs {msg}",
@@ -757,15 +777,23 @@ fn compact_indices(indices: &[String]) -> String {
 fn merge(args: &MergeArgs) -> Result<()> {
     let started = Instant::now();
     let plan = read_plan(&args.dir)?;
+    // One look at the jobs decides what is merged and what is reported missing: only the runs of
+    // jobs that are done are read (a job that is still running may be writing its run directory).
     let status = sweep_status(&args.dir, 1)?;
     let chatty = args.output.chatty() && !args.output.json;
     let environment = super::run_environment();
     let mut merged = Vec::new();
     for part in &plan.parts {
         let out = args.dir.join(&part.name);
+        let done: Vec<&Job> = status
+            .jobs
+            .iter()
+            .filter(|j| j.state == JobState::Done && j.job.part == part.name)
+            .map(|j| &j.job)
+            .collect();
         let value = match part.kind.as_str() {
-            "reproduce" => merge_reproduce(part, &out, &args.output, started, chatty)?,
-            "study" => merge_study(part, &out, environment.clone(), chatty)?,
+            "reproduce" => merge_reproduce(part, &done, &out, args, started, chatty)?,
+            "study" => merge_study(part, &done, &out, args.device, environment.clone(), chatty)?,
             other => bail!(
                 "part {} is a {other:?} sweep, which this smallscale cannot merge",
                 part.name
@@ -815,11 +843,28 @@ fn merge(args: &MergeArgs) -> Result<()> {
 
 fn merge_reproduce(
     part: &SweepPart,
+    done: &[&Job],
     out: &Path,
-    output: &OutputArgs,
+    args: &MergeArgs,
     started: Instant,
     chatty: bool,
 ) -> Result<serde_json::Value> {
+    let output = &args.output;
+    // The labels of the runs whose jobs are done, per seed directory.
+    let mut finished: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for job in done {
+        let payload: ReproduceRunJob =
+            serde_json::from_value(job.config.clone()).with_context(|| {
+                format!(
+                    "job {} is not a reproduce run: plan the sweep again",
+                    job.index
+                )
+            })?;
+        finished
+            .entry(payload.seed_dir)
+            .or_default()
+            .push(payload.run.label);
+    }
     let resolved: ResolvedReproduce =
         serde_json::from_value(part.settings.clone()).with_context(|| {
             format!(
@@ -828,7 +873,7 @@ fn merge_reproduce(
             )
         })?;
     let params = resolved.valid()?;
-    let device = open_device(&resolved.device)?;
+    let device = open_device(&resolved.device, args.device)?;
     let n = resolved.seeds.len();
     check_output_layout(out, n)?;
     let environment = super::run_environment();
@@ -836,13 +881,19 @@ fn merge_reproduce(
     let mut partial = Vec::new();
     for &seed in &resolved.seeds {
         let dir = seed_dir(out, seed, n);
+        let key = if n == 1 {
+            String::new()
+        } else {
+            format!("seed-{seed}")
+        };
+        let labels = finished.get(&key).cloned().unwrap_or_default();
         let results = reproduce_selected(
             &params.with_seed(seed),
             &resolved.source,
             &resolved.split,
             &device,
             &dir,
-            &RunSelection::Finished,
+            &RunSelection::FinishedAmong(labels),
             false,
             |line| {
                 if chatty {
@@ -911,10 +962,25 @@ fn merge_reproduce(
 
 fn merge_study(
     part: &SweepPart,
+    done: &[&Job],
     out: &Path,
+    device: Option<DeviceKind>,
     environment: smallscale_osc_reg::RunEnvironment,
     chatty: bool,
 ) -> Result<serde_json::Value> {
+    let models = done
+        .iter()
+        .map(|job| {
+            serde_json::from_value::<StudyModelJob>(job.config.clone())
+                .map(|p| p.model.model)
+                .with_context(|| {
+                    format!(
+                        "job {} is not a study model: plan the sweep again",
+                        job.index
+                    )
+                })
+        })
+        .collect::<Result<Vec<String>>>()?;
     let settings: StudySettings =
         serde_json::from_value(part.settings.clone()).with_context(|| {
             format!(
@@ -927,13 +993,13 @@ fn merge_study(
         .check()
         .context("invalid study settings")?
         .with_meter(settings.meter);
-    let device = open_device(&settings.device)?;
+    let device = open_device(&settings.device, device)?;
     let results = run_study_selected(
         &params,
         out,
         &device,
         environment,
-        &StudySelection::Finished,
+        &StudySelection::FinishedOf(models),
         false,
         |line| {
             if chatty {
@@ -947,9 +1013,13 @@ fn merge_study(
     } else {
         match write_study_outputs(&results, out) {
             Ok(_) => {}
+            // Complete, the study must analyze: an error then is an error.
+            Err(e) if results.missing.is_empty() => {
+                return Err(e).with_context(|| format!("part {}", part.name));
+            }
             Err(e) => {
                 note = Some(format!(
-                    "the finished runs cannot be analysed yet ({e}); merge again when more have finished"
+                    "the finished runs cannot be analyzed yet ({e}); merge again when more have finished"
                 ))
             }
         }
