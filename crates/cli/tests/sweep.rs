@@ -63,6 +63,21 @@ fn seed_metrics(dir: &Path, seed: u64) -> Vec<Value> {
         .collect()
 }
 
+/// Runs `args` into `out` as a single-machine command with one thread (as the sweeps' jobs).
+fn run_on_one_thread(args: &[&str], output: &str, out: &Path) {
+    let run = bin()
+        .args(args)
+        .args([output, "--out", s(out)])
+        .env("RAYON_NUM_THREADS", "1")
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+}
+
 #[test]
 fn a_reproduce_sweep_runs_job_by_job_merges_partially_and_equals_reproduce() {
     let tmp = tempfile::tempdir().unwrap();
@@ -196,17 +211,7 @@ fn a_reproduce_sweep_runs_job_by_job_merges_partially_and_equals_reproduce() {
 
     // The same reproduction on one machine with the same thread count: the same numbers.
     let single = tmp.path().join("single");
-    let out = bin()
-        .args(REPRODUCE)
-        .args(["--no-progress", "--out", s(&single)])
-        .env("RAYON_NUM_THREADS", "1")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_on_one_thread(&REPRODUCE, "--no-progress", &single);
     for seed in [0, 1] {
         let swept = seed_metrics(&dir.join("reproduce"), seed);
         assert_eq!(swept.len(), 3);
@@ -333,17 +338,7 @@ fn a_study_sweep_runs_one_job_per_model_and_merges_into_the_study_table() {
         "{merged}"
     );
     let single = tmp.path().join("single");
-    let out = bin()
-        .args(study)
-        .args(["--quiet", "--out", s(&single)])
-        .env("RAYON_NUM_THREADS", "1")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_on_one_thread(&study, "--quiet", &single);
     let accuracies = |d: &Path| -> Vec<(String, String, f64, f64)> {
         let v: Value =
             serde_json::from_slice(&std::fs::read(d.join("results.json")).unwrap()).unwrap();

@@ -617,9 +617,6 @@ pub enum RunSelection {
     /// Only the runs with these labels (`fp`, `qat-b3`, ...; one job of a sweep): the others are
     /// neither trained nor read, and are listed in [`ReproduceResults::missing`].
     Only(Vec<String>),
-    /// None: the runs that finished in the output directory are read and evaluated, the others
-    /// are listed in [`ReproduceResults::missing`] (merging a sweep, complete or not).
-    Finished,
     /// None: of the runs with these labels, those that finished are read and evaluated; every
     /// other run is listed in [`ReproduceResults::missing`]. A sweep's merge names the runs whose
     /// jobs are done, so that a run still being written by its job is not read.
@@ -628,7 +625,7 @@ pub enum RunSelection {
 
 /// [`reproduce`] restricted to the runs `selection` names: one job of a sweep trains one run
 /// ([`RunSelection::Only`]), and merging a sweep reads the finished runs without training any
-/// ([`RunSelection::Finished`]). A run's result is the same bit for bit whichever call trained it
+/// ([`RunSelection::FinishedAmong`]). A run's result is the same bit for bit whichever call trained it
 /// (given the seed and the thread count): each run starts from the same initial weights and
 /// its own run directory.
 ///
@@ -668,7 +665,6 @@ pub fn reproduce_selected(
         let selected = match selection {
             RunSelection::All => true,
             RunSelection::Only(labels) => labels.contains(&label),
-            RunSelection::Finished => crate::run_dir::run_finished(&run_dir)?,
             RunSelection::FinishedAmong(labels) => {
                 labels.contains(&label) && crate::run_dir::run_finished(&run_dir)?
             }
@@ -681,10 +677,7 @@ pub fn reproduce_selected(
             "[{}/{}] {} {label}",
             i + 1,
             total_runs,
-            if matches!(
-                selection,
-                RunSelection::Finished | RunSelection::FinishedAmong(_)
-            ) {
+            if matches!(selection, RunSelection::FinishedAmong(_)) {
                 "reading"
             } else {
                 "training"

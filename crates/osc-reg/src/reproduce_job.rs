@@ -94,7 +94,7 @@ impl ReproduceJob {
 
     /// Trains the run into `out_dir/runs/LABEL` (or finds it finished there, or resumes it), and
     /// evaluates it as [`crate::reproduce`] does: `out_dir` is the reproduction's output
-    /// directory, which a merge reads with [`RunSelection::Finished`].
+    /// directory, which a merge reads with [`RunSelection::FinishedAmong`].
     ///
     /// # Errors
     ///

@@ -209,9 +209,6 @@ pub enum StudySelection {
     /// Only these models of the pool, each its pretraining and every experiment (one job of a
     /// sweep); the other models' runs are listed in [`StudyResults::missing`].
     Models(Vec<String>),
-    /// None: the runs that finished in the study directory are read, the others are listed in
-    /// [`StudyResults::missing`] (merging a sweep, complete or not).
-    Finished,
     /// None: of these models, the runs that finished are read; every other run is listed in
     /// [`StudyResults::missing`]. A sweep's merge names the models whose jobs are done, so that a
     /// run still being written by its job is not read.
@@ -220,7 +217,7 @@ pub enum StudySelection {
 
 /// [`run_study`] restricted to the runs `selection` names: one job of a sweep trains one model
 /// ([`StudySelection::Models`]), merging a sweep reads the finished runs without training any
-/// ([`StudySelection::Finished`]). A run's result does not depend on which call trained it (given
+/// ([`StudySelection::FinishedOf`]). A run's result does not depend on which call trained it (given
 /// the seed and the thread count).
 ///
 /// # Errors
@@ -246,15 +243,12 @@ pub fn run_study_selected(
             reason: format!("{name:?} is not a model of the pool"),
         });
     }
-    let reading = matches!(
-        selection,
-        StudySelection::Finished | StudySelection::FinishedOf(_)
-    );
+    let reading = matches!(selection, StudySelection::FinishedOf(_));
     let wanted = |name: &str| match selection {
         StudySelection::Models(names) | StudySelection::FinishedOf(names) => {
             names.iter().any(|n| n == name)
         }
-        _ => true,
+        StudySelection::All => true,
     };
     let started = std::time::Instant::now();
     let p = params.params();

@@ -15,7 +15,7 @@ use crate::study::{StudyResults, StudySelection, run_study_selected};
 /// One model of a study's pool: its pretraining, then every experiment (from scratch and
 /// fine-tuned, on every fraction), in the study directory the whole study uses. The models are
 /// independent, so a sweep runs them as separate jobs, and a merge reads them all with
-/// [`StudySelection::Finished`].
+/// [`StudySelection::FinishedOf`].
 ///
 /// ```
 /// use smallscale_pepr_study::{StudyJob, StudyParams, StudyPreset};

@@ -183,10 +183,15 @@ impl ResolvedReproduce {
 /// The output directory of `seed` when a reproduction runs `seeds` seeds: `out` for one seed,
 /// `out/seed-S` for several.
 pub fn seed_dir(out: &Path, seed: u64, seeds: usize) -> PathBuf {
+    out.join(seed_subdir(seed, seeds))
+}
+
+/// `seed_dir` relative to the output directory: empty for one seed, `seed-S` for several.
+pub fn seed_subdir(seed: u64, seeds: usize) -> String {
     if seeds == 1 {
-        out.to_path_buf()
+        String::new()
     } else {
-        out.join(format!("seed-{seed}"))
+        format!("seed-{seed}")
     }
 }
 

@@ -23,6 +23,7 @@ use super::experiment_args::{DeviceArgs, DeviceKind};
 use super::output_args::OutputArgs;
 use super::reproduce::{
     ReproduceArgs, ResolvedReproduce, check_output_layout, print_results, resolve, seed_dir,
+    seed_subdir,
 };
 use super::study::StudyArgs;
 
@@ -331,12 +332,8 @@ fn plan(args: &PlanArgs) -> Result<()> {
             PlannedCommand::Reproduce(_) => "reproduce".into(),
             PlannedCommand::Study(_) => "study".into(),
         });
-        let given: Vec<String> = std::env::args().collect();
-        let at = given
-            .iter()
-            .position(|a| a == "reproduce" || a == "study")
-            .unwrap_or(given.len());
-        parts.push((name, given[at..].to_vec(), command));
+        // The whole command line, for people (the part's settings are what a merge uses).
+        parts.push((name, std::env::args().skip(1).collect(), command));
     }
     let sbatch = args.slurm.params().check()?;
     let threads = args.slurm.cpus_per_task;
@@ -429,11 +426,7 @@ fn plan_reproduce(
     let n = resolved.seeds.len();
     for &seed in &resolved.seeds {
         let at_seed = valid.with_seed(seed);
-        let dir = if n == 1 {
-            String::new()
-        } else {
-            format!("seed-{seed}")
-        };
+        let dir = seed_subdir(seed, n);
         for run in ReproduceJob::all(&at_seed, &resolved.source, &resolved.split)? {
             let label = if n == 1 {
                 format!("{part}/{}", run.label)
@@ -498,6 +491,26 @@ fn plan_study(
     })?)
 }
 
+/// What job `job` holds, as the type its kind says.
+fn job_payload<T: serde::de::DeserializeOwned>(job: &Job) -> Result<T> {
+    serde_json::from_value(job.config.clone()).with_context(|| {
+        format!(
+            "job {} ({}) is not a {} job of this smallscale: plan the sweep again",
+            job.index, job.label, job.kind
+        )
+    })
+}
+
+/// The resolved settings `sweep.json` records for `part`.
+fn part_settings<T: serde::de::DeserializeOwned>(part: &SweepPart) -> Result<T> {
+    serde_json::from_value(part.settings.clone()).with_context(|| {
+        format!(
+            "part {}: not the settings of a {} part of this smallscale: plan the sweep again",
+            part.name, part.kind
+        )
+    })
+}
+
 fn open_device(label: &str, instead: Option<DeviceKind>) -> Result<candle_core::Device> {
     let device = match (instead, label) {
         (Some(d), _) => d,
@@ -558,8 +571,7 @@ fn run_payload(dir: &Path, job: &Job, progress: bool, chatty: bool) -> Result<se
     };
     match job.kind.as_str() {
         REPRODUCE_RUN => {
-            let payload: ReproduceRunJob = serde_json::from_value(job.config.clone())
-                .context("the job is not a reproduce run: plan the sweep again")?;
+            let payload: ReproduceRunJob = job_payload(job)?;
             let device = open_device(&payload.device, None)?;
             let out = dir.join(&job.part).join(&payload.seed_dir);
             let r = payload.run.run(&device, &out, progress, log)?;
@@ -575,8 +587,7 @@ fn run_payload(dir: &Path, job: &Job, progress: bool, chatty: bool) -> Result<se
             }))
         }
         STUDY_MODEL => {
-            let payload: StudyModelJob = serde_json::from_value(job.config.clone())
-                .context("the job is not a study model: plan the sweep again")?;
+            let payload: StudyModelJob = job_payload(job)?;
             let device = open_device(&payload.device, None)?;
             let out = dir.join(&job.part);
             let results =
@@ -735,11 +746,11 @@ fn status(args: &StatusArgs) -> Result<()> {
             }
         }
     }
-    let pending: Vec<String> = status
+    let pending: Vec<usize> = status
         .jobs
         .iter()
         .filter(|j| j.state == JobState::Pending)
-        .map(|j| j.job.index.to_string())
+        .map(|j| j.job.index)
         .collect();
     if !pending.is_empty() {
         outln!("  pending: {}", compact_indices(&pending));
@@ -755,8 +766,7 @@ fn status(args: &StatusArgs) -> Result<()> {
 }
 
 /// `0-3,7,9-10` from sorted indices.
-fn compact_indices(indices: &[String]) -> String {
-    let numbers: Vec<usize> = indices.iter().filter_map(|s| s.parse().ok()).collect();
+fn compact_indices(numbers: &[usize]) -> String {
     let mut out: Vec<String> = Vec::new();
     let mut i = 0;
     while i < numbers.len() {
@@ -853,25 +863,13 @@ fn merge_reproduce(
     // The labels of the runs whose jobs are done, per seed directory.
     let mut finished: std::collections::BTreeMap<String, Vec<String>> = Default::default();
     for job in done {
-        let payload: ReproduceRunJob =
-            serde_json::from_value(job.config.clone()).with_context(|| {
-                format!(
-                    "job {} is not a reproduce run: plan the sweep again",
-                    job.index
-                )
-            })?;
+        let payload: ReproduceRunJob = job_payload(job)?;
         finished
             .entry(payload.seed_dir)
             .or_default()
             .push(payload.run.label);
     }
-    let resolved: ResolvedReproduce =
-        serde_json::from_value(part.settings.clone()).with_context(|| {
-            format!(
-                "part {}: not reproduce settings: plan the sweep again",
-                part.name
-            )
-        })?;
+    let resolved: ResolvedReproduce = part_settings(part)?;
     let params = resolved.valid()?;
     let device = open_device(&resolved.device, args.device)?;
     let n = resolved.seeds.len();
@@ -881,12 +879,10 @@ fn merge_reproduce(
     let mut partial = Vec::new();
     for &seed in &resolved.seeds {
         let dir = seed_dir(out, seed, n);
-        let key = if n == 1 {
-            String::new()
-        } else {
-            format!("seed-{seed}")
-        };
-        let labels = finished.get(&key).cloned().unwrap_or_default();
+        let labels = finished
+            .get(&seed_subdir(seed, n))
+            .cloned()
+            .unwrap_or_default();
         let results = reproduce_selected(
             &params.with_seed(seed),
             &resolved.source,
@@ -912,44 +908,38 @@ fn merge_reproduce(
             partial.push(seed);
         }
     }
-    let quiet_output = OutputArgs {
-        json: false,
-        ..*output
-    };
-    if !output.json && !output.quiet {
+    // Tables on standard output unless --json (outln! is silent under --quiet); the files are
+    // written either way.
+    let text = !output.json;
+    if text {
         outln!("== {} ({})", part.name, out.display());
     }
     match (n, complete.len()) {
-        (1, 1) if !output.json && !output.quiet => {
-            print_results(out, &quiet_output, resolved.quick, &complete, started)?
-        }
+        (1, 1) if text => print_results(out, output, resolved.quick, &complete, started)?,
         (n, c) if n > 1 && c >= 2 => {
-            if c < n && !output.json && !output.quiet {
-                outln!(
-                    "The summary covers the {c} complete seeds of {n}; seeds {:?} are incomplete.",
-                    partial
-                );
-            }
-            if output.json || output.quiet {
-                // summary.md / summary.json are written all the same.
+            if text {
+                if c < n {
+                    outln!(
+                        "The summary covers the {c} complete seeds of {n}; seeds {:?} are incomplete.",
+                        partial
+                    );
+                }
+                print_results(out, output, resolved.quick, &complete, started)?;
+            } else {
                 let summary = smallscale_osc_reg::summarize_seeds(&complete)?;
                 smallscale_osc_reg::write_seeds_summary(&summary, out, &environment)?;
+            }
+        }
+        (1, 1) => {}
+        _ if text => outln!(
+            "No complete {} yet: the finished runs, if any, are in each seed's report.md.",
+            if n == 1 {
+                "run of the comparison"
             } else {
-                print_results(out, &quiet_output, resolved.quick, &complete, started)?;
+                "pair of seeds to summarize"
             }
-        }
-        _ => {
-            if !output.json && !output.quiet {
-                outln!(
-                    "No complete {}: each seed's finished runs are in its report.md.",
-                    if n == 1 {
-                        "run of the comparison"
-                    } else {
-                        "pair of seeds to summarize"
-                    }
-                );
-            }
-        }
+        ),
+        _ => {}
     }
     Ok(serde_json::json!({
         "part": part.name,
@@ -970,24 +960,9 @@ fn merge_study(
 ) -> Result<serde_json::Value> {
     let models = done
         .iter()
-        .map(|job| {
-            serde_json::from_value::<StudyModelJob>(job.config.clone())
-                .map(|p| p.model.model)
-                .with_context(|| {
-                    format!(
-                        "job {} is not a study model: plan the sweep again",
-                        job.index
-                    )
-                })
-        })
+        .map(|job| job_payload::<StudyModelJob>(job).map(|p| p.model.model))
         .collect::<Result<Vec<String>>>()?;
-    let settings: StudySettings =
-        serde_json::from_value(part.settings.clone()).with_context(|| {
-            format!(
-                "part {}: not study settings: plan the sweep again",
-                part.name
-            )
-        })?;
+    let settings: StudySettings = part_settings(part)?;
     let params = settings
         .params
         .check()
